@@ -1,0 +1,1 @@
+"""Process wiring: settings, the `kpudesk` CLI, the scheduler and the service lifecycle."""

@@ -1,0 +1,1 @@
+"""The helpdesk domain: tickets, threading, identities, the outbox and reports. No sockets."""
