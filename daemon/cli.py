@@ -1,0 +1,88 @@
+"""The `kpudesk` command: parse arguments, call a service, print. Human output is Bahasa
+Indonesia; with --json stdout holds only the JSON document and logs go to stderr.
+
+Exit codes (design.md): 0 ok; 1 a failure the user must fix; 2 usage or settings error;
+75 a server could not be reached or another poll holds the lock — try again later.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from kpudesk.mailbox.errors import AuthenticationFailed, FolderMissing, MailServerError, ServerUnavailable
+from kpudesk.tickets.errors import ConfigError, SchemaError, TempFailure, UserError
+
+from .lock import LockBusy
+from .logsetup import configure_logging
+
+log = logging.getLogger("kpudesk")
+
+EX_OK, EX_USER, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors, as we want
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"kpudesk: galat: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import commands
+
+    p = _Parser(prog="kpudesk", description="Helpdesk Sipol berbasis email (KPU Kabupaten).")
+    p.add_argument("--config", help="berkas settings.toml (bawaan: ./settings.toml atau $KPUDESK_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log lebih rinci (DEBUG)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="PERINTAH", parser_class=_Parser)
+    commands.register(sub)
+    return p
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("KPUDESK_CONFIG") or "settings.toml")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging("DEBUG" if args.verbose else os.environ.get("KPUDESK_LOG_LEVEL", "WARNING"))
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"kpudesk: pengaturan salah: {exc}", file=sys.stderr)
+        return EX_USAGE
+    except SchemaError as exc:
+        print(f"kpudesk: basis data: {exc}", file=sys.stderr)
+        return EX_USAGE
+    except AuthenticationFailed as exc:
+        print(f"kpudesk: login ditolak server: {exc}", file=sys.stderr)
+        return EX_USAGE
+    except FolderMissing as exc:
+        print(f"kpudesk: folder tidak ada di server: {exc}", file=sys.stderr)
+        return EX_USAGE
+    except (ServerUnavailable, TempFailure) as exc:
+        print(f"kpudesk: server tidak dapat dihubungi, coba lagi nanti: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except MailServerError as exc:
+        print(f"kpudesk: galat server surel: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except LockBusy as exc:
+        print(f"kpudesk: proses {exc} lain sedang berjalan untuk kotak surat ini; coba lagi nanti", file=sys.stderr)
+        return EX_TEMPFAIL
+    except UserError as exc:
+        print(f"kpudesk: {exc}", file=sys.stderr)
+        return EX_USER
+    except KeyboardInterrupt:
+        return 130
+
+
+def emit_json(obj) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

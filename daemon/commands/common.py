@@ -1,0 +1,38 @@
+"""Helpers shared by the subcommands: loading settings and the app, printing tables."""
+from __future__ import annotations
+
+import argparse
+import unicodedata
+
+from ..cli import config_path
+from ..config import load_settings
+from ..logsetup import configure_logging
+from ..wiring import App, build_app
+
+
+def app_from_args(args: argparse.Namespace) -> App:
+    settings = load_settings(config_path(args))
+    if not args.verbose:
+        configure_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
+    return build_app(settings)
+
+
+def _width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def clip(s: str | None, n: int) -> str:
+    s = (s or "").replace("\n", " ")
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain aligned text table (no box drawing: terminals and mail both show it)."""
+    cols = [headers] + [[str(c) for c in r] for r in rows]
+    widths = [max(_width(r[i]) for r in cols) for i in range(len(headers))]
+    lines = []
+    for n, r in enumerate(cols):
+        lines.append("  ".join(c + " " * (widths[i] - _width(c)) for i, c in enumerate(r)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""Mail-side commands: init, check, poll."""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+from kpudesk.tickets.errors import UserError
+
+from ..cli import config_path, emit_json
+from ..config import load_settings
+from ..poller import poll
+from ..wiring import build_app
+from .common import app_from_args
+
+EXAMPLE_SETTINGS = "settings.example.toml"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("init", help="tulis settings.toml awal dan buat basis data")
+    p.add_argument("dir", nargs="?", default=".", help="folder tujuan (bawaan: folder ini)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("check", help="periksa pengaturan dan login ke server IMAP")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("poll", help="baca kotak masuk dan folder spam satu kali")
+    p.add_argument("--json", action="store_true", help="keluaran JSON")
+    p.set_defaults(func=cmd_poll)
+
+
+def example_settings_text() -> str:
+    return resources.files("kpudesk.daemon").joinpath(EXAMPLE_SETTINGS).read_text(encoding="utf-8")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.dir)
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / "settings.toml"
+    if path.exists():
+        raise UserError(f"{path} sudah ada; tidak ditimpa")
+    path.write_text(example_settings_text(), encoding="utf-8")
+    settings = load_settings(path)
+    build_app(settings)
+    print(f"Pengaturan awal ditulis ke {path}")
+    print(f"Basis data dibuat: {settings.database_url}")
+    print("Langkah berikut: isi [helpdesk], [imap] dan [smtp], simpan kata sandi di variabel")
+    print("lingkungan yang disebut password_env, lalu jalankan `kpudesk check`.")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = load_settings(config_path(args))
+    app = build_app(settings)
+    print(f"Pengaturan valid: {settings.path}")
+    print(f"Basis data: {settings.database_url}")
+    with app.imap() as source:
+        spam = source.resolve_spam(settings.imap.spam)
+        inbox = source.examine(settings.imap.inbox)
+        print(f"IMAP {settings.imap.host}:{settings.imap.port} ({settings.imap.security}): login berhasil sebagai {settings.imap.username}")
+        print(f"  Kotak masuk: {inbox.name} ({inbox.exists} pesan)")
+        if spam:
+            st = source.examine(spam)
+            print(f"  Folder spam: {st.name} ({st.exists} pesan)")
+        else:
+            print("  Folder spam: TIDAK DITEMUKAN (atur imap.spam)")
+    for hook in CHECK_HOOKS:
+        hook(app)
+    return 0
+
+
+# Later features (SMTP, templates) add their own checks here.
+CHECK_HOOKS: list = []
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    stats = poll(app)
+    if args.json:
+        emit_json(stats.as_dict())
+        return 0
+    print(f"Diambil {stats.fetched} pesan: {stats.tickets_created} tiket baru, {stats.messages_added} pesan masuk ke tiket, "
+          f"{stats.duplicates} duplikat, {stats.ignored} diabaikan, {stats.spam_held} spam ditahan, "
+          f"{stats.spam_rescued} diselamatkan dari spam, {stats.quarantined} dikarantina.")
+    for name, f in stats.folders.items():
+        print(f"  {name}: UIDVALIDITY {f.uidvalidity}, UID terakhir {f.last_uid}, diambil {f.fetched}")
+    if stats.quarantined:
+        print("Periksa pesan karantina dengan `kpudesk quarantine list`.", file=sys.stderr)
+    return 0

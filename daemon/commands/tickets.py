@@ -1,0 +1,123 @@
+"""`kpudesk tickets ...`: the officers' queue."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+from kpudesk.tickets import queries
+from kpudesk.tickets.status import LABELS, Status
+
+from ..cli import emit_json
+from .common import app_from_args, clip, table
+
+
+def register(sub) -> None:
+    t = sub.add_parser("tickets", help="antrian tiket")
+    tsub = t.add_subparsers(dest="tickets_command", required=True, metavar="AKSI")
+
+    p = tsub.add_parser("list", help="daftar tiket")
+    p.add_argument("--status", choices=[s.value for s in Status])
+    p.add_argument("--party", help="partai (singkatan, nama, atau nomor urut)")
+    p.add_argument("--assignee", help="petugas yang ditugasi")
+    p.add_argument("--channel", choices=["email", "tatap-muka", "pesan-online", "pertemuan-online"])
+    p.add_argument("--needs-answer", action="store_true", help="hanya yang perlu dijawab")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = tsub.add_parser("show", help="tampilkan satu tiket")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+    EXTRA_REGISTRARS and [r(tsub) for r in EXTRA_REGISTRARS]
+
+
+# Later features (reply, escalate, ...) register their subcommands here.
+EXTRA_REGISTRARS: list = []
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    h = app.settings.helpdesk
+    rows = queries.list_tickets(tag=h.tag, zone=app.settings.zone, status=args.status, party=args.party,
+                                assignee=args.assignee, channel=args.channel, needs_answer=args.needs_answer)
+    if args.json:
+        emit_json(rows)
+        return 0
+    if not rows:
+        print("Tidak ada tiket.")
+        return 0
+    print(table(
+        ["Ref", "Status", "Partai", "Pengirim", "Pesan", "Diperbarui", "Subjek"],
+        [[r["ref"], r["status"] + (" !" if r["flags"].get("delivery_failed") else ""), r["party"] or "-",
+          clip(r["requester_name"] or r["requester"] or "-", 28), str(r["messages"]),
+          (r["updated_at"] or "")[:16].replace("T", " "), clip(r["subject"], 50)] for r in rows],
+    ))
+    print(f"\n{len(rows)} tiket. Tanda ! = pengiriman surel gagal.")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    h = app.settings.helpdesk
+    t = queries.get_ticket(args.id)
+    d = queries.detail(t, tag=h.tag, zone=app.settings.zone)
+    if args.json:
+        emit_json(d)
+        return 0
+    print(render_ticket(d))
+    return 0
+
+
+def render_ticket(d: dict) -> str:
+    out = [f"[{d['ref']}] {d['subject']}",
+           f"Status   : {LABELS.get(Status(d['status']), d['status'])}",
+           f"Kanal    : {d['channel']}    Petugas: {d['assignee'] or '-'}",
+           f"Dibuat   : {d['created_at']}    Diperbarui: {d['updated_at']}"]
+    if d.get("from_spam"):
+        out.append("Catatan  : pesan pertama ditemukan di folder spam")
+    if d.get("claimed_tag"):
+        out.append(f"Catatan  : subjek menyebut tiket #{d['claimed_tag']}, tetapi pengirim bukan peserta tiket itu")
+    if d["flags"].get("delivery_failed"):
+        out.append("PERHATIAN: ada surel balasan yang gagal terkirim")
+    i = d["identity"]
+    out += ["", "Identitas konsultan:",
+            f"  Nama    : {i['name'] or '(belum diketahui)'}",
+            f"  Partai  : {i['party'] or '(belum diketahui)'}",
+            f"  Telepon : {i['phone'] or '(belum diketahui)'}",
+            f"  Surel   : {i['email'] or '-'}"]
+    out += ["", "Percakapan:"]
+    for m in d["messages"]:
+        arrow = {"in": "MASUK", "out": "KELUAR", "note": "CATATAN", "internal": "INTERNAL"}.get(m["direction"], m["direction"])
+        who = m["author"] or m["from"] or "-"
+        out.append(f"--- {arrow} {m['date']} dari {who}" + (f" ({m['kind']})" if m["kind"] not in ("normal", None) else ""))
+        out.append(textwrap.indent(fold_quotes(m["text"]).strip() or "(kosong)", "  "))
+        for a in m["attachments"]:
+            out.append(f"  [lampiran] {a['filename']} ({a['size']} bita, sha256 {a['sha256'][:12]}…)")
+    for hook in SHOW_HOOKS:
+        out += hook(d)
+    out += ["", "Riwayat:"]
+    for e in d["events"]:
+        out.append(f"  {e['at']}  {e['actor']}: {e['kind']}")
+    return "\n".join(out)
+
+
+# Later features add sections (FAQ suggestions, escalations, time standards).
+SHOW_HOOKS: list = []
+
+
+def fold_quotes(text: str) -> str:
+    """Fold quoted history ("> " lines and an Indonesian/English reply header) into one line."""
+    lines = (text or "").splitlines()
+    out, quoted = [], 0
+    for line in lines:
+        s = line.lstrip()
+        if s.startswith(">"):
+            quoted += 1
+            continue
+        if quoted:
+            out.append(f"[... {quoted} baris kutipan disembunyikan ...]")
+            quoted = 0
+        out.append(line)
+    if quoted:
+        out.append(f"[... {quoted} baris kutipan disembunyikan ...]")
+    return "\n".join(out)

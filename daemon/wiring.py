@@ -1,0 +1,99 @@
+"""Build the application from settings: the only module that picks concrete adapters."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kpudesk.mailbox.imap import ImapSource
+from kpudesk.tickets.archive import Archive
+from kpudesk.tickets.classify import OwnIdentity
+from kpudesk.tickets.clock import Clock, SystemClock
+from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
+from kpudesk.tickets.ingest import IngestConfig, Ingestor
+from kpudesk.tickets.matching import MatchContext
+from kpudesk.tickets.models import Party, db, open_database
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+LOOP_HEADER = "X-KPUDesk-Loop"
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    archive: Archive
+    registry: PartyRegistry
+    secret: bytes
+    ingestor: Ingestor = field(init=False)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.storage_dir
+
+    def imap(self) -> ImapSource:
+        s = self.settings.imap
+        return ImapSource(s.host, s.port, s.security, s.username, s.password.read(), s.ca_file, s.timeout)
+
+    def own_identity(self) -> OwnIdentity:
+        h = self.settings.helpdesk
+        return OwnIdentity(addresses=frozenset({h.address.lower()}), msgid_domain=h.msgid_domain,
+                           loop_header=LOOP_HEADER, loop_value=h.msgid_domain)
+
+    def match_context(self) -> MatchContext:
+        e = self.settings.escalation
+        escal = {a.lower() for a in e.anggota}
+        if e.provinsi:
+            escal.add(e.provinsi.lower())
+        registry = self.registry
+        party_ids = {p.number: p.id for p in Party.select()}
+
+        def party_of(email: str) -> int | None:
+            p = registry.by_address(email)
+            return party_ids.get(p.number) if p else None
+
+        return MatchContext(secret=self.secret, msgid_domain=self.settings.helpdesk.msgid_domain,
+                            tag=self.settings.helpdesk.tag, escalation_addresses=frozenset(escal),
+                            party_of=party_of)
+
+
+def load_secret(settings: Settings) -> bytes:
+    """The Message-ID key: from env/file when configured, else generated once into storage."""
+    if settings.helpdesk.secret.configured:
+        return settings.helpdesk.secret.read().encode()
+    path = settings.storage_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        log.info("generated a new Message-ID key in %s", path)
+    return path.read_text().strip().encode()
+
+
+def sync_parties(registry: PartyRegistry) -> None:
+    with db.atomic():
+        for p in registry.parties:
+            row = Party.get_or_none(Party.number == p.number)
+            if row is None:
+                Party.create(number=p.number, name=p.name, short=p.short)
+            elif (row.name, row.short) != (p.name, p.short):
+                row.name, row.short = p.name, p.short
+                row.save()
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    open_database(settings.database_url)
+    registry = PartyRegistry.load(DEFAULT_PARTIES_PATH, settings.parties_registry)
+    sync_parties(registry)
+    app = App(settings=settings, clock=clock or SystemClock(), archive=Archive(settings.storage_dir / "archive"),
+              registry=registry, secret=load_secret(settings))
+    app.ingestor = Ingestor(archive=app.archive, registry=registry, clock=app.clock,
+                            config=IngestConfig(own=app.own_identity(), match=app.match_context()))
+    return app

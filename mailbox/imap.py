@@ -1,0 +1,190 @@
+"""IMAP I/O: read-only, UID-based fetching with imapclient. The only importer of imapclient.
+
+Folders are opened with EXAMINE (read-only) and bodies fetched with BODY.PEEK[], so reading
+never changes the mailbox: nothing is deleted, moved or marked \\Seen. Only `mark_seen`, when
+a setting asks for it, writes a flag, and only after the database commit.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from .errors import AuthenticationFailed, FolderMissing, ServerUnavailable
+from .message import FetchedMail
+
+log = logging.getLogger(__name__)
+
+_NET_ERRORS = (OSError, socket.timeout, ssl.SSLError, EOFError, imapclient.exceptions.IMAPClientAbortError)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderStatus:
+    name: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verification on (system trust store); a CA file adds to it, never replaces checks."""
+    ctx = ssl.create_default_context()
+    if ca_file is not None:
+        ctx.load_verify_locations(cafile=str(ca_file))
+    return ctx
+
+
+class ImapSource:
+    """One logged-in IMAP connection. Use as a context manager."""
+
+    def __init__(self, host: str, port: int, security: str, username: str, password: str,
+                 ca_file: Path | None = None, timeout: float = 60.0) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.username, self._password = username, password
+        self.ca_file, self.timeout = ca_file, timeout
+        self.client: imapclient.IMAPClient | None = None
+
+    def __enter__(self) -> "ImapSource":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        ctx = tls_context(self.ca_file) if self.security != "none" else None
+        try:
+            client = imapclient.IMAPClient(
+                self.host, port=self.port, ssl=self.security == "tls", ssl_context=ctx, timeout=self.timeout,
+            )
+            client.normalise_times = False  # keep INTERNALDATE aware
+            if self.security == "starttls":
+                client.starttls(ctx)
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
+        except IMAPClientError as exc:
+            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
+        try:
+            client.login(self.username, self._password)
+        except LoginError as exc:
+            raise AuthenticationFailed(f"IMAP login as {self.username} refused: {exc}") from exc
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
+        self.client = client
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                pass
+            self.client = None
+
+    def _c(self) -> imapclient.IMAPClient:
+        if self.client is None:
+            raise ServerUnavailable("IMAP not connected")
+        return self.client
+
+    def list_folders(self) -> list[tuple[tuple[bytes, ...], str]]:
+        try:
+            return [(tuple(flags), name) for flags, _delim, name in self._c().list_folders()]
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+
+    def resolve_spam(self, configured: str) -> str | None:
+        """The spam folder: the configured name if it exists, else the \\Junk special-use one."""
+        names = {name for _flags, name in self.list_folders()}
+        if configured and configured in names:
+            return configured
+        try:
+            found = self._c().find_special_folder(imapclient.JUNK)
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+        if found:
+            return found
+        for name in names:  # last resort: common names
+            if name.lower() in ("spam", "junk", "junk e-mail", "[gmail]/spam"):
+                return name
+        return None
+
+    def examine(self, folder: str) -> FolderStatus:
+        try:
+            info = self._c().select_folder(folder, readonly=True)
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+        except IMAPClientError as exc:
+            raise FolderMissing(f"folder {folder!r}: {exc}") from exc
+        return FolderStatus(
+            name=folder,
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+            exists=int(info.get(b"EXISTS", 0)),
+        )
+
+    def uids_above(self, status: FolderStatus, last_uid: int) -> list[int]:
+        """UIDs greater than last_uid in the examined folder, ascending.
+
+        UIDNEXT tells us cheaply that nothing is new, so an idle poll costs the same few
+        bytes whatever the folder holds. `UID n:*` always returns the highest UID even when
+        it is below n (RFC 3501 §6.4.8), hence the filter.
+        """
+        if status.exists == 0 or (status.uidnext is not None and status.uidnext <= last_uid + 1):
+            return []
+        try:
+            uids = self._c().search([b"UID", f"{last_uid + 1}:*".encode()])
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+        return sorted(u for u in uids if u > last_uid)
+
+    def fetch(self, folder: str, uidvalidity: int, uids: list[int]) -> list[FetchedMail]:
+        """Raw bytes of the given UIDs (BODY.PEEK[]: never sets \\Seen), in UID order.
+
+        A UID that vanished between SEARCH and FETCH (expunged by a person) is skipped.
+        """
+        if not uids:
+            return []
+        try:
+            data = self._c().fetch(uids, [b"BODY.PEEK[]", b"INTERNALDATE"])
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+        out = []
+        for uid in sorted(data):
+            item = data[uid]
+            raw = item.get(b"BODY[]")
+            if raw is None:
+                continue
+            idate = item.get(b"INTERNALDATE")
+            if idate is not None and idate.tzinfo is not None:
+                idate = idate.astimezone(UTC)
+            else:
+                idate = None
+            out.append(FetchedMail(folder, uidvalidity, uid, bytes(raw), idate))
+        return out
+
+    def iter_batches(self, status: FolderStatus, uids: list[int], batch_size: int) -> Iterator[list[FetchedMail]]:
+        for i in range(0, len(uids), batch_size):
+            chunk = uids[i:i + batch_size]
+            yield self.fetch(status.name, status.uidvalidity, chunk)
+
+    def mark_seen(self, folder: str, uids: list[int]) -> None:
+        if not uids:
+            return
+        try:
+            self._c().select_folder(folder, readonly=False)
+            self._c().add_flags(uids, [imapclient.SEEN], silent=True)
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+
+    def append(self, folder: str, raw: bytes, flags: tuple = (imapclient.SEEN,)) -> None:
+        """Append a message (our Sent copies)."""
+        try:
+            self._c().append(folder, raw, flags=flags)
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc

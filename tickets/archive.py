@@ -1,0 +1,61 @@
+"""Content-addressed, byte-exact storage for raw messages, attachments and evidence files.
+
+Files live at `<dir>/<kind>/<aa>/<bb>/<sha256><suffix>`. Writing the same bytes twice is a
+no-op, so re-ingesting never duplicates anything. Writes go to a temporary name and are
+renamed into place; `sync()` makes every file written since the last call durable (fsync of
+the files and their directories) and must be called *before* the database commit that
+refers to them — so a committed row never points at a file a power cut could lose.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+class Archive:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._pending_files: list[Path] = []
+        self._pending_dirs: set[Path] = set()
+
+    def put(self, data: bytes, kind: str = "raw", suffix: str = ".eml") -> tuple[str, str]:
+        """Store bytes; return (sha256 hex, path relative to the archive root)."""
+        digest = hashlib.sha256(data).hexdigest()
+        rel = Path(kind) / digest[:2] / digest[2:4] / f"{digest}{suffix}"
+        path = self.root / rel
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+            self._pending_files.append(path)
+            self._pending_dirs.add(path.parent)
+        return digest, rel.as_posix()
+
+    def sync(self) -> None:
+        """Make everything written since the last sync durable."""
+        for path in self._pending_files:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for d in self._pending_dirs:
+            fd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._pending_files.clear()
+        self._pending_dirs.clear()
+
+    def read(self, rel: str) -> bytes:
+        return (self.root / rel).read_bytes()
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def verify(self, rel: str, sha256: str) -> bool:
+        return hashlib.sha256(self.read(rel)).hexdigest() == sha256

@@ -1,0 +1,374 @@
+"""Incoming mail → stored messages and tickets, exactly once.
+
+One database transaction per fetched batch holds every message, ticket, identity, event,
+outbox row and the folder's new high-water mark; raw bytes are archived and made durable
+before that commit. Each message runs inside its own savepoint: a failure rolls back only
+that message, which is quarantined with its raw bytes and the error, and the batch goes on.
+A crash anywhere before the commit loses nothing (the UID mark did not move, the next poll
+re-reads the batch); a crash after it duplicates nothing (the mark moved with the rows, and
+the UNIQUE message identity catches any re-read, e.g. after a UIDVALIDITY change).
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from kpudesk.mailbox.message import FetchedMail, InboundMessage
+from kpudesk.mailbox.parse import ParseError, parse
+
+from .archive import Archive
+from .classify import Classification, Kind, OwnIdentity, classify
+from .identity import PartyRegistry, identify
+from .matching import Match, MatchContext, find_ticket
+from .models import Attachment, Contact, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db
+from .status import REOPEN_FROM, Status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FolderStats:
+    uidvalidity: int = 0
+    last_uid: int = 0
+    fetched: int = 0
+
+
+@dataclass
+class PollStats:
+    """The counters of `poll --json` (design.md): fetched = added + ignored + duplicates +
+    spam_held + quarantined; the rest are sub-counts."""
+
+    fetched: int = 0
+    tickets_created: int = 0
+    messages_added: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    auto_replies: int = 0
+    bounces: int = 0
+    bulk: int = 0
+    spam_held: int = 0
+    spam_rescued: int = 0
+    quarantined: int = 0
+    folders: dict[str, FolderStats] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["folders"] = {k: asdict(v) for k, v in self.folders.items()}
+        return d
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    own: OwnIdentity
+    match: MatchContext
+
+
+# Called inside the transaction for a message that opened a new ticket, or a follow-up;
+# the reply module uses it to queue acknowledgements atomically with the ticket.
+TicketHook = Callable[[Ticket, Message, InboundMessage, Classification, bool], None]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        *,
+        archive: Archive,
+        registry: PartyRegistry,
+        clock,
+        config: IngestConfig,
+        on_ticket_message: TicketHook | None = None,
+        on_bounce: Callable[[Message, InboundMessage], None] | None = None,
+    ) -> None:
+        self.archive = archive
+        self.registry = registry
+        self.clock = clock
+        self.config = config
+        self.on_ticket_message = on_ticket_message
+        self.on_bounce = on_bounce
+        self._party_ids: dict[int, int] = {}
+
+    # --- batches ----------------------------------------------------------------------
+
+    def ingest_batch(
+        self, folder: str, uidvalidity: int, mails: list[FetchedMail], *, is_spam: bool, stats: PollStats,
+        high_uid: int | None = None,
+    ) -> None:
+        """Store a batch and advance the folder's mark, all in one transaction."""
+        fstats = stats.folders.setdefault(folder, FolderStats(uidvalidity=uidvalidity))
+        with db.atomic():
+            for mail in mails:
+                self._one(mail, is_spam=is_spam, stats=stats)
+            top = max([m.uid for m in mails] + [high_uid or 0])
+            now = self.clock.now()
+            state = FolderState.get_or_none(FolderState.name == folder)
+            if state is None:
+                FolderState.create(name=folder, uidvalidity=uidvalidity, last_uid=top, updated_at=now)
+            else:
+                state.uidvalidity = uidvalidity
+                state.last_uid = max(top, state.last_uid if state.uidvalidity == uidvalidity else 0)
+                state.updated_at = now
+                state.save()
+            # Durable raw bytes before the rows that point at them.
+            self.archive.sync()
+        fstats.fetched += len(mails)
+        fstats.last_uid = max(fstats.last_uid, top)
+        stats.fetched += len(mails)
+
+    def _one(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats) -> None:
+        try:
+            with db.atomic():  # a savepoint: a failure undoes only this message
+                self._process(mail, is_spam=is_spam, stats=stats)
+        except Exception as exc:  # noqa: BLE001 - one bad message must never block the queue
+            log.warning("quarantined folder=%s uid=%s: %s", mail.folder, mail.uid, exc)
+            log.debug("quarantine traceback:\n%s", traceback.format_exc())
+            self._quarantine(mail, exc)
+            stats.quarantined += 1
+
+    # --- one message ------------------------------------------------------------------
+
+    def _process(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats, quarantine_id: int | None = None) -> Message | None:
+        msg = parse(mail.raw, mail.internaldate)
+        identity_key = message_identity(msg)
+        existing = Message.get_or_none(Message.identity == identity_key)
+        if existing is not None:
+            stats.duplicates += 1
+            if existing.disposition == "spam_held" and not is_spam:
+                # Someone moved it out of Spam: that is a "not spam" verdict. Release it.
+                log.info("held spam message=%s seen again outside spam: releasing", existing.id)
+                self.release(existing, actor="system", reason=f"moved to {mail.folder}", msg=msg)
+            return None
+        conflict = msg.msgid is not None and Message.select().where(Message.msgid == msg.msgid).exists()
+        if conflict:
+            log.warning("Message-ID reused with different content: %s", msg.msgid)
+
+        cls = classify(msg, self.config.own)
+        if cls.kind == Kind.AUTO_REPLY:
+            stats.auto_replies += 1
+        elif cls.kind == Kind.BOUNCE:
+            stats.bounces += 1
+        elif cls.kind == Kind.BULK:
+            stats.bulk += 1
+
+        sha, raw_path = self.archive.put(mail.raw)
+        row = self._new_row(msg, mail, cls, identity_key, sha, raw_path, conflict)
+
+        if cls.kind == Kind.OWN:
+            self._finish(row, None, "ignored")
+            stats.ignored += 1
+            return row
+
+        match = find_ticket(msg, self.config.match)
+        if is_spam:
+            known_party = msg.sender_key and self.registry.by_address(msg.sender_key) is not None
+            if match.ticket_id is None and not known_party:
+                self._finish(row, None, "spam_held")
+                stats.spam_held += 1
+                return row
+            stats.spam_rescued += 1
+
+        if cls.kind in (Kind.AUTO_REPLY, Kind.BOUNCE, Kind.BULK):
+            ticket = Ticket.get_by_id(match.ticket_id) if match.ticket_id and cls.kind != Kind.BULK else None
+            self._finish(row, ticket, "ticket" if ticket else "ignored")
+            if ticket is not None:
+                stats.messages_added += 1
+                self._event(ticket, msg.sender_key or "unknown", f"message.{cls.kind.value}",
+                            message=row.id, reasons=list(cls.reasons))
+            else:
+                stats.ignored += 1
+            if cls.kind == Kind.BOUNCE and self.on_bounce is not None:
+                self.on_bounce(row, msg)
+            return row
+
+        ticket, created = self._ticket_for(msg, match, from_spam=is_spam)
+        self._finish(row, ticket, "rescued" if is_spam else "ticket")
+        stats.messages_added += 1
+        if created:
+            stats.tickets_created += 1
+        self._after_ticket_message(ticket, row, msg, cls, created, rescued=is_spam)
+        return row
+
+    def _new_row(self, msg: InboundMessage, mail: FetchedMail, cls: Classification, identity_key: str,
+                 sha: str, raw_path: str, conflict: bool) -> Message:
+        row = Message(
+            direction="in", disposition="pending", kind=cls.kind.value, identity=identity_key,
+            msgid=msg.msgid, message_id=msg.message_id, msgid_conflict=conflict,
+            fingerprint=msg.fingerprint, raw_sha256=sha, raw_path=raw_path, size=msg.size,
+            folder=mail.folder, uidvalidity=mail.uidvalidity, uid=mail.uid,
+            from_addr=msg.sender_key, from_name=(msg.from_addr.name if msg.from_addr else None) or None,
+            to=[a.email for a in msg.to], cc=[a.email for a in msg.cc], subject=msg.subject,
+            date=msg.date, text=msg.text, in_reply_to=list(msg.in_reply_to),
+            references=list(msg.references), reasons=list(cls.reasons), defects=list(msg.defects),
+            created_at=self.clock.now(),
+        )
+        row._inbound = msg  # attachments are stored once the row has an id
+        return row
+
+    def _finish(self, row: Message, ticket: Ticket | None, disposition: str) -> None:
+        row.ticket = ticket
+        row.disposition = disposition
+        row.save(force_insert=row.id is None)
+        msg: InboundMessage | None = getattr(row, "_inbound", None)
+        if msg is not None and not Attachment.select().where(Attachment.message == row).exists():
+            for att in msg.attachments:
+                sha, path = self.archive.put(att.payload, kind="att", suffix="")
+                Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
+                                  size=att.size, sha256=sha, path=path)
+
+    def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool) -> tuple[Ticket, bool]:
+        now = self.clock.now()
+        if match.ticket_id is not None:
+            ticket = Ticket.get_by_id(match.ticket_id)
+            if ticket.status in REOPEN_FROM:
+                old = ticket.status
+                ticket.status = Status.BARU.value
+                self._event(ticket, msg.sender_key or "unknown", "ticket.reopened",
+                            reason="balasan dari partai", previous=old)
+            ticket.updated_at = now
+            ticket.save()
+            self._fill_identity(ticket, msg)
+            return ticket, False
+        guess = identify(msg, self.registry)
+        party_id = self._party_id(guess.party) if guess.party else None
+        ticket = Ticket.create(
+            status=Status.BARU.value, subject=msg.subject or "(tanpa subjek)", channel="email",
+            requester=msg.sender_key, requester_name=guess.name, party=party_id, from_spam=from_spam,
+            claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
+            flags={}, created_at=now, updated_at=now,
+        )
+        Identity.create(
+            ticket=ticket, name=guess.name, name_source=guess.name_source,
+            party=guess.party.name if guess.party else None, party_source=guess.party_source,
+            phone=guess.phone, phone_source=guess.phone_source,
+            email=guess.email, email_source=guess.email_source,
+        )
+        self._event(ticket, msg.sender_key or "unknown", "ticket.created", channel="email",
+                    match=match.rule, claimed_tag=match.claimed_tag, from_spam=from_spam)
+        self._remember_contact(guess, party_id)
+        return ticket, True
+
+    def _fill_identity(self, ticket: Ticket, msg: InboundMessage) -> None:
+        """A follow-up may supply what the first mail lacked (we ask for it in the ack)."""
+        ident = Identity.get_or_none(Identity.ticket == ticket)
+        if ident is None or (ident.name and ident.party and ident.phone):
+            return
+        if msg.sender_key and ticket.requester and msg.sender_key != ticket.requester:
+            return  # only the requester completes their own record
+        guess = identify(msg, self.registry)
+        changed = {}
+        for f in ("name", "party", "phone"):
+            if not getattr(ident, f):
+                value = getattr(guess, f)
+                if f == "party" and value is not None:
+                    if ticket.party_id is None:
+                        ticket.party = self._party_id(value)
+                        ticket.save()
+                    value = value.name
+                if value:
+                    setattr(ident, f, value)
+                    setattr(ident, f + "_source", getattr(guess, f + "_source"))
+                    changed[f] = value
+        if changed:
+            ident.save()
+            if changed.get("name") and not ticket.requester_name:
+                ticket.requester_name = changed["name"]
+                ticket.save()
+            self._event(ticket, msg.sender_key or "unknown", "identity.updated", fields=sorted(changed))
+
+    def _after_ticket_message(self, ticket: Ticket, row: Message, msg: InboundMessage, cls: Classification,
+                              created: bool, *, rescued: bool) -> None:
+        if not created:
+            self._event(ticket, msg.sender_key or "unknown", "message.received", message=row.id)
+        if rescued:
+            self._event(ticket, "system", "spam.rescued", message=row.id)
+        if self.on_ticket_message is not None:
+            self.on_ticket_message(ticket, row, msg, cls, created)
+
+    def _remember_contact(self, guess, party_id: int | None) -> None:
+        if not guess.email:
+            return
+        contact, made = Contact.get_or_create(email=guess.email.lower(), defaults={
+            "name": guess.name, "phone": guess.phone, "party": party_id, "source": "mail"})
+        if not made:
+            dirty = False
+            for f, v in (("name", guess.name), ("phone", guess.phone)):
+                if v and not getattr(contact, f):
+                    setattr(contact, f, v)
+                    dirty = True
+            if dirty:
+                contact.save()
+
+    def _party_id(self, party) -> int:
+        pid = self._party_ids.get(party.number)
+        if pid is None:
+            row, _ = Party.get_or_create(number=party.number, defaults={"name": party.name, "short": party.short})
+            pid = self._party_ids[party.number] = row.id
+        return pid
+
+    def _event(self, ticket: Ticket | None, actor: str, kind: str, **detail) -> None:
+        Event.create(ticket=ticket, at=self.clock.now(), actor=actor, kind=kind,
+                     detail={k: v for k, v in detail.items() if v is not None})
+
+    # --- quarantine and held spam -------------------------------------------------------
+
+    def _quarantine(self, mail: FetchedMail, exc: Exception) -> None:
+        sha, path = self.archive.put(mail.raw)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        q = Quarantine.get_or_none((Quarantine.raw_sha256 == sha) & Quarantine.resolved_at.is_null())
+        if q is not None:
+            q.attempts += 1
+            q.error = error
+            q.folder, q.uidvalidity, q.uid = mail.folder, mail.uidvalidity, mail.uid
+            q.save()
+            return
+        message_id = None
+        try:
+            message_id = parse(mail.raw, mail.internaldate).message_id
+        except Exception:  # noqa: BLE001 - best effort, for the listing only
+            pass
+        Quarantine.create(folder=mail.folder, uidvalidity=mail.uidvalidity, uid=mail.uid, message_id=message_id,
+                          raw_sha256=sha, raw_path=path, internaldate=mail.internaldate, error=error,
+                          created_at=self.clock.now())
+
+    def retry_quarantined(self, q: Quarantine, stats: PollStats) -> bool:
+        """Process a quarantined message again; True when it went through."""
+        mail = FetchedMail(q.folder or "INBOX", q.uidvalidity or 0, q.uid or 0, self.archive.read(q.raw_path), q.internaldate)
+        try:
+            with db.atomic():
+                row = self._process(mail, is_spam=False, stats=stats)
+                q.resolved_at = self.clock.now()
+                q.resolved_message = row
+                q.save()
+                self.archive.sync()
+            return True
+        except Exception as exc:  # noqa: BLE001
+            with db.atomic():
+                q.attempts += 1
+                q.error = f"{type(exc).__name__}: {exc}"[:2000]
+                q.save()
+            return False
+
+    def release(self, row: Message, *, actor: str, reason: str = "", msg: InboundMessage | None = None) -> Ticket:
+        """Turn a held spam message into a ticket message (an officer's "not spam")."""
+        if row.disposition != "spam_held":
+            raise ValueError(f"message {row.id} is not held spam")
+        msg = msg or parse(self.archive.read(row.raw_path))
+        cls = classify(msg, self.config.own)
+        match = find_ticket(msg, self.config.match)
+        with db.atomic():
+            ticket, created = self._ticket_for(msg, match, from_spam=True)
+            row.ticket = ticket
+            row.disposition = "released"
+            row.save()
+            self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
+            self._after_ticket_message(ticket, row, msg, cls, created, rescued=False)
+        return ticket
+
+
+def message_identity(msg: InboundMessage) -> str:
+    """The dedupe key: Message-ID plus content, or content alone when there is no Message-ID."""
+    if msg.msgid:
+        return f"{msg.msgid}|{msg.fingerprint}"
+    return f"fp:{msg.fingerprint}"

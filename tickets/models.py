@@ -1,0 +1,248 @@
+"""The database: peewee models and schema setup. The only module that defines tables.
+
+SQLite (WAL, foreign keys on, busy timeout) by default; any URL peewee's `db_url`
+understands works, PostgreSQL included. All datetimes are stored as aware UTC and read
+back as aware UTC (`UtcDateTimeField`), whatever the backend does with time zones.
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import peewee as pw
+from playhouse.db_url import connect
+
+from .errors import SchemaError
+
+SCHEMA_VERSION = 1
+
+db = pw.DatabaseProxy()
+
+
+class UtcDateTimeField(pw.CharField):
+    """ISO 8601 text in UTC: sorts correctly, portable, never loses the offset."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def utc_text(value: datetime) -> str:
+    """The stored text form of a datetime, for comparisons in raw queries."""
+    return UtcDateTimeField().db_value(value)
+
+
+class JsonField(pw.TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Meta(BaseModel):
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = pw.TextField()
+
+
+class Party(BaseModel):
+    """A political party (seeded from the registry file; numbers are ballot numbers)."""
+
+    number = pw.IntegerField(unique=True)
+    name = pw.CharField(max_length=200)
+    short = pw.CharField(max_length=100)
+
+
+class Contact(BaseModel):
+    """Someone who wrote to the helpdesk or a known liaison officer."""
+
+    email = pw.CharField(max_length=320, unique=True)  # lower case
+    name = pw.CharField(max_length=200, null=True)
+    phone = pw.CharField(max_length=32, null=True)
+    party = pw.ForeignKeyField(Party, null=True, on_delete="SET NULL")
+    source = pw.CharField(max_length=32, default="mail")
+
+
+class Ticket(BaseModel):
+    status = pw.CharField(max_length=32, index=True)
+    subject = pw.TextField()
+    channel = pw.CharField(max_length=32, default="email")
+    requester = pw.CharField(max_length=320, null=True, index=True)  # lower-case email
+    requester_name = pw.CharField(max_length=200, null=True)
+    party = pw.ForeignKeyField(Party, null=True, on_delete="SET NULL", index=True)
+    assignee = pw.CharField(max_length=200, null=True)
+    from_spam = pw.BooleanField(default=False)
+    claimed_tag = pw.CharField(max_length=64, null=True)  # a tag we refused to trust
+    flags = JsonField(default=dict)  # e.g. {"needs_identity": true, "delivery_failed": true}
+    created_at = UtcDateTimeField(index=True)
+    updated_at = UtcDateTimeField()
+
+
+class Identity(BaseModel):
+    """Who consulted, with where each value came from (the SOP's consultation record)."""
+
+    ticket = pw.ForeignKeyField(Ticket, unique=True, backref="identity_rows", on_delete="CASCADE")
+    name = pw.CharField(max_length=200, null=True)
+    name_source = pw.CharField(max_length=32, null=True)
+    party = pw.CharField(max_length=200, null=True)
+    party_source = pw.CharField(max_length=32, null=True)
+    phone = pw.CharField(max_length=32, null=True)
+    phone_source = pw.CharField(max_length=32, null=True)
+    email = pw.CharField(max_length=320, null=True)
+    email_source = pw.CharField(max_length=32, null=True)
+
+
+class Message(BaseModel):
+    """Every message we stored: incoming mail (any disposition), our outgoing mail, notes.
+
+    `identity` is the dedupe key: bare Message-ID plus content fingerprint, or the
+    fingerprint alone when there is no usable Message-ID. UNIQUE, so a race or a re-read
+    can never store the same message twice.
+    """
+
+    ticket = pw.ForeignKeyField(Ticket, null=True, backref="messages", on_delete="CASCADE", index=True)
+    direction = pw.CharField(max_length=8)  # in | out | note | internal
+    disposition = pw.CharField(max_length=16)  # ticket | ignored | spam_held | rescued | released
+    kind = pw.CharField(max_length=16, default="normal")  # classify.Kind
+    identity = pw.CharField(max_length=1100, unique=True)
+    msgid = pw.CharField(max_length=1000, null=True, index=True)
+    message_id = pw.TextField(null=True)  # header form, for display
+    msgid_conflict = pw.BooleanField(default=False)  # same Message-ID, different content
+    fingerprint = pw.CharField(max_length=64, null=True)
+    raw_sha256 = pw.CharField(max_length=64, null=True)
+    raw_path = pw.CharField(max_length=300, null=True)
+    size = pw.IntegerField(default=0)
+    folder = pw.CharField(max_length=200, null=True)
+    uidvalidity = pw.BigIntegerField(null=True)
+    uid = pw.BigIntegerField(null=True)
+    from_addr = pw.CharField(max_length=320, null=True, index=True)
+    from_name = pw.CharField(max_length=200, null=True)
+    to = JsonField(default=list)
+    cc = JsonField(default=list)
+    subject = pw.TextField(default="")
+    date = UtcDateTimeField(null=True)
+    text = pw.TextField(default="")
+    in_reply_to = JsonField(default=list)
+    references = JsonField(default=list)
+    reasons = JsonField(default=list)  # classification reasons
+    defects = JsonField(default=list)
+    author = pw.CharField(max_length=200, null=True)  # officer for out/note
+    created_at = UtcDateTimeField(index=True)
+
+
+class Attachment(BaseModel):
+    message = pw.ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
+    filename = pw.CharField(max_length=300)
+    content_type = pw.CharField(max_length=200)
+    size = pw.IntegerField()
+    sha256 = pw.CharField(max_length=64, index=True)
+    path = pw.CharField(max_length=300)
+
+
+class FolderState(BaseModel):
+    """The high-water mark of one IMAP folder: advanced in the batch's transaction."""
+
+    name = pw.CharField(max_length=200, primary_key=True)
+    uidvalidity = pw.BigIntegerField()
+    last_uid = pw.BigIntegerField(default=0)
+    updated_at = UtcDateTimeField()
+
+
+class Quarantine(BaseModel):
+    folder = pw.CharField(max_length=200, null=True)
+    uidvalidity = pw.BigIntegerField(null=True)
+    uid = pw.BigIntegerField(null=True)
+    message_id = pw.TextField(null=True)
+    raw_sha256 = pw.CharField(max_length=64)
+    raw_path = pw.CharField(max_length=300)
+    internaldate = UtcDateTimeField(null=True)
+    error = pw.TextField()
+    attempts = pw.IntegerField(default=1)
+    created_at = UtcDateTimeField()
+    resolved_at = UtcDateTimeField(null=True)
+    resolved_message = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")
+
+
+class Event(BaseModel):
+    """The audit trail: every change with who, when and why."""
+
+    ticket = pw.ForeignKeyField(Ticket, null=True, backref="events", on_delete="CASCADE", index=True)
+    at = UtcDateTimeField(index=True)
+    actor = pw.CharField(max_length=200)  # officer name, "system", or a sender address
+    kind = pw.CharField(max_length=48, index=True)
+    detail = JsonField(default=dict)
+
+
+MODELS: list[type[BaseModel]] = [
+    Meta, Party, Contact, Ticket, Identity, Message, Attachment, FolderState, Quarantine, Event,
+]
+
+
+def register_models(*models: type[BaseModel]) -> None:
+    """Let other domain modules (outbox, escalation, reports) add their tables."""
+    for m in models:
+        if m not in MODELS:
+            MODELS.append(m)
+
+
+def open_database(url: str) -> pw.Database:
+    """Connect, create or upgrade the schema, and bind the models. Returns the database."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = connect(
+            url,
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                # Officers run the CLI while the daemon writes: wait, don't fail.
+                "busy_timeout": 10000,
+                "synchronous": "full",
+            },
+        )
+    else:
+        database = connect(url)
+    db.initialize(database)
+    database.connect(reuse_if_open=True)
+    _ensure_schema(database)
+    return database
+
+
+def _ensure_schema(database: pw.Database) -> None:
+    with database.atomic():
+        database.create_tables(MODELS, safe=True)
+        row = Meta.get_or_none(Meta.key == "schema_version")
+        if row is None:
+            Meta.create(key="schema_version", value=str(SCHEMA_VERSION))
+            return
+        found = int(row.value)
+    if found > SCHEMA_VERSION:
+        raise SchemaError(
+            f"database schema version {found} is newer than this kpudesk ({SCHEMA_VERSION}); upgrade kpudesk"
+        )
+    # Older versions would be migrated here, step by step, inside one transaction.
+
+
+def close_database() -> None:
+    if db.obj is not None and not db.obj.is_closed():
+        db.obj.close()

@@ -1,0 +1,129 @@
+"""The durable outbox: every mail we send is a row, written in the transaction of its cause.
+
+Rows hold the finished bytes (rendered and composed at enqueue time), so a retry sends
+exactly what was decided, with the same Message-ID. Delivery is at-least-once: a row is
+marked sent in its own small transaction right after the server accepts it; a crash in
+between resends that one mail once, with the same Message-ID, which mail clients collapse.
+Temporary failures (connection errors, 4xx) back off and keep trying for `RETRY_FOR`;
+permanent ones (5xx) mark the row failed, flag its ticket and show in `tickets list`.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import peewee as pw
+
+from .models import BaseModel, Event, Message, Ticket, UtcDateTimeField, JsonField, db, register_models
+
+log = logging.getLogger(__name__)
+
+RETRY_FOR = timedelta(days=4)  # "at least 3 days", like an MTA's queue lifetime
+_BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60)]
+
+
+class OutboxItem(BaseModel):
+    ticket = pw.ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="CASCADE")
+    message = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")  # the "out" row it delivers
+    kind = pw.CharField(max_length=32, index=True)  # ack | answer | followup | escalation | notice | report
+    sender = pw.CharField(max_length=320)
+    recipients = JsonField()
+    rcpt_key = pw.CharField(max_length=320, index=True)  # first recipient, lower case (caps)
+    msgid = pw.CharField(max_length=1000, unique=True)  # bare Message-ID of the mail
+    data = pw.BlobField()
+    status = pw.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UtcDateTimeField()
+    deliver_until = UtcDateTimeField()
+    last_error = pw.TextField(null=True)
+    created_at = UtcDateTimeField(index=True)
+    sent_at = UtcDateTimeField(null=True)
+
+
+register_models(OutboxItem)
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    pending: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict:
+        return {"sent": self.sent, "pending": self.pending, "deferred": self.deferred, "failed": self.failed}
+
+
+def enqueue(*, kind: str, sender: str, recipients: list[str], message_id: str, data: bytes, now: datetime,
+            ticket: Ticket | None = None, message: Message | None = None) -> OutboxItem:
+    """Queue a finished mail. Call inside the transaction that decided to send it."""
+    if not recipients:
+        raise ValueError("an outgoing mail needs at least one recipient")
+    return OutboxItem.create(
+        ticket=ticket, message=message, kind=kind, sender=sender, recipients=recipients,
+        rcpt_key=recipients[0].lower(), msgid=message_id, data=data, status="pending",
+        next_attempt_at=now, deliver_until=now + RETRY_FOR, created_at=now,
+    )
+
+
+def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 500) -> list[OutboxItem]:
+    q = OutboxItem.select().where(OutboxItem.status == "pending")
+    if not ignore_backoff:
+        q = q.where(OutboxItem.next_attempt_at <= now)
+    return list(q.order_by(OutboxItem.id).limit(limit))
+
+
+def mark_sent(item_id: int, now: datetime, note: str = "") -> None:
+    with db.atomic():
+        item = OutboxItem.get_by_id(item_id)
+        item.status = "sent"
+        item.sent_at = now
+        item.attempts += 1
+        item.last_error = note or None
+        item.save()
+        if item.message_id is not None:
+            Message.update(disposition="sent").where(Message.id == item.message_id).execute()
+
+
+def mark_temporary(item_id: int, now: datetime, error: str) -> bool:
+    """Back off; returns True when the row has now given up (expired)."""
+    with db.atomic():
+        item = OutboxItem.get_by_id(item_id)
+        item.attempts += 1
+        item.last_error = error[:1000]
+        if now >= item.deliver_until:
+            _fail(item, now, f"menyerah setelah {item.attempts} percobaan: {error}")
+            return True
+        item.next_attempt_at = now + _BACKOFF[min(item.attempts - 1, len(_BACKOFF) - 1)]
+        item.save()
+        return False
+
+
+def mark_permanent(item_id: int, now: datetime, error: str) -> None:
+    with db.atomic():
+        item = OutboxItem.get_by_id(item_id)
+        item.attempts += 1
+        _fail(item, now, error)
+
+
+def _fail(item: OutboxItem, now: datetime, error: str) -> None:
+    item.status = "failed"
+    item.last_error = error[:1000]
+    item.save()
+    if item.message_id is not None:
+        Message.update(disposition="failed").where(Message.id == item.message_id).execute()
+    if item.ticket_id is not None:
+        ticket = Ticket.get_by_id(item.ticket_id)
+        flags = dict(ticket.flags or {})
+        flags["delivery_failed"] = True
+        ticket.flags = flags
+        ticket.save()
+        Event.create(ticket=ticket, at=now, actor="system", kind="delivery.failed",
+                     detail={"outbox": item.id, "kind": item.kind, "to": item.recipients, "error": error[:500]})
+    log.error("outbox item=%s kind=%s ticket=%s failed: %s", item.id, item.kind, item.ticket_id, error)
+
+
+def counts() -> dict[str, int]:
+    rows = OutboxItem.select(OutboxItem.status, pw.fn.COUNT(OutboxItem.id).alias("n")).group_by(OutboxItem.status)
+    return {r.status: r.n for r in rows}

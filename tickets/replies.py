@@ -1,0 +1,185 @@
+"""Mail the helpdesk writes about a ticket: acknowledgements, officers' answers, follow-ups.
+
+Each function renders the template, composes the bytes and queues them in the outbox inside
+the caller's transaction, together with an "out" message on the ticket (so the conversation
+shows it at once and replies to it thread back by Message-ID).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kpudesk.mailbox.compose import OutgoingMail, compose, reply_subject
+from kpudesk.mailbox.message import Address
+from kpudesk.mailbox.render import Renderer
+
+from . import msgid as ourid
+from . import outbox
+from .hours import ServiceCalendar
+from .models import Event, Identity, Message, Ticket, db
+from .queries import ref
+from .status import LABELS, Status
+
+log = logging.getLogger(__name__)
+
+ROLE_LABELS = {
+    "anggota-helpdesk": "Anggota Tim Helpdesk",
+    "koordinator-harian": "Koordinator Harian Helpdesk",
+    "koordinator": "Koordinator Helpdesk",
+    "sekretaris": "Sekretaris",
+    "ketua": "Ketua KPU Kabupaten",
+    "anggota-kpu": "Anggota KPU Kabupaten",
+}
+
+
+@dataclass(frozen=True)
+class MailIdentity:
+    """Who we are on the wire."""
+
+    name: str
+    address: str
+    tag: str
+    msgid_domain: str
+    secret: bytes
+    loop_header: str
+    ack_per_hour: int = 3
+    ack_per_day: int = 10
+
+
+class Replies:
+    def __init__(self, me: MailIdentity, renderer: Renderer, calendar: ServiceCalendar, clock) -> None:
+        self.me = me
+        self.renderer = renderer
+        self.calendar = calendar
+        self.clock = clock
+
+    # --- contexts ---------------------------------------------------------------------
+
+    def base_context(self, ticket: Ticket) -> dict:
+        return {
+            "helpdesk": {"name": self.me.name, "address": self.me.address, "tag": self.me.tag,
+                         "service_hours": self.calendar.hours_label(), "days": self.calendar.days_label()},
+            "ticket": {"id": ticket.id, "ref": ref(ticket.id, self.me.tag), "subject": ticket.subject,
+                       "created_at": ticket.created_at, "status_label": LABELS.get(Status(ticket.status), ticket.status)},
+            "requester": {"name": ticket.requester_name, "email": ticket.requester},
+        }
+
+    # --- the thread ---------------------------------------------------------------------
+
+    def _thread_headers(self, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
+        """In-Reply-To = the party's last message; References = the whole chain, party's first included."""
+        ids = [m.msgid for m in Message.select(Message.msgid, Message.direction)
+               .where((Message.ticket == ticket) & Message.msgid.is_null(False) & Message.direction.in_(["in", "out"]))
+               .order_by(Message.created_at, Message.id)]
+        last_in = (Message.select(Message.msgid)
+                   .where((Message.ticket == ticket) & (Message.direction == "in") & Message.msgid.is_null(False)
+                          & (Message.kind == "normal"))
+                   .order_by(Message.created_at.desc(), Message.id.desc()).first())
+        in_reply_to = last_in.msgid if last_in else (ids[-1] if ids else None)
+        return in_reply_to, tuple(ids)
+
+    def queue(self, *, ticket: Ticket | None, kind: str, to: list[str], subject: str, template: str, context: dict,
+              in_reply_to: str | None = None, references: tuple[str, ...] = (), auto: str | None = None,
+              author: str | None = None, direction: str = "out", html: bool = False,
+              attachments: tuple = (), cc: list[str] = ()) -> outbox.OutboxItem:
+        """Render, compose and queue one mail; record it as an out message on the ticket."""
+        now = self.clock.now()
+        text = self.renderer.render(f"{template}.txt.j2", context)
+        html_body = self.renderer.render(f"{template}.html.j2", context) if html and self.renderer.exists(f"{template}.html.j2") else None
+        bare = ourid.make_msgid(ticket.id if ticket else None, self.me.secret, self.me.msgid_domain)
+        mail = OutgoingMail(
+            from_addr=Address(self.me.name, self.me.address), to=tuple(Address("", a) for a in to),
+            cc=tuple(Address("", a) for a in cc), reply_to=Address(self.me.name, self.me.address),
+            subject=subject, text=text, html=html_body, message_id=bare, date=now,
+            in_reply_to=in_reply_to, references=references, auto_submitted=auto,
+            suppress_autoresponse=auto is not None,
+            extra_headers=((self.me.loop_header, self.me.msgid_domain),), attachments=attachments,
+        )
+        data = compose(mail)
+        row = None
+        if ticket is not None:
+            row = Message.create(
+                ticket=ticket, direction=direction, disposition="queued", kind=kind, identity=f"out:{bare}",
+                msgid=bare, message_id=f"<{bare}>", from_addr=self.me.address.lower(), from_name=self.me.name,
+                to=list(to), cc=list(cc), subject=subject, date=now, text=text, in_reply_to=[in_reply_to] if in_reply_to else [],
+                references=list(references), author=author, created_at=now,
+            )
+        return outbox.enqueue(kind=kind, sender=self.me.address, recipients=list(to) + list(cc), message_id=bare,
+                              data=data, now=now, ticket=ticket, message=row)
+
+    # --- acknowledgements ---------------------------------------------------------------
+
+    def ack_allowed(self, address: str) -> bool:
+        """Per-sender caps: stop loops with anything the classifier missed."""
+        now = self.clock.now()
+        q = outbox.OutboxItem.select().where((outbox.OutboxItem.kind == "ack") & (outbox.OutboxItem.rcpt_key == address.lower()))
+        last_hour = q.where(outbox.OutboxItem.created_at >= now - timedelta(hours=1)).count()
+        last_day = q.where(outbox.OutboxItem.created_at >= now - timedelta(days=1)).count()
+        return last_hour < self.me.ack_per_hour and last_day < self.me.ack_per_day
+
+    def queue_ack(self, ticket: Ticket, first: Message) -> outbox.OutboxItem | None:
+        if not ticket.requester:
+            return None
+        if not self.ack_allowed(ticket.requester):
+            log.warning("ack cap reached for ticket=%s; no acknowledgement", ticket.id)
+            Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.suppressed",
+                         detail={"reason": "batas balasan otomatis per pengirim tercapai"})
+            return None
+        ident = Identity.get_or_none(Identity.ticket == ticket)
+        missing = []
+        if not (ident and ident.name):
+            missing.append("nama perwakilan")
+        if not (ident and ident.party):
+            missing.append("nama partai politik")
+        if not (ident and ident.phone):
+            missing.append("nomor telepon/WhatsApp")
+        received = first.created_at
+        ctx = self.base_context(ticket) | {
+            "identity_missing": missing,
+            "outside_hours": not self.calendar.is_open(received),
+            "next_open": self.calendar.next_open(received),
+        }
+        item = self.queue(ticket=ticket, kind="ack", to=[ticket.requester],
+                          subject=reply_subject(ref(ticket.id, self.me.tag), first.subject or ticket.subject),
+                          template="party/ack", context=ctx, in_reply_to=first.msgid,
+                          references=tuple(first.references or []) + ((first.msgid,) if first.msgid else ()),
+                          auto="auto-replied", html=True)
+        Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.queued",
+                     detail={"outbox": item.id, "identity_missing": missing})
+        return item
+
+    # --- officers' answers --------------------------------------------------------------
+
+    def queue_answer(self, ticket: Ticket, *, officer, body: str, faq=None) -> outbox.OutboxItem:
+        if not ticket.requester:
+            raise ValueError("tiket ini tidak punya alamat surel pemohon; jawaban tidak dapat dikirim lewat surel")
+        in_reply_to, refs = self._thread_headers(ticket)
+        ctx = self.base_context(ticket) | {
+            "body": body.strip("\n"),
+            "officer": {"name": officer.name, "role_label": ROLE_LABELS.get(officer.role, officer.role)},
+            "faq": {"id": faq.id, "question": faq.question} if faq else None,
+        }
+        return self.queue(ticket=ticket, kind="answer", to=[ticket.requester],
+                          subject=reply_subject(ref(ticket.id, self.me.tag), ticket.subject),
+                          template="party/answer", context=ctx, in_reply_to=in_reply_to, references=refs,
+                          author=officer.name, html=True)
+
+    def queue_followup(self, ticket: Ticket, *, waiting_on: str, since: datetime) -> outbox.OutboxItem:
+        in_reply_to, refs = self._thread_headers(ticket)
+        ctx = self.base_context(ticket) | {"waiting_on": waiting_on, "since": since}
+        return self.queue(ticket=ticket, kind="followup", to=[ticket.requester],
+                          subject=reply_subject(ref(ticket.id, self.me.tag), ticket.subject),
+                          template="party/followup", context=ctx, in_reply_to=in_reply_to, references=refs,
+                          auto="auto-generated")
+
+
+def set_status(ticket: Ticket, status: Status, *, actor: str, now: datetime, **detail) -> None:
+    if ticket.status == status.value:
+        return
+    old = ticket.status
+    ticket.status = status.value
+    ticket.updated_at = now
+    ticket.save()
+    Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
+                 detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
