@@ -1,0 +1,616 @@
+"""The FAQ Sipol knowledge base: load, validate, search, and hot-reload it.
+
+The FAQ is a hand-edited TOML file (``[[faq]]`` tables with ``id``, ``question``,
+``answer``, ``keywords``, ``source``). Officers edit it while the daemon runs, so
+:class:`FaqLibrary` re-reads it when the file changes and, if an edit does not validate,
+keeps serving the last good version and logs a WARNING: a typo in the FAQ must never take
+the helpdesk down.
+
+Ranking
+-------
+Questions arrive in informal Indonesian from party liaison officers ("gmn caranya dapet
+login sipol utk DPC?"). Each text goes through one pipeline, for the FAQ and for the query
+alike, so both sides land in the same vocabulary:
+
+1. lower-case; ``30%`` → ``30 persen``; ``1.000`` → ``1000``; split on anything that is
+   not a letter or digit; drop digit runs longer than 4 (NIKs, phone numbers).
+2. chat spelling → standard words (``yg`` → ``yang``, ``gmn`` → ``bagaimana``).
+3. synonyms and abbreviations of election administration, longest phrase first
+   (``kartu tanda anggota`` ≡ ``KTA``, ``petugas penghubung`` ≡ ``LO``, ``verifikasi
+   faktual`` ≡ ``verfak``, ``tidak memenuhi syarat`` ≡ ``TMS``, ``HP``/``WA`` ≡ telepon,
+   ``dobel`` ≡ ganda …). A synonym's output skips the stop list.
+4. stop words: Sastrawi's list minus a few words that carry meaning here (``baru``,
+   ``jumlah``, ``tetap`` …), plus helpdesk fillers (``min``, ``bapak``, ``terima kasih``,
+   greetings). Bare ``admin`` is a filler ("Min, …"); ``admin sipol`` is caught by step 3.
+5. Sastrawi stemming (cached per token; Sastrawi is slow on a cold word). Before that, a
+   word with one prefix/suffix taken off is tried against the synonym table, because
+   Sastrawi leaves loanwords alone: ``diverfak`` → verfak, ``uploadnya`` → unggah.
+
+Scoring is BM25F (Robertson & Zaragoza) over three fields: question (weight 3),
+keywords (weight 2), answer (weight 1), each with its own length normalisation, and one
+IDF over the whole FAQ. It is implemented here (about 40 lines) rather than with
+``rank_bm25.BM25Okapi``: on the seed FAQ both rank equally well (bench/faq_accuracy.py
+--baseline), but BM25Okapi's IDF, log((N-df+0.5)/(df+0.5)), is 0 for a term in exactly
+half the entries and negative above that (patched with an epsilon floor), so with a
+one- or two-entry FAQ every score is 0 or negative and nothing is ever found; a
+deployment's own FAQ may well start that small. Lucene's IDF, log(1 + (N-df+0.5)/(df+0.5)),
+is always positive. BM25Okapi also scores one flat field (field weights would mean
+repeating text) and needs numpy.
+
+Score normalisation: for a query with distinct terms q₁…qₙ,
+
+    score(q, d) = Σ idf(qᵢ) · t̃f(qᵢ, d) / (k1 + t̃f(qᵢ, d))   over terms in d
+    best(q)     = Σ idf(qᵢ)                                   over all query terms
+
+and :attr:`FaqHit.score` = score / best, in [0, 1). Since t̃f/(k1+t̃f) < 1, ``best`` is the
+supremum any FAQ entry could reach, so the score reads as "the IDF-weighted share of the
+question that this entry covers". A query term the FAQ never uses counts in ``best`` with
+the IDF of a term in no entry — the most informative kind of term — which is what pushes
+"harga tiket pesawat ke Jakarta" to 0: none of its content is in the FAQ. (Except a
+derived function word, such as "penjelasan" → "jelas": an unseen term whose stem is a
+stop word counts for nothing.) Dividing by a per-query constant keeps the ranking
+identical to raw BM25F. See DEFAULT_THRESHOLD for the measured distributions.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import re
+import threading
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FAQ_PATH = Path(__file__).parent / "data" / "faq_sipol.toml"
+
+# Chosen from bench/faq_accuracy.py on tests/data/faq_questions.toml (90 in-scope,
+# 15 out-of-scope questions). In-scope top hits: min 0.20, 10th percentile 0.30, median
+# 0.51; out-of-scope best hits: 0 for five, 0.09–0.17 for nine, and 0.34 for "cara daftar
+# CPNS tahun ini" (it shares "daftar" and "tahun" with the FAQ). At 0.25, 94% of in-scope
+# questions are covered and 14 of 15 out-of-scope ones are not. Questions about other
+# election matters (KPPS, pencoblosan, DPRD candidates) score 0.2–0.3: they share the
+# domain's vocabulary, and sit at the border by nature.
+DEFAULT_THRESHOLD = 0.25
+
+
+class FaqError(ValueError):
+    """The FAQ file is invalid, or an FAQ id is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaqEntry:
+    id: str
+    question: str
+    answer: str
+    keywords: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FaqHit:
+    entry: FaqEntry
+    score: float  # 0..1: share of the question's IDF weight this entry covers (see module doc)
+
+
+# ---------------------------------------------------------------------------------------
+# Text processing
+# ---------------------------------------------------------------------------------------
+
+# Chat spelling and shorthand → standard Indonesian. Applied to raw tokens first; the
+# output then goes through synonyms, stop words and stemming like any other word.
+_SLANG: dict[str, str] = {
+    "yg": "yang", "dgn": "dengan", "dg": "dengan", "utk": "untuk", "untk": "untuk",
+    "tdk": "tidak", "gak": "tidak", "ga": "tidak", "gk": "tidak", "nggak": "tidak",
+    "ngga": "tidak", "enggak": "tidak", "tak": "tidak",
+    "sdh": "sudah", "udah": "sudah", "udh": "sudah", "dah": "sudah",
+    "blm": "belum", "blum": "belum", "bs": "bisa", "bsa": "bisa",
+    "gmn": "bagaimana", "gmna": "bagaimana", "gimana": "bagaimana", "bgmn": "bagaimana",
+    "bgaimana": "bagaimana", "knp": "mengapa", "kenapa": "mengapa", "napa": "mengapa",
+    "aja": "saja", "krn": "karena", "karna": "karena", "sy": "saya", "aku": "saya",
+    "gw": "saya", "gue": "saya", "kmi": "kami", "kami2": "kami", "dr": "dari",
+    "tsb": "tersebut", "thn": "tahun", "th": "tahun", "tgl": "tanggal", "jml": "jumlah",
+    "brp": "berapa", "kpn": "kapan", "klo": "kalau", "kalo": "kalau", "pd": "pada",
+    "sbg": "sebagai", "tp": "tetapi", "tpi": "tetapi", "jg": "juga", "lg": "lagi",
+    "ato": "atau", "atw": "atau", "spt": "seperti", "dpt": "dapat", "dapet": "dapat",
+    "msh": "masih", "skrg": "sekarang", "sblm": "sebelum", "stlh": "setelah",
+    "mksd": "maksud", "nanya": "tanya", "pengen": "ingin", "pgn": "ingin",
+    "bikin": "buat", "dibikin": "dibuat", "disiapin": "disiapkan", "siapin": "siapkan",
+    "benerin": "perbaiki", "benerinnya": "perbaiki", "dibenerin": "diperbaiki",
+    "sebenernya": "sebenarnya", "gitu": "begitu", "gini": "begini", "trus": "terus",
+    "kab": "kabupaten", "kec": "kecamatan", "prov": "provinsi", "propinsi": "provinsi",
+    "no": "nomor", "nmr": "nomor", "ket": "keterangan", "dok": "dokumen",
+    "mengecek": "cek", "ngecek": "cek", "dicek": "cek",
+}
+
+# Synonyms and abbreviations of election administration. Key: a phrase of raw (post-slang)
+# tokens; value: the canonical words it stands for, never stemmed or stop-filtered.
+# Both the FAQ and the question go through this table, so each group collapses to one
+# canonical token on both sides.
+_SYNONYMS: dict[str, str] = {
+    # systems, documents, people
+    "sipol": "sipol", "si pol": "sipol", "sistem informasi partai politik": "sipol",
+    "kta": "kta", "kartu tanda anggota": "kta", "kartu anggota": "kta",
+    "kartu keanggotaan": "kta",
+    "ktp": "ktp", "ktp el": "ktp", "e ktp": "ktp", "ektp": "ktp", "ktpel": "ktp",
+    "kartu tanda penduduk": "ktp",
+    "kk": "kk", "kartu keluarga": "kk",
+    "nik": "nik", "nomor induk kependudukan": "nik",
+    "lo": "lo", "petugas penghubung": "lo", "liaison officer": "lo", "liaison": "lo",
+    "penghubung": "lo", "narahubung": "lo",
+    "admin sipol": "operator sipol", "operator sipol": "operator sipol",
+    "operator": "operator", "admin partai": "operator",
+    "parpol": "partai", "partai politik": "partai",
+    # "lain" is a stop word, but "partai lain" is what an external duplicate is about
+    "partai lain": "partai lain", "parpol lain": "partai lain",
+    "partai politik lain": "partai lain",
+    "anggota": "anggota", "kader": "anggota",
+    "pengurus": "pengurus", "kepengurusan": "pengurus", "susunan pengurus": "pengurus",
+    "dpc": "pengurus kabupaten", "dpd": "pengurus", "dpw": "pengurus provinsi",
+    "pac": "pengurus kecamatan",
+    "kpu ri": "kpu ri", "kpu pusat": "kpu ri", "kpu republik indonesia": "kpu ri",
+    "ketum": "ketua", "sekjen": "sekretaris", "sekum": "sekretaris", "bendum": "bendahara",
+    "sekretariat": "kantor", "sekret": "kantor", "kesekretariatan": "kantor",
+    "sk": "sk", "surat keputusan": "sk",
+    "peserta": "peserta", "kontestan": "peserta",
+    "parlemen": "parlemen", "dpr": "parlemen", "dpr ri": "parlemen", "senayan": "parlemen",
+    "profesi": "pekerjaan", "pekerjaan": "pekerjaan",
+    # verification vocabulary
+    "verif": "verifikasi",
+    "verifikasi faktual": "verifikasi verfak", "verif faktual": "verifikasi verfak",
+    "verfak": "verifikasi verfak", "faktual": "verfak",
+    "verifikasi administrasi": "verifikasi vermin", "verif administrasi": "verifikasi vermin",
+    "vermin": "verifikasi vermin", "administrasi": "vermin",
+    "tidak memenuhi syarat": "tms", "tms": "tms", "tidak lolos": "tms",
+    "belum memenuhi syarat": "bms", "bms": "bms",
+    "memenuhi syarat": "ms", "ms": "ms", "lolos": "ms",
+    "cek": "periksa", "kroscek": "periksa", "crosscheck": "periksa", "periksa": "periksa",
+    "cocok": "sesuai", "sesuai": "sesuai",
+    "tampil": "muncul", "muncul": "muncul",
+    "dua kali": "ganda", "2 kali": "ganda", "2x": "ganda", "lebih dari sekali": "ganda",
+    "berulang": "ganda", "berkali kali": "ganda",
+    "ganda": "ganda", "dobel": "ganda", "double": "ganda", "doble": "ganda",
+    "duplikat": "ganda", "duplikasi": "ganda", "kembar": "ganda",
+    "meterai": "meterai", "materai": "meterai", "bermeterai": "meterai",
+    "bermaterai": "meterai",
+    "dpb": "dpb", "dpt": "dpb", "data pemilih berkelanjutan": "dpb", "data pemilih": "dpb",
+    "daftar pemilih": "dpb", "daftar pemilih tetap": "dpb",
+    "sampel": "sampel", "sample": "sampel", "sampling": "sampel",
+    "video call": "video", "panggilan video": "video", "vidcall": "video", "vc": "video",
+    "zoom": "video", "gmeet": "video",
+    # members' status
+    "pns": "asn", "asn": "asn", "aparatur sipil negara": "asn", "pegawai negeri": "asn",
+    "pegawai negeri sipil": "asn",
+    "polri": "polri", "polisi": "polri", "kepolisian": "polri",
+    "tni": "tni", "tentara": "tni", "militer": "tni",
+    "pensiun": "pensiun", "pensiunan": "pensiun", "purnawirawan": "pensiun",
+    "purna": "pensiun", "purnatugas": "pensiun",
+    "kades": "kades", "kepala desa": "kades", "kepala kampung": "kades", "kakam": "kades",
+    "nikah": "nikah", "menikah": "nikah", "kawin": "nikah", "berkeluarga": "nikah",
+    "pernikahan": "nikah", "dinikahi": "nikah",
+    "usia": "usia", "umur": "usia",
+    "perempuan": "perempuan", "wanita": "perempuan",
+    # documents and uploads
+    "upload": "unggah", "diupload": "unggah", "mengupload": "unggah", "uploadnya": "unggah",
+    "unggah": "unggah",
+    "input": "input", "diinput": "input", "menginput": "input", "terinput": "input",
+    "diinputkan": "input", "inputkan": "input",
+    "buram": "buram", "blur": "buram", "ngeblur": "buram", "burem": "buram",
+    "kabur": "buram", "tidak terbaca": "buram", "tidak jelas": "buram",
+    "kurang jelas": "buram", "tidak bisa dibaca": "buram", "tidak dapat dibaca": "buram",
+    "hardcopy": "fisik", "hard copy": "fisik", "fisik": "fisik",
+    "ukuran file": "ukuran file", "kapasitas": "ukuran", "mb": "ukuran",
+    "megabyte": "ukuran", "gb": "ukuran", "kb": "ukuran",
+    "error": "error", "eror": "error", "galat": "error", "bad gateway": "error",
+    "502": "error 502",
+    "timeout": "gangguan", "time out": "gangguan", "lemot": "gangguan", "lambat": "gangguan",
+    "lelet": "gangguan", "down": "gangguan", "gangguan": "gangguan",
+    "hp": "telepon", "wa": "telepon", "whatsapp": "telepon", "handphone": "telepon",
+    "ponsel": "telepon", "telp": "telepon", "telpon": "telepon", "tlp": "telepon",
+    "email": "surel", "e mail": "surel", "surel": "surel", "imel": "surel",
+    "akun": "akun", "account": "akun", "login": "akun", "log in": "akun",
+    "username": "akun", "user name": "akun", "password": "akun", "kata sandi": "akun",
+    "hapus": "hapus", "coret": "hapus", "delete": "hapus",
+    "catut": "catut", "tanpa izin": "catut", "tanpa sepengetahuan": "catut",
+    "tanpa persetujuan": "catut",
+    "sewa": "sewa", "kontrak": "sewa", "ngontrak": "sewa", "kontrakan": "sewa",
+    "disewa": "sewa", "menyewa": "sewa", "sewaan": "sewa",
+    # rules and schedule
+    "dasar hukum": "regulasi", "payung hukum": "regulasi", "landasan hukum": "regulasi",
+    "regulasi": "regulasi", "aturan": "regulasi", "peraturan": "regulasi",
+    "undang undang": "regulasi", "uu": "regulasi",
+    "juknis": "juknis", "petunjuk teknis": "juknis", "pedoman teknis": "juknis",
+    "pedoman": "juknis", "panduan": "juknis",
+    "pkpu": "pkpu", "peraturan kpu": "pkpu",
+    "mk": "mk", "mahkamah konstitusi": "mk",
+    "jadwal": "jadwal", "timeline": "jadwal", "agenda": "jadwal",
+    "deadline": "tenggat", "batas akhir": "tenggat", "batas waktu": "tenggat",
+    "tenggat": "tenggat", "paling lambat": "tenggat", "terakhir": "tenggat",
+    "helpdesk": "helpdesk", "help desk": "helpdesk", "layanan": "helpdesk",
+    "pelayanan": "helpdesk",
+    "persen": "persen", "seperseribu": "1 1000", "berapa banyak": "jumlah",
+    "tindak lanjut": "tindaklanjut", "tindaklanjut": "tindaklanjut",
+    "ditindaklanjuti": "tindaklanjut", "menindaklanjuti": "tindaklanjut",
+    "tindaklanjuti": "tindaklanjut", "follow up": "tindaklanjut",
+    # greetings and sign-offs carry nothing
+    "selamat pagi": "", "selamat siang": "", "selamat sore": "", "selamat malam": "",
+    "terima kasih": "", "dengan hormat": "", "hormat kami": "",
+}
+
+# Words Sastrawi lists as stop words that carry meaning in this domain.
+_KEEP = frozenset({
+    "baru", "jumlah", "tetap", "akhir", "awal", "masa", "hari", "bulan", "pukul",
+    "datang", "mendatangi", "didatangi", "kurang",
+})
+# Helpdesk fillers: forms of address, politeness, chat particles.
+_EXTRA_STOP = frozenset({
+    "min", "mimin", "admin", "bapak", "bpk", "ibu", "pak", "bu", "kak", "mas", "mbak",
+    "bang", "terima", "kasih", "makasih", "trims", "thanks", "tolong", "mohon", "izin",
+    "ijin", "assalamualaikum", "assalamu", "alaikum", "wassalamualaikum", "wr", "wb",
+    "salam", "yth", "hormat", "nih", "sih", "deh", "dong", "kok", "ya", "yah", "kah",
+    "lho", "loh", "gan", "info", "informasi", "tanya", "bertanya", "apa", "aja", "saja",
+    "dll", "dsb", "nya", "banget", "bgt", "kakak", "sehubungan", "berkenaan", "perihal",
+})
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from Sastrawi.StopWordRemover.StopWordRemoverFactory import StopWordRemoverFactory
+
+    sastrawi = StopWordRemoverFactory().get_stop_words()
+    return (frozenset(sastrawi) - _KEEP) | _EXTRA_STOP
+
+
+@functools.cache
+def _stemmer():
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
+    return StemmerFactory().create_stemmer()
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    if word.isdigit():
+        return word
+    return _stemmer().stem(word) or word
+
+
+_PHRASES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_PHRASE = 1
+
+
+def _build_phrases() -> None:
+    global _MAX_PHRASE
+    for key, value in _SYNONYMS.items():
+        words = tuple(key.split())
+        _PHRASES[words] = tuple(value.split())
+        _MAX_PHRASE = max(_MAX_PHRASE, len(words))
+    # A canonical word met as such keeps its form (the stemmer would turn "ukuran" into "ukur").
+    for value in _SYNONYMS.values():
+        for word in value.split():
+            _PHRASES.setdefault((word,), (word,))
+
+
+_build_phrases()
+
+_THOUSANDS = re.compile(r"(?<=\d)[.,](?=\d{3}(?!\d))")
+_PERCENT = re.compile(r"%")
+_SPLIT = re.compile(r"[^0-9a-z]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Text → index terms (see the module docstring for the pipeline)."""
+    text = _THOUSANDS.sub("", text.lower())
+    text = _PERCENT.sub(" persen ", text)
+    raw: list[str] = []
+    for tok in _SPLIT.split(text):
+        if not tok or (tok.isdigit() and len(tok) > 4):
+            continue
+        raw.extend(_SLANG.get(tok, tok).split())
+    stop = _stop_words()
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        for n in range(min(_MAX_PHRASE, len(raw) - i), 1, -1):
+            repl = _PHRASES.get(tuple(raw[i:i + n]))
+            if repl is not None:
+                out.extend(repl)
+                i += n
+                break
+        else:
+            tok = raw[i]
+            i += 1
+            if tok in _SYNONYMS:  # an explicit synonym wins over the stop list ("terakhir")
+                out.extend(_PHRASES[(tok,)])
+            elif tok in stop or (len(tok) == 1 and not tok.isdigit()):
+                continue
+            else:
+                out.extend(_word_terms(tok))
+    return out
+
+
+_PREFIXES = ("di", "ter", "ke", "meng", "mem", "men", "me", "ber", "be", "se", "peng", "pen", "pe")
+_SUFFIXES = ("nya", "kan", "an", "i")
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """One non-stop word → its index terms: a synonym's canonical form, else the stem.
+
+    Before stemming, try the word with at most one prefix and one suffix taken off, and
+    accept the result only if it is a synonym key: Sastrawi only strips affixes off words
+    in its dictionary, so chat loanwords keep theirs ("diverfak", "terinput", "uploadnya"),
+    and some of its stems merge words this domain keeps apart ("kepengurusan" and
+    "mengurus" both become "urus"). Canonical forms are never stemmed.
+    """
+    for cand in _affix_candidates(word):
+        repl = _PHRASES.get((cand,))
+        if repl is not None:
+            return repl
+    stem = _stem(word)
+    return _PHRASES.get((stem,), (stem,))
+
+
+def _affix_candidates(word: str) -> Iterator[str]:
+    for pre in ("", *_PREFIXES):
+        if pre and not word.startswith(pre):
+            continue
+        rest = word[len(pre):]
+        for suf in ("", *_SUFFIXES):
+            if suf and not rest.endswith(suf):
+                continue
+            cand = rest[: len(rest) - len(suf)] if suf else rest
+            if len(cand) >= 2:
+                yield cand
+
+
+# ---------------------------------------------------------------------------------------
+# BM25F index
+# ---------------------------------------------------------------------------------------
+
+# field: (weight, b). Keywords are short curated lists, so little length normalisation.
+_FIELDS: dict[str, tuple[float, float]] = {
+    "question": (3.0, 0.5),
+    "keywords": (2.0, 0.3),
+    "answer": (1.0, 0.75),
+}
+_K1 = 1.2
+
+
+class _Bm25fIndex:
+    """BM25F with the saturation computed once per (term, entry): a query is a dict walk."""
+
+    def __init__(self, docs: Sequence[dict[str, list[str]]]) -> None:
+        n = len(docs)
+        avg = {f: (sum(len(d[f]) for d in docs) / n if n else 0.0) or 1.0 for f in _FIELDS}
+        df: Counter[str] = Counter()
+        self.postings: dict[str, list[tuple[int, float]]] = {}
+        for i, doc in enumerate(docs):
+            tf: dict[str, float] = {}
+            for f, (weight, b) in _FIELDS.items():
+                norm = 1.0 - b + b * len(doc[f]) / avg[f]
+                for term, count in Counter(doc[f]).items():
+                    tf[term] = tf.get(term, 0.0) + weight * count / norm
+            df.update(tf.keys())
+            for term, t in tf.items():
+                self.postings.setdefault(term, []).append((i, t / (_K1 + t)))
+        self.idf = {t: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.idf_unseen = math.log(1.0 + (n + 0.5) / 0.5)
+        self.size = n
+
+    def scores(self, terms: Iterable[str]) -> tuple[dict[int, float], float]:
+        """Raw BM25F score per entry index, and the best score any entry could reach."""
+        acc: dict[int, float] = {}
+        best = 0.0
+        stop = _stop_words()
+        for term in set(terms):
+            idf = self.idf.get(term)
+            if idf is None:
+                if term in stop:  # "penjelasan" → "jelas": a function word in disguise
+                    continue
+                idf = self.idf_unseen
+            best += idf
+            for i, sat in self.postings.get(term, ()):
+                acc[i] = acc.get(i, 0.0) + idf * sat
+        return acc, best
+
+
+# ---------------------------------------------------------------------------------------
+# The knowledge base
+# ---------------------------------------------------------------------------------------
+
+_REQUIRED = ("id", "question", "answer")
+_ALLOWED = frozenset({"id", "question", "answer", "keywords", "source"})
+
+
+def _entry_from_table(table: object, position: int, origin: str) -> FaqEntry:
+    raw_id = table.get("id") if isinstance(table, dict) else None
+    label = f"entry #{position}"
+    if isinstance(raw_id, str) and raw_id.strip():
+        label += f" (id {raw_id.strip()!r})"
+
+    def fail(problem: str) -> FaqError:
+        return FaqError(f"{origin}: FAQ {label}: {problem}")
+
+    if not isinstance(table, dict):
+        raise fail("must be a table ([[faq]])")
+    unknown = sorted(set(table) - _ALLOWED)
+    if unknown:
+        allowed = ", ".join(sorted(_ALLOWED))
+        raise fail(f"unknown field(s) {', '.join(unknown)} (allowed: {allowed})")
+    values: dict[str, str] = {}
+    for key in _REQUIRED:
+        value = table.get(key)
+        if value is None:
+            raise fail(f"missing {key!r}")
+        if not isinstance(value, str):
+            raise fail(f"{key!r} must be a string, not {type(value).__name__}")
+        if not value.strip():
+            raise fail(f"empty {key!r}")
+        values[key] = value.strip()
+    keywords = table.get("keywords", [])
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise fail("'keywords' must be a list of strings")
+    source = table.get("source", "")
+    if not isinstance(source, str):
+        raise fail("'source' must be a string")
+    return FaqEntry(
+        id=values["id"],
+        question=values["question"],
+        answer=values["answer"],
+        keywords=tuple(k.strip() for k in keywords if k.strip()),
+        source=source.strip(),
+    )
+
+
+class FaqBase:
+    """An immutable, searchable set of FAQ entries."""
+
+    def __init__(self, entries: Iterable[FaqEntry], *, origin: str = "<faq>") -> None:
+        self._entries: tuple[FaqEntry, ...] = tuple(entries)
+        self.origin = origin
+        self._by_id: dict[str, FaqEntry] = {}
+        for position, entry in enumerate(self._entries, 1):
+            first = self._by_id.get(entry.id)
+            if first is not None:
+                first_pos = self._entries.index(first) + 1
+                raise FaqError(
+                    f"{origin}: FAQ entry #{position} (id {entry.id!r}): duplicate id "
+                    f"(already used by entry #{first_pos})"
+                )
+            self._by_id[entry.id] = entry
+        self._index = _Bm25fIndex([
+            {
+                "question": tokenize(e.question),
+                "keywords": tokenize(" . ".join(e.keywords)),
+                "answer": tokenize(e.answer),
+            }
+            for e in self._entries
+        ])
+
+    @classmethod
+    def load(cls, path: Path | str) -> FaqBase:
+        """Read and validate a FAQ TOML file; raise :class:`FaqError` naming the bad entry."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FaqError(f"{path}: cannot read FAQ file: {exc.strerror or exc}") from exc
+        return cls.parse(data, origin=str(path))
+
+    @classmethod
+    def parse(cls, data: bytes | str, *, origin: str = "<faq>") -> FaqBase:
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FaqError(f"{origin}: FAQ file is not UTF-8: {exc}") from exc
+        try:
+            doc = tomllib.loads(data)
+        except tomllib.TOMLDecodeError as exc:
+            raise FaqError(f"{origin}: FAQ file is not valid TOML: {exc}") from exc
+        tables = doc.get("faq")
+        if not isinstance(tables, list) or not tables:
+            raise FaqError(f"{origin}: no [[faq]] entries found")
+        entries = [_entry_from_table(t, i, origin) for i, t in enumerate(tables, 1)]
+        return cls(entries, origin=origin)
+
+    @property
+    def entries(self) -> tuple[FaqEntry, ...]:
+        return self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[FaqEntry]:
+        return iter(self._entries)
+
+    def __contains__(self, faq_id: object) -> bool:
+        return faq_id in self._by_id
+
+    def get(self, faq_id: str) -> FaqEntry:
+        try:
+            return self._by_id[faq_id]
+        except KeyError:
+            raise FaqError(f"unknown FAQ id {faq_id!r}") from None
+
+    def search(self, text: str, limit: int = 3) -> list[FaqHit]:
+        """The best `limit` entries for `text`, best first; entries sharing no term are left out."""
+        if limit <= 0:
+            return []
+        scores, best = self._index.scores(tokenize(text))
+        if best <= 0.0 or not scores:
+            return []
+        # Equal scores keep file order.
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [FaqHit(self._entries[i], min(1.0, raw / best)) for i, raw in ranked]
+
+    @staticmethod
+    def is_covered(hits: Sequence[FaqHit], threshold: float = DEFAULT_THRESHOLD) -> bool:
+        """True when the best hit is good enough to answer from the FAQ."""
+        return bool(hits) and hits[0].score >= threshold
+
+
+# ---------------------------------------------------------------------------------------
+# Hot reload
+# ---------------------------------------------------------------------------------------
+
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class FaqLibrary:
+    """Holds the FAQ file's path and the last good :class:`FaqBase`, reloading on change.
+
+    :meth:`current` costs one ``os.stat``. When the file's mtime, size or inode changed it
+    re-reads the file; if the new content does not validate (or the file vanished) it logs
+    a WARNING once per bad version and keeps serving the previous good base. Only the very
+    first load may raise, because then there is nothing good to fall back on.
+    """
+
+    def __init__(self, path: Path | str = DEFAULT_FAQ_PATH) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:  # stat before reading: a write racing the read shows up as a change next call
+            seen: tuple[int, int, int] | None = _signature(os.stat(self.path))
+        except OSError:
+            seen = None
+        self._base = FaqBase.load(self.path)  # raises FaqError: nothing to fall back on yet
+        self._seen = seen
+        self.last_error: FaqError | None = None
+
+    def current(self) -> FaqBase:
+        try:
+            sig: tuple[int, int, int] | None = _signature(os.stat(self.path))
+        except OSError:
+            sig = None
+        if sig == self._seen:
+            return self._base
+        with self._lock:
+            if sig == self._seen:  # another thread reloaded meanwhile
+                return self._base
+            self._seen = sig
+            if sig is None:
+                self.last_error = FaqError(f"{self.path}: FAQ file is missing")
+                log.warning("%s; keeping the previous FAQ (%d entries)",
+                            self.last_error, len(self._base))
+                return self._base
+            try:
+                base = FaqBase.load(self.path)
+            except FaqError as exc:
+                self.last_error = exc
+                log.warning("FAQ reload failed, keeping the previous FAQ (%d entries): %s",
+                            len(self._base), exc)
+                return self._base
+            self._base = base
+            self.last_error = None
+            log.info("FAQ reloaded from %s: %d entries", self.path, len(base))
+            return base
+
+    def search(self, text: str, limit: int = 3) -> list[FaqHit]:
+        return self.current().search(text, limit)
