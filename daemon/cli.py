@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kpudesk.mailbox.errors import AuthenticationFailed, FolderMissing, MailServerError, ServerUnavailable
 from kpudesk.tickets.errors import ConfigError, SchemaError, TempFailure, UserError
+from kpudesk.tickets.models import close_database
 
 from .lock import LockBusy
 from .logsetup import configure_logging
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return EX_USER
     except KeyboardInterrupt:
         return 130
+    finally:
+        close_database()
 
 
 def emit_json(obj) -> None:

@@ -323,6 +323,8 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         if not isinstance(value, dict):
             raise ConfigError(section, "must be a table ([section])")
         for k in value:
+            if k in ("password", "secret"):
+                raise ConfigError(f"{section}.{k}", f"secrets are never written in settings.toml: use {k}_env or {k}_file")
             if k not in _SECTIONS[section]:
                 raise ConfigError(f"{section}.{k}", "unknown key")
     for section in _REQUIRED:

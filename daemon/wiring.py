@@ -8,13 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpudesk.mailbox.imap import ImapSource
+from kpudesk.mailbox.render import Renderer
+from kpudesk.mailbox.smtp import SmtpSender
+from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
-from kpudesk.tickets.classify import OwnIdentity
+from kpudesk.tickets.classify import Classification, Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, SystemClock
+from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
 from kpudesk.tickets.matching import MatchContext
-from kpudesk.tickets.models import Party, db, open_database
+from kpudesk.tickets.models import Message, Party, Ticket, db, open_database
+from kpudesk.tickets.officer import OfficerActions
+from kpudesk.tickets.replies import MailIdentity, Replies
 
 from .config import Settings
 
@@ -31,6 +37,9 @@ class App:
     registry: PartyRegistry
     secret: bytes
     ingestor: Ingestor = field(init=False)
+    replies: Replies = field(init=False)
+    officers: OfficerActions = field(init=False)
+    calendar: ServiceCalendar = field(init=False)
 
     @property
     def state_dir(self) -> Path:
@@ -39,6 +48,12 @@ class App:
     def imap(self) -> ImapSource:
         s = self.settings.imap
         return ImapSource(s.host, s.port, s.security, s.username, s.password.read(), s.ca_file, s.timeout)
+
+    def smtp(self) -> SmtpSender:
+        s = self.settings.smtp
+        password = s.password.read() if s.username else None
+        return SmtpSender(s.host, s.port, s.security, s.username, password, s.ca_file, s.timeout,
+                          local_hostname=self.settings.helpdesk.msgid_domain)
 
     def own_identity(self) -> OwnIdentity:
         h = self.settings.helpdesk
@@ -94,6 +109,32 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     sync_parties(registry)
     app = App(settings=settings, clock=clock or SystemClock(), archive=Archive(settings.storage_dir / "archive"),
               registry=registry, secret=load_secret(settings))
+    h = settings.helpdesk
+    app.calendar = ServiceCalendar.from_strings(timezone=h.timezone, hours=h.service_hours, days=h.service_days,
+                                                closures=h.closures)
+    app.replies = Replies(
+        MailIdentity(name=h.name, address=h.address, tag=h.tag, msgid_domain=h.msgid_domain, secret=app.secret,
+                     loop_header=LOOP_HEADER, ack_per_hour=h.ack_per_hour, ack_per_day=h.ack_per_day),
+        Renderer(h.templates_dir, h.timezone), app.calendar, app.clock)
+    app.officers = OfficerActions(app.replies, app.clock)
     app.ingestor = Ingestor(archive=app.archive, registry=registry, clock=app.clock,
-                            config=IngestConfig(own=app.own_identity(), match=app.match_context()))
+                            config=IngestConfig(own=app.own_identity(), match=app.match_context()),
+                            on_ticket_message=_acknowledge(app), on_bounce=_bounce(app))
     return app
+
+
+def _acknowledge(app: App):
+    """Decided at ingest, in the ingest transaction: one acknowledgement per new ticket."""
+
+    def hook(ticket: Ticket, row: Message, msg, cls: Classification, created: bool) -> None:
+        if created and cls.kind == Kind.NORMAL:
+            app.replies.queue_ack(ticket, row)
+
+    return hook
+
+
+def _bounce(app: App):
+    def hook(row: Message, msg) -> None:
+        outbox.record_bounce(row, msg.report, msg.thread_ids, app.clock.now())
+
+    return hook

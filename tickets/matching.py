@@ -55,6 +55,9 @@ def subject_tag(subject: str, tag: str) -> int | None:
 
 def find_ticket(msg: InboundMessage, ctx: MatchContext) -> Match:
     ids = msg.thread_ids
+    if msg.report is not None and msg.report.original_message_id and msg.report.original_message_id not in ids:
+        # A DSN names the bounced message in its report part, not in its own headers.
+        ids = (msg.report.original_message_id,) + ids
     # 1. our own Message-IDs: verified by MAC, no database needed.
     for bare in ids:
         t = ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain)

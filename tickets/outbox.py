@@ -127,3 +127,32 @@ def _fail(item: OutboxItem, now: datetime, error: str) -> None:
 def counts() -> dict[str, int]:
     rows = OutboxItem.select(OutboxItem.status, pw.fn.COUNT(OutboxItem.id).alias("n")).group_by(OutboxItem.status)
     return {r.status: r.n for r in rows}
+
+
+def record_bounce(bounce: Message, report, referenced: tuple[str, ...], now: datetime) -> OutboxItem | None:
+    """A DSN or bounce naming one of our mails: record who failed and why on its ticket."""
+    ids = ((report.original_message_id,) if report and report.original_message_id else ()) + referenced
+    item = None
+    for bare in ids:
+        item = OutboxItem.get_or_none(OutboxItem.msgid == bare)
+        if item is not None:
+            break
+    if item is None:
+        return None
+    detail = {"outbox": item.id, "kind": item.kind, "bounce_message": bounce.id,
+              "recipients": list(report.recipients) if report else [],
+              "status": report.status if report else "", "diagnostic": (report.diagnostic if report else "")[:500]}
+    if item.ticket_id is not None:
+        ticket = Ticket.get_by_id(item.ticket_id)
+        flags = dict(ticket.flags or {})
+        flags["delivery_failed"] = True
+        ticket.flags = flags
+        ticket.save()
+        if bounce.ticket_id is None:
+            bounce.ticket = ticket
+            bounce.save()
+        Event.create(ticket=ticket, at=now, actor="system", kind="delivery.bounced", detail=detail)
+    if item.message_id is not None:
+        Message.update(disposition="bounced").where(Message.id == item.message_id).execute()
+    log.warning("bounce for outbox item=%s ticket=%s status=%s", item.id, item.ticket_id, detail["status"])
+    return item

@@ -1,0 +1,68 @@
+"""One pass over the outbox: deliver due rows over one SMTP connection.
+
+Each accepted mail is marked sent in its own transaction as soon as the server says 250, so
+a crash loses at most the mark of the one mail in flight (it is then sent again once, with
+the same Message-ID). Optionally a copy goes to the IMAP Sent folder afterwards.
+"""
+from __future__ import annotations
+
+import logging
+
+from kpudesk.mailbox.errors import MailServerError, ServerUnavailable
+from kpudesk.mailbox.smtp import Envelope, SendResult
+from kpudesk.tickets import outbox
+
+from .wiring import App
+
+log = logging.getLogger(__name__)
+
+
+def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
+    """Returns (stats, server_unreachable)."""
+    stats = outbox.SendStats()
+    items = outbox.due(app.clock.now(), ignore_backoff=ignore_backoff)
+    unreachable = False
+    sent_data: list[bytes] = []
+    if items:
+        by_id = {i.id: i for i in items}
+
+        def on_result(r: SendResult) -> None:
+            now = app.clock.now()
+            if r.ok:
+                outbox.mark_sent(r.key, now, r.message)
+                stats.sent += 1
+                sent_data.append(bytes(by_id[r.key].data))
+            elif r.permanent:
+                outbox.mark_permanent(r.key, now, f"{r.code} {r.message}")
+                stats.failed += 1
+            elif outbox.mark_temporary(r.key, now, f"{r.code or ''} {r.message}".strip()):
+                stats.failed += 1
+            else:
+                stats.deferred += 1
+
+        envelopes = [Envelope(i.id, i.sender, tuple(i.recipients), bytes(i.data)) for i in items]
+        try:
+            app.smtp().send_batch(envelopes, on_result=on_result)
+        except ServerUnavailable as exc:
+            unreachable = True
+            log.warning("SMTP unreachable: %s", exc)
+            # Nothing was attempted: the connection itself failed.
+            for i in items:
+                if outbox.mark_temporary(i.id, app.clock.now(), str(exc)):
+                    stats.failed += 1
+                else:
+                    stats.deferred += 1
+    if sent_data and app.settings.smtp.save_sent:
+        _save_sent(app, sent_data)
+    stats.pending = outbox.counts().get("pending", 0)
+    return stats, unreachable
+
+
+def _save_sent(app: App, blobs: list[bytes]) -> None:
+    """Colleagues reading the mailbox see our mail in Sent. Best effort: the mail is out."""
+    try:
+        with app.imap() as source:
+            for data in blobs:
+                source.append(app.settings.smtp.sent_folder, data)
+    except MailServerError as exc:
+        log.warning("could not copy %d sent mail(s) to %s: %s", len(blobs), app.settings.smtp.sent_folder, exc)

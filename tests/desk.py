@@ -1,0 +1,102 @@
+"""Test helper: a kpudesk installation in a temporary folder, pointed at test servers."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpudesk.daemon.cli import main
+from kpudesk.daemon.config import load_settings
+from kpudesk.daemon.wiring import build_app
+
+HELPDESK = "helpdesk@kpu-mesuji.example.org"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+class Desk:
+    """Writes settings.toml for the given IMAP user (and SMTP server) and runs the CLI."""
+
+    def __init__(self, root: Path, imap_user, smtp=None, extra: str = "", officers: bool = True) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.imap_user = imap_user
+        self.env = {"KPUDESK_TEST_IMAP_PASSWORD": imap_user.password, "KPUDESK_TEST_SMTP_PASSWORD": "x"}
+        os.environ.update(self.env)
+        smtp_host, smtp_port = (smtp.host, smtp.port) if smtp is not None else ("127.0.0.1", 9)
+        text = f"""
+[helpdesk]
+name = "Helpdesk KPU Kabupaten Mesuji"
+address = "{HELPDESK}"
+tag = "HD-MSJ"
+
+[imap]
+host = "{imap_user.host}"
+port = {imap_user.port}
+security = "none"
+username = "{imap_user.name}"
+password_env = "KPUDESK_TEST_IMAP_PASSWORD"
+batch_size = 50
+
+[smtp]
+host = "{smtp_host}"
+port = {smtp_port}
+security = "none"
+
+[database]
+url = "sqlite:///state/kpudesk.db"
+
+[storage]
+dir = "state"
+"""
+        if officers:
+            text += """
+[[officers]]
+name = "Rina Wulandari"
+email = "rina@kpu-mesuji.example.org"
+role = "anggota-helpdesk"
+
+[[officers]]
+name = "Ahmad Fauzi"
+email = "ahmad@kpu-mesuji.example.org"
+role = "anggota-kpu"
+"""
+        self.settings_path = self.root / "settings.toml"
+        self.settings_path.write_text(text + extra, encoding="utf-8")
+
+    def run(self, *args: str) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(["--config", str(self.settings_path), *args])
+            except SystemExit as exc:  # argparse usage errors
+                code = int(exc.code or 0)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    def json(self, *args: str):
+        r = self.run(*args, "--json")
+        assert r.code == 0, f"kpudesk {' '.join(args)} exited {r.code}: {r.err}"
+        return r.json()
+
+    def spawn(self, *args: str, **kwargs) -> subprocess.Popen:
+        """The CLI as a separate process (crash and concurrency tests)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "kpudesk.daemon", "--config", str(self.settings_path), *args],
+            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
+        )
+
+    def app(self, clock=None):
+        return build_app(load_settings(self.settings_path), clock=clock)
