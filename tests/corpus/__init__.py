@@ -1,0 +1,1 @@
+"""Message corpora for tests and benchmarks (hostile edge cases, CPython's email test data)."""
