@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kpudesk.tickets.errors import ConfigError
+from kpudesk.tickets.errors import ConfigError, UserError
 
 ROLES = ("anggota-helpdesk", "koordinator-harian", "koordinator", "sekretaris", "ketua", "anggota-kpu")
 SECURITY = ("tls", "starttls", "none")
@@ -145,16 +145,18 @@ class Settings:
 
     def officer(self, who: str | None) -> Officer:
         """Find an officer by name or email (case-insensitive); None → the default officer."""
+        if not self.officers:
+            raise ConfigError("officers", "no [[officers]] configured; add the helpdesk officers to settings.toml")
         who = who or self.default_officer
         if not who:
             if len(self.officers) == 1:
                 return self.officers[0]
-            raise ConfigError("officers", "no officer given: use --as NAME or set default_officer")
+            raise UserError("sebutkan petugas dengan --as NAMA (atau atur helpdesk.default_officer)")
         w = who.strip().lower()
         for o in self.officers:
             if o.email.lower() == w or o.name.lower() == w:
                 return o
-        raise ConfigError("officers", f"unknown officer {who!r}")
+        raise UserError(f"petugas tidak dikenal: {who!r} (lihat [[officers]] di settings.toml)")
 
 
 # --- the schema ---------------------------------------------------------------------------

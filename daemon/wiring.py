@@ -14,6 +14,7 @@ from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.classify import Classification, Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, SystemClock
+from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
@@ -40,6 +41,7 @@ class App:
     replies: Replies = field(init=False)
     officers: OfficerActions = field(init=False)
     calendar: ServiceCalendar = field(init=False)
+    faq: FaqLibrary = field(init=False)
 
     @property
     def state_dir(self) -> Path:
@@ -117,6 +119,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
                      loop_header=LOOP_HEADER, ack_per_hour=h.ack_per_hour, ack_per_day=h.ack_per_day),
         Renderer(h.templates_dir, h.timezone), app.calendar, app.clock)
     app.officers = OfficerActions(app.replies, app.clock)
+    app.faq = FaqLibrary(settings.faq_file or DEFAULT_FAQ_PATH)
     app.ingestor = Ingestor(archive=app.archive, registry=registry, clock=app.clock,
                             config=IngestConfig(own=app.own_identity(), match=app.match_context()),
                             on_ticket_message=_acknowledge(app), on_bounce=_bounce(app))

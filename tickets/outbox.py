@@ -142,16 +142,19 @@ def record_bounce(bounce: Message, report, referenced: tuple[str, ...], now: dat
     detail = {"outbox": item.id, "kind": item.kind, "bounce_message": bounce.id,
               "recipients": list(report.recipients) if report else [],
               "status": report.status if report else "", "diagnostic": (report.diagnostic if report else "")[:500]}
+    # A 4.x.x report is "delayed, still trying": worth a line in the history, not a failure.
+    delayed = bool(report and report.status.startswith("4"))
     if item.ticket_id is not None:
         ticket = Ticket.get_by_id(item.ticket_id)
-        flags = dict(ticket.flags or {})
-        flags["delivery_failed"] = True
-        ticket.flags = flags
-        ticket.save()
-        if bounce.ticket_id is None:
-            bounce.ticket = ticket
-            bounce.save()
-        Event.create(ticket=ticket, at=now, actor="system", kind="delivery.bounced", detail=detail)
+        if not delayed:
+            flags = dict(ticket.flags or {})
+            flags["delivery_failed"] = True
+            ticket.flags = flags
+            ticket.save()
+        Event.create(ticket=ticket, at=now, actor="system",
+                     kind="delivery.delayed" if delayed else "delivery.bounced", detail=detail)
+    if delayed:
+        return item
     if item.message_id is not None:
         Message.update(disposition="bounced").where(Message.id == item.message_id).execute()
     log.warning("bounce for outbox item=%s ticket=%s status=%s", item.id, item.ticket_id, detail["status"])

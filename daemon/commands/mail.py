@@ -11,6 +11,7 @@ from kpudesk.tickets.errors import UserError
 from ..cli import config_path, emit_json
 from ..config import load_settings
 from ..poller import poll
+from ..sender import flush
 from ..wiring import build_app
 from .common import app_from_args
 
@@ -24,6 +25,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("check", help="periksa pengaturan dan login ke server IMAP")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("send", help="kirim surel yang menunggu di antrean (sekali jalan)")
+    p.add_argument("--json", action="store_true", help="keluaran JSON")
+    p.set_defaults(func=cmd_send)
 
     p = sub.add_parser("poll", help="baca kotak masuk dan folder spam satu kali")
     p.add_argument("--json", action="store_true", help="keluaran JSON")
@@ -88,3 +93,16 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if stats.quarantined:
         print("Periksa pesan karantina dengan `kpudesk quarantine list`.", file=sys.stderr)
     return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    # A manual send tries every pending row now, like `postqueue -f`.
+    stats, unreachable = flush(app, ignore_backoff=True)
+    if args.json:
+        emit_json(stats.as_dict())
+    else:
+        print(f"Terkirim {stats.sent}, ditunda {stats.deferred}, gagal {stats.failed}, masih di antrean {stats.pending}.")
+        if unreachable:
+            print("Server SMTP tidak dapat dihubungi; surel tetap di antrean dan dicoba lagi.", file=sys.stderr)
+    return 75 if unreachable and stats.pending else 0

@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 from kpudesk.tickets import queries
+from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.status import LABELS, Status
 
 from ..cli import emit_json
@@ -28,11 +35,118 @@ def register(sub) -> None:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
-    EXTRA_REGISTRARS and [r(tsub) for r in EXTRA_REGISTRARS]
+
+    p = tsub.add_parser("reply", help="jawab pihak partai (dikirim lewat surel)")
+    p.add_argument("id")
+    _text_args(p)
+    p.add_argument("--faq", help="mulai jawaban dari entri FAQ Sipol (mis. sipol-012)")
+    p.set_defaults(func=cmd_reply)
+
+    p = tsub.add_parser("note", help="catatan internal (tidak dikirim)")
+    p.add_argument("id")
+    _text_args(p)
+    p.set_defaults(func=cmd_note)
+
+    for name, helptext, func in (("close", "tandai tiket selesai", cmd_close),
+                                 ("reopen", "buka kembali tiket yang selesai", cmd_reopen)):
+        p = tsub.add_parser(name, help=helptext)
+        p.add_argument("id")
+        p.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
+        p.add_argument("--reason", help="alasan (dicatat di riwayat)")
+        p.set_defaults(func=func)
+
+    p = tsub.add_parser("assign", help="tugaskan tiket ke petugas")
+    p.add_argument("id")
+    p.add_argument("assignee", help="petugas yang ditugasi (nama atau surel)")
+    p.add_argument("--as", dest="officer", help="petugas yang menugaskan")
+    p.set_defaults(func=cmd_assign)
 
 
-# Later features (reply, escalate, ...) register their subcommands here.
-EXTRA_REGISTRARS: list = []
+def _text_args(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--file", help="ambil teks dari berkas (- untuk stdin)")
+    g.add_argument("--message", help="teks langsung")
+    p.add_argument("--as", dest="officer", help="petugas (nama atau surel; bawaan: default_officer)")
+
+
+def read_text(args: argparse.Namespace, initial: str = "") -> str:
+    """--message, --file, or $EDITOR (like git commit) when neither is given."""
+    if args.message is not None:
+        return args.message
+    if args.file is not None:
+        if args.file == "-":
+            return sys.stdin.read()
+        try:
+            return Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"tidak dapat membaca {args.file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UserError(f"{args.file} bukan teks UTF-8") from None
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor or not sys.stdin.isatty():
+        if initial:
+            return initial
+        raise UserError("berikan --message, --file, atau atur $EDITOR")
+    with tempfile.NamedTemporaryFile("w+", suffix=".txt", encoding="utf-8", delete=False) as fh:
+        fh.write(initial + "\n# Baris yang diawali # diabaikan. Kosongkan untuk membatalkan.\n")
+        name = fh.name
+    try:
+        subprocess.run([*shlex.split(editor), name], check=True)
+        text = Path(name).read_text(encoding="utf-8")
+    finally:
+        os.unlink(name)
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def cmd_reply(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    ticket = queries.get_ticket(args.id)
+    officer = app.settings.officer(args.officer)
+    entry = None
+    initial = ""
+    if args.faq:
+        entry = app.faq.current().get(args.faq)
+        initial = entry.answer
+    body = read_text(args, initial)
+    if entry is not None and (args.message is not None or args.file is not None):
+        body = body.rstrip() + "\n\n" + entry.answer
+    app.officers.reply(ticket, officer=officer, body=body, faq=entry)
+    print(f"Jawaban untuk {queries.ref(ticket.id, app.settings.helpdesk.tag)} masuk antrean kirim "
+          f"(kepada {ticket.requester}); status tiket: dijawab. Kirim sekarang dengan `kpudesk send`.")
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    ticket = queries.get_ticket(args.id)
+    app.officers.note(ticket, officer=app.settings.officer(args.officer), body=read_text(args))
+    print(f"Catatan internal ditambahkan ke {queries.ref(ticket.id, app.settings.helpdesk.tag)}.")
+    return 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    ticket = queries.get_ticket(args.id)
+    app.officers.close(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
+    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} ditandai selesai.")
+    return 0
+
+
+def cmd_reopen(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    ticket = queries.get_ticket(args.id)
+    app.officers.reopen(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
+    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} dibuka kembali.")
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    ticket = queries.get_ticket(args.id)
+    assignee = app.settings.officer(args.assignee)
+    app.officers.assign(ticket, officer=app.settings.officer(args.officer or args.assignee), assignee=assignee)
+    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} ditugaskan kepada {assignee.name}.")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
