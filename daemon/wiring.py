@@ -14,7 +14,8 @@ from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.classify import Classification, Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, SystemClock
-from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, FaqLibrary
+from kpudesk.tickets.escalation import EscalationConfig, Escalations
+from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
@@ -42,6 +43,12 @@ class App:
     officers: OfficerActions = field(init=False)
     calendar: ServiceCalendar = field(init=False)
     faq: FaqLibrary = field(init=False)
+    escalations: Escalations = field(init=False)
+
+    @property
+    def faq_threshold(self) -> float:
+        t = self.settings.faq_threshold
+        return DEFAULT_THRESHOLD if t is None else t
 
     @property
     def state_dir(self) -> Path:
@@ -76,7 +83,7 @@ class App:
 
         return MatchContext(secret=self.secret, msgid_domain=self.settings.helpdesk.msgid_domain,
                             tag=self.settings.helpdesk.tag, escalation_addresses=frozenset(escal),
-                            party_of=party_of)
+                            party_of=party_of, external_lookup=self.escalations.external_lookup)
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -120,10 +127,26 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         Renderer(h.templates_dir, h.timezone), app.calendar, app.clock)
     app.officers = OfficerActions(app.replies, app.clock)
     app.faq = FaqLibrary(settings.faq_file or DEFAULT_FAQ_PATH)
+    e = settings.escalation
+    app.escalations = Escalations(
+        EscalationConfig(anggota=e.anggota, provinsi=e.provinsi, provinsi_pattern=e.provinsi_ticket_pattern,
+                         provinsi_roles=e.provinsi_roles),
+        app.replies, app.faq, app.clock, app.faq_threshold)
     app.ingestor = Ingestor(archive=app.archive, registry=registry, clock=app.clock,
                             config=IngestConfig(own=app.own_identity(), match=app.match_context()),
-                            on_ticket_message=_acknowledge(app), on_bounce=_bounce(app))
+                            on_ticket_message=_acknowledge(app), on_bounce=_bounce(app),
+                            on_internal=app.escalations.receive)
     return app
+
+
+def faq_check(app: App, ticket: Ticket, text: str) -> None:
+    """Record the FAQ Sipol result on a new ticket: "tidak ada di FAQ" is the SOP's cue to escalate."""
+    hits = app.faq.current().search(f"{ticket.subject}\n{text[:600]}", limit=3)
+    flags = dict(ticket.flags or {})
+    flags["faq"] = [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits]
+    flags["faq_miss"] = not (hits and hits[0].score >= app.faq_threshold)
+    ticket.flags = flags
+    ticket.save()
 
 
 def _acknowledge(app: App):
@@ -131,6 +154,7 @@ def _acknowledge(app: App):
 
     def hook(ticket: Ticket, row: Message, msg, cls: Classification, created: bool) -> None:
         if created and cls.kind == Kind.NORMAL:
+            faq_check(app, ticket, msg.text)
             app.replies.queue_ack(ticket, row)
 
     return hook

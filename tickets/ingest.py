@@ -81,6 +81,7 @@ class Ingestor:
         config: IngestConfig,
         on_ticket_message: TicketHook | None = None,
         on_bounce: Callable[[Message, InboundMessage], None] | None = None,
+        on_internal: Callable[[Ticket, Message, InboundMessage], bool] | None = None,
     ) -> None:
         self.archive = archive
         self.registry = registry
@@ -88,6 +89,7 @@ class Ingestor:
         self.config = config
         self.on_ticket_message = on_ticket_message
         self.on_bounce = on_bounce
+        self.on_internal = on_internal
         self._party_ids: dict[int, int] = {}
 
     # --- batches ----------------------------------------------------------------------
@@ -187,6 +189,10 @@ class Ingestor:
         stats.messages_added += 1
         if created:
             stats.tickets_created += 1
+        elif self.on_internal is not None and self.on_internal(ticket, row, msg):
+            return row  # an escalation answer: internal, no reopen, no acknowledgement
+        else:
+            self._follow_up(ticket, msg)
         self._after_ticket_message(ticket, row, msg, cls, created, rescued=is_spam)
         return row
 
@@ -220,16 +226,7 @@ class Ingestor:
     def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool) -> tuple[Ticket, bool]:
         now = self.clock.now()
         if match.ticket_id is not None:
-            ticket = Ticket.get_by_id(match.ticket_id)
-            if ticket.status in REOPEN_FROM:
-                old = ticket.status
-                ticket.status = Status.BARU.value
-                self._event(ticket, msg.sender_key or "unknown", "ticket.reopened",
-                            reason="balasan dari partai", previous=old)
-            ticket.updated_at = now
-            ticket.save()
-            self._fill_identity(ticket, msg)
-            return ticket, False
+            return Ticket.get_by_id(match.ticket_id), False
         guess = identify(msg, self.registry)
         party_id = self._party_id(guess.party) if guess.party else None
         ticket = Ticket.create(
@@ -248,6 +245,17 @@ class Ingestor:
                     match=match.rule, claimed_tag=match.claimed_tag, from_spam=from_spam)
         self._remember_contact(guess, party_id)
         return ticket, True
+
+    def _follow_up(self, ticket: Ticket, msg: InboundMessage) -> None:
+        """A party's follow-up: reopen an answered or closed ticket, complete the identity."""
+        if ticket.status in REOPEN_FROM:
+            old = ticket.status
+            ticket.status = Status.BARU.value
+            self._event(ticket, msg.sender_key or "unknown", "ticket.reopened",
+                        reason="balasan dari partai", previous=old)
+        ticket.updated_at = self.clock.now()
+        ticket.save()
+        self._fill_identity(ticket, msg)
 
     def _fill_identity(self, ticket: Ticket, msg: InboundMessage) -> None:
         """A follow-up may supply what the first mail lacked (we ask for it in the ack)."""
@@ -363,6 +371,8 @@ class Ingestor:
             row.disposition = "released"
             row.save()
             self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
+            if not created:
+                self._follow_up(ticket, msg)
             self._after_ticket_message(ticket, row, msg, cls, created, rescued=False)
         return ticket
 

@@ -109,7 +109,9 @@ def detail(t: Ticket, *, tag: str, zone: ZoneInfo) -> dict:
         "email": ident.email if ident else None,
         "sources": {f: getattr(ident, f + "_source") for f in ("name", "party", "phone", "email")} if ident else {},
     }
-    d["escalations"] = []
+    from .escalation import escalation_views  # escalation imports this module
+
+    d["escalations"] = escalation_views(t, zone)
     d["events"] = [
         {"at": iso(e.at, zone), "actor": e.actor, "kind": e.kind, "detail": e.detail or {}}
         for e in Event.select().where(Event.ticket == t).order_by(Event.at, Event.id)

@@ -79,6 +79,13 @@ class Replies:
         in_reply_to = last_in.msgid if last_in else (ids[-1] if ids else None)
         return in_reply_to, tuple(ids)
 
+    def answer_subject(self, ticket: Ticket) -> str:
+        return reply_subject(ref(ticket.id, self.me.tag), ticket.subject)
+
+    def thread_kwargs(self, ticket: Ticket) -> dict:
+        in_reply_to, refs = self._thread_headers(ticket)
+        return {"in_reply_to": in_reply_to, "references": refs}
+
     def queue(self, *, ticket: Ticket | None, kind: str, to: list[str], subject: str, template: str, context: dict,
               in_reply_to: str | None = None, references: tuple[str, ...] = (), auto: str | None = None,
               author: str | None = None, direction: str = "out", html: bool = False,
@@ -154,24 +161,20 @@ class Replies:
     def queue_answer(self, ticket: Ticket, *, officer, body: str, faq=None) -> outbox.OutboxItem:
         if not ticket.requester:
             raise ValueError("tiket ini tidak punya alamat surel pemohon; jawaban tidak dapat dikirim lewat surel")
-        in_reply_to, refs = self._thread_headers(ticket)
         ctx = self.base_context(ticket) | {
             "body": body.strip("\n"),
             "officer": {"name": officer.name, "role_label": ROLE_LABELS.get(officer.role, officer.role)},
             "faq": {"id": faq.id, "question": faq.question} if faq else None,
         }
-        return self.queue(ticket=ticket, kind="answer", to=[ticket.requester],
-                          subject=reply_subject(ref(ticket.id, self.me.tag), ticket.subject),
-                          template="party/answer", context=ctx, in_reply_to=in_reply_to, references=refs,
-                          author=officer.name, html=True)
+        return self.queue(ticket=ticket, kind="answer", to=[ticket.requester], subject=self.answer_subject(ticket),
+                          template="party/answer", context=ctx, author=officer.name, html=True,
+                          **self.thread_kwargs(ticket))
 
     def queue_followup(self, ticket: Ticket, *, waiting_on: str, since: datetime) -> outbox.OutboxItem:
-        in_reply_to, refs = self._thread_headers(ticket)
         ctx = self.base_context(ticket) | {"waiting_on": waiting_on, "since": since}
-        return self.queue(ticket=ticket, kind="followup", to=[ticket.requester],
-                          subject=reply_subject(ref(ticket.id, self.me.tag), ticket.subject),
-                          template="party/followup", context=ctx, in_reply_to=in_reply_to, references=refs,
-                          auto="auto-generated")
+        return self.queue(ticket=ticket, kind="followup", to=[ticket.requester], subject=self.answer_subject(ticket),
+                          template="party/followup", context=ctx, auto="auto-generated",
+                          **self.thread_kwargs(ticket))
 
 
 def set_status(ticket: Ticket, status: Status, *, actor: str, now: datetime, **detail) -> None:

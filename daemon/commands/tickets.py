@@ -55,6 +55,13 @@ def register(sub) -> None:
         p.add_argument("--reason", help="alasan (dicatat di riwayat)")
         p.set_defaults(func=func)
 
+    p = tsub.add_parser("escalate", help="eskalasi ke Anggota KPU Kabupaten atau KPU Provinsi")
+    p.add_argument("id")
+    p.add_argument("--to", required=True, choices=["anggota", "provinsi"])
+    p.add_argument("--message", default="", help="catatan petugas untuk penerima eskalasi")
+    p.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
+    p.set_defaults(func=cmd_escalate)
+
     p = tsub.add_parser("assign", help="tugaskan tiket ke petugas")
     p.add_argument("id")
     p.add_argument("assignee", help="petugas yang ditugasi (nama atau surel)")
@@ -140,6 +147,18 @@ def cmd_reopen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_escalate(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    ticket = queries.get_ticket(args.id)
+    esc = app.escalations.escalate(ticket, target=args.to, officer=app.settings.officer(args.officer), note=args.message)
+    who = "Anggota KPU Kabupaten" if args.to == "anggota" else "KPU Provinsi"
+    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} dieskalasi ke {who} ({', '.join(esc.to)}); "
+          f"status: eskalasi-{args.to}.")
+    if args.to == "provinsi" and ticket.requester:
+        print(f"Pemberitahuan singkat untuk {ticket.requester} juga masuk antrean kirim.")
+    return 0
+
+
 def cmd_assign(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     ticket = queries.get_ticket(args.id)
@@ -175,11 +194,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     h = app.settings.helpdesk
     t = queries.get_ticket(args.id)
     d = queries.detail(t, tag=h.tag, zone=app.settings.zone)
+    hits = app.faq.current().search(f"{t.subject}\n{_first_question(d)[:600]}", limit=3)
+    d["faq_suggestions"] = [{"id": h.entry.id, "score": round(h.score, 3), "question": h.entry.question} for h in hits]
+    d["faq_covered"] = bool(hits) and hits[0].score >= app.faq_threshold
     if args.json:
         emit_json(d)
         return 0
     print(render_ticket(d))
     return 0
+
+
+def _first_question(d: dict) -> str:
+    return next((m["text"] for m in d["messages"] if m["direction"] == "in"), "")
 
 
 def render_ticket(d: dict) -> str:
@@ -193,6 +219,10 @@ def render_ticket(d: dict) -> str:
         out.append(f"Catatan  : subjek menyebut tiket #{d['claimed_tag']}, tetapi pengirim bukan peserta tiket itu")
     if d["flags"].get("delivery_failed"):
         out.append("PERHATIAN: ada surel balasan yang gagal terkirim")
+    answer = d["flags"].get("escalation_answer")
+    if answer:
+        out.append("PERHATIAN: jawaban " + ("Provinsi" if answer == "provinsi" else "Anggota KPU") +
+                   " diterima — teruskan ke partai dengan `tickets reply`")
     i = d["identity"]
     out += ["", "Identitas konsultan:",
             f"  Nama    : {i['name'] or '(belum diketahui)'}",
@@ -207,16 +237,23 @@ def render_ticket(d: dict) -> str:
         out.append(textwrap.indent(fold_quotes(m["text"]).strip() or "(kosong)", "  "))
         for a in m["attachments"]:
             out.append(f"  [lampiran] {a['filename']} ({a['size']} bita, sha256 {a['sha256'][:12]}…)")
-    for hook in SHOW_HOOKS:
-        out += hook(d)
+    if d.get("escalations"):
+        out += ["", "Eskalasi:"]
+        for e in d["escalations"]:
+            who = "Anggota KPU Kabupaten" if e["to"] == "anggota" else "KPU Provinsi"
+            state = f"dijawab {e['answered_at']}" if e["answered_at"] else "menunggu jawaban"
+            ext = f", nomor tiket Provinsi {e['external_ref']}" if e["external_ref"] else ""
+            out.append(f"  {e['at']}  ke {who} oleh {e['by']}: {state}{ext}")
+    if "faq_suggestions" in d:
+        out += ["", "Saran FAQ Sipol:" if d["faq_covered"] else "Saran FAQ Sipol: TIDAK ADA DI FAQ (pertimbangkan eskalasi)"]
+        for h in d["faq_suggestions"]:
+            out.append(f"  {h['id']}  skor {h['score']:.2f}  {clip(h['question'], 70)}")
+        if d["faq_suggestions"]:
+            out.append(f"  Pakai: kpudesk tickets reply {d['id']} --faq {d['faq_suggestions'][0]['id']}")
     out += ["", "Riwayat:"]
     for e in d["events"]:
         out.append(f"  {e['at']}  {e['actor']}: {e['kind']}")
     return "\n".join(out)
-
-
-# Later features add sections (FAQ suggestions, escalations, time standards).
-SHOW_HOOKS: list = []
 
 
 def fold_quotes(text: str) -> str:
