@@ -1,6 +1,8 @@
 """Shared pytest fixtures. The server logic lives in tests/servers/; keep this file thin."""
 from __future__ import annotations
 
+pytest_plugins = ["tests.smtp_fixtures"]
+
 from collections.abc import Iterator
 
 import pytest

@@ -9,7 +9,8 @@ Variants (constructor keywords):
 
 * ``tls="none" | "starttls" | "implicit"`` -- certificates come from a private trustme
   CA; ``server.ca_file`` is its PEM (hand it to the client as ``ca_file``). The server
-  certificate is valid for ``127.0.0.1`` and ``localhost``. ``"starttls"`` sets
+  certificate is valid for ``127.0.0.1`` and ``localhost`` (``cert_hosts=`` to change:
+  a certificate for another name tests hostname verification). ``"starttls"`` sets
   ``require_starttls=True`` (no command but EHLO/HELO/NOOP/QUIT before STARTTLS).
 * ``auth=(user, password)`` -- AUTH PLAIN/LOGIN required before MAIL. By default AUTH
   is only offered over TLS; ``auth_require_tls=False`` allows it over plain loopback
@@ -186,7 +187,8 @@ class SmtpServer:
     def __init__(self, *, tls: str = "none", auth: tuple[str, str] | None = None,
                  auth_require_tls: bool | None = None, reject: dict[str, int] | None = None,
                  fail_data_code: int | None = None, drop_after: int | None = None,
-                 data_delay: float = 0.0, host: str = HOST, port: int | None = None) -> None:
+                 data_delay: float = 0.0, host: str = HOST, port: int | None = None,
+                 cert_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}")
         self.tls = tls
@@ -214,7 +216,7 @@ class SmtpServer:
         self._server_ctx: ssl.SSLContext | None = None
         if tls != "none":
             ca = trustme.CA()
-            cert = ca.issue_cert("127.0.0.1", "localhost")
+            cert = ca.issue_cert(*cert_hosts)
             self.ca_file = self._tmpdir / "ca.pem"
             ca.cert_pem.write_to_path(str(self.ca_file))
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
