@@ -8,9 +8,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from datetime import date
 from pathlib import Path
 
-from kpudesk.tickets import queries
+from kpudesk.tickets import queries, walkin
+from kpudesk.tickets.walkin import CHANNELS
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.status import LABELS, Status
 
@@ -61,6 +63,24 @@ def register(sub) -> None:
     p.add_argument("--message", default="", help="catatan petugas untuk penerima eskalasi")
     p.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
     p.set_defaults(func=cmd_escalate)
+
+    p = tsub.add_parser("new", help="catat konsultasi dari kanal lain (tatap muka, pesan, pertemuan daring)")
+    p.add_argument("--channel", required=True, choices=list(CHANNELS))
+    p.add_argument("--party", required=True, help="partai (singkatan, nama, atau nomor urut)")
+    p.add_argument("--name", required=True, help="nama perwakilan")
+    p.add_argument("--phone", help="nomor telepon/WhatsApp")
+    p.add_argument("--email", help="alamat surel")
+    p.add_argument("--subject", required=True, help="perihal")
+    p.add_argument("--message", required=True, help="isi pertanyaan")
+    p.add_argument("--evidence", nargs="*", default=[], metavar="BERKAS", help="dokumentasi (foto, rekaman, tangkapan layar)")
+    p.add_argument("--as", dest="officer", help="petugas yang mencatat")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("bukutamu", help="buku tamu konsultasi tatap muka")
+    p.add_argument("--date", help="tanggal YYYY-MM-DD (bawaan: hari ini)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bukutamu)
 
     p = tsub.add_parser("assign", help="tugaskan tiket ke petugas")
     p.add_argument("id")
@@ -157,6 +177,47 @@ def cmd_escalate(args: argparse.Namespace) -> int:
     if args.to == "provinsi" and ticket.requester:
         print(f"Pemberitahuan singkat untuk {ticket.requester} juga masuk antrean kirim.")
     return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    officer = app.settings.officer(args.officer)
+    ticket = walkin.register(
+        walkin.WalkIn(channel=args.channel, party=args.party, name=args.name, subject=args.subject,
+                      message=args.message, phone=args.phone, email=args.email,
+                      evidence=tuple(Path(e) for e in args.evidence)),
+        registry=app.registry, archive=app.archive, clock=app.clock, officer=officer)
+    if args.json:
+        emit_json(queries.summary(ticket, tag=app.settings.helpdesk.tag, zone=app.settings.zone))
+        return 0
+    print(f"Konsultasi dicatat sebagai {queries.ref(ticket.id, app.settings.helpdesk.tag)} "
+          f"({walkin.CHANNEL_LABELS[args.channel]}, {len(args.evidence)} berkas dokumentasi).")
+    return 0
+
+
+def cmd_bukutamu(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    zone = app.settings.zone
+    day = parse_date(args.date) if args.date else app.clock.now().astimezone(zone).date()
+    rows = walkin.guest_book(day, zone)
+    if args.json:
+        emit_json(rows)
+        return 0
+    print(f"Buku tamu helpdesk — {day.isoformat()}")
+    if not rows:
+        print("Tidak ada tamu tercatat.")
+        return 0
+    print(table(["Jam", "Nama", "Telepon", "Partai", "Perihal"],
+                [[r["time"][11:16], r["name"] or "-", r["phone"] or "-", r["party"] or "-", clip(r["subject"], 40)]
+                 for r in rows]))
+    return 0
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"tanggal tidak valid: {text!r} (format YYYY-MM-DD)") from None
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
