@@ -23,8 +23,12 @@ log = logging.getLogger(__name__)
 _DONE = object()
 
 
-def poll(app: App, stats: PollStats | None = None) -> PollStats:
-    """Poll every configured folder once. Raises LockBusy when another poll is running."""
+def poll(app: App, stats: PollStats | None = None, should_stop=lambda: False) -> PollStats:
+    """Poll every configured folder once. Raises LockBusy when another poll is running.
+
+    `should_stop` is checked between batches: a SIGTERM ends the poll after the batch in
+    hand is committed, never in the middle of one.
+    """
     stats = stats or PollStats()
     with FileLock(app.state_dir / "poll.lock", "poll"):
         with app.imap() as source:
@@ -35,11 +39,14 @@ def poll(app: App, stats: PollStats | None = None) -> PollStats:
             elif spam != app.settings.imap.inbox:
                 folders.append((spam, True))
             for folder, is_spam in folders:
-                _poll_folder(app, source, folder, is_spam, stats)
+                if should_stop():
+                    break
+                _poll_folder(app, source, folder, is_spam, stats, should_stop)
     return stats
 
 
-def _poll_folder(app: App, source: ImapSource, folder: str, is_spam: bool, stats: PollStats) -> None:
+def _poll_folder(app: App, source: ImapSource, folder: str, is_spam: bool, stats: PollStats,
+                 should_stop=lambda: False) -> None:
     try:
         status = source.examine(folder)
     except FolderMissing:
@@ -67,6 +74,9 @@ def _poll_folder(app: App, source: ImapSource, folder: str, is_spam: bool, stats
     log.info("folder=%s uidvalidity=%s new=%d from_uid=%d", folder, status.uidvalidity, len(uids), last_uid + 1)
     for batch in _prefetch(source.iter_batches(status, uids, app.settings.imap.batch_size)):
         app.ingestor.ingest_batch(folder, status.uidvalidity, batch, is_spam=is_spam, stats=stats)
+        if should_stop():
+            log.info("stop requested: %s left after UID %s", folder, stats.folders[folder].last_uid)
+            return
     if app.settings.imap.mark_seen:
         source.mark_seen(folder, uids)
 

@@ -30,7 +30,8 @@ class Result:
 class Desk:
     """Writes settings.toml for the given IMAP user (and SMTP server) and runs the CLI."""
 
-    def __init__(self, root: Path, imap_user, smtp=None, extra: str = "", officers: bool = True) -> None:
+    def __init__(self, root: Path, imap_user, smtp=None, extra: str = "", officers: bool = True,
+                 imap_port: int | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.imap_user = imap_user
@@ -45,7 +46,7 @@ tag = "HD-MSJ"
 
 [imap]
 host = "{imap_user.host}"
-port = {imap_user.port}
+port = {imap_port or imap_user.port}
 security = "none"
 username = "{imap_user.name}"
 password_env = "KPUDESK_TEST_IMAP_PASSWORD"

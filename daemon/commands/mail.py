@@ -26,6 +26,9 @@ def register(sub) -> None:
     p = sub.add_parser("check", help="periksa pengaturan dan login ke server IMAP")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("run", help="jalankan layanan (daemon): baca surel tiap jam, kirim laporan terjadwal")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("send", help="kirim surel yang menunggu di antrean (sekali jalan)")
     p.add_argument("--json", action="store_true", help="keluaran JSON")
     p.set_defaults(func=cmd_send)
@@ -106,3 +109,13 @@ def cmd_send(args: argparse.Namespace) -> int:
         if unreachable:
             print("Server SMTP tidak dapat dihubungi; surel tetap di antrean dan dicoba lagi.", file=sys.stderr)
     return 75 if unreachable and stats.pending else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..logsetup import configure_logging
+    from ..runner import Runner
+
+    settings = load_settings(config_path(args))
+    configure_logging("DEBUG" if args.verbose else settings.log_level)
+    app = build_app(settings)
+    return Runner(app).run_forever()

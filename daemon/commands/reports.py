@@ -1,0 +1,159 @@
+"""`kpudesk progress import ...` and `kpudesk report progress|recap ...`: Sipol progress and reports."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+
+from kpudesk.tickets import reports
+from kpudesk.tickets.errors import UserError
+from kpudesk.tickets.progress import Evidence, ProgressSnapshot, import_csv
+from kpudesk.tickets.queries import iso
+
+from ..cli import emit_json
+from .common import app_from_args, table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("progress", help="progres pengisian data Sipol")
+    psub = p.add_subparsers(dest="progress_command", required=True, metavar="AKSI")
+    i = psub.add_parser("import", help="impor angka dasbor Sipol dari berkas CSV (lihat docs/progress-csv.md)")
+    i.add_argument("file", metavar="FILE.csv")
+    i.add_argument("--evidence", nargs="+", action="extend", default=[], metavar="FILE",
+                   help="tangkapan layar dasbor Sipol sebagai bukti (boleh lebih dari satu)")
+    i.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_progress_import)
+
+    r = sub.add_parser("report", help="laporan progres Sipol dan rekapitulasi harian")
+    rsub = r.add_subparsers(dest="report_command", required=True, metavar="LAPORAN")
+    for name, helptext, func in (("progress", "laporan progres pengisian data Sipol", cmd_report_progress),
+                                 ("recap", "rekapitulasi harian layanan helpdesk", cmd_report_recap)):
+        x = rsub.add_parser(name, help=helptext)
+        x.add_argument("--date", type=_date, metavar="YYYY-MM-DD",
+                       help="tanggal laporan (bawaan: hari ini, zona waktu helpdesk)")
+        x.add_argument("--send", action="store_true",
+                       help="masukkan ke antrean kirim sekarang (laporan tambahan, di luar jadwal)")
+        x.add_argument("--json", action="store_true")
+        x.set_defaults(func=func)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tanggal tidak valid: {text!r} (gunakan YYYY-MM-DD)") from None
+
+
+def _actor(app, who: str | None) -> str:
+    if app.settings.officers:
+        return app.settings.officer(who).name
+    return who or "petugas"
+
+
+def _aliases(app) -> dict[str, int]:
+    return {alias: p.number for p in app.registry.parties for alias in getattr(p, "aliases", ())}
+
+
+# --- progress import ---------------------------------------------------------------------------
+
+
+def cmd_progress_import(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    zone = app.settings.zone
+    imp = import_csv(args.file, evidence_files=args.evidence, archive=app.archive, clock=app.clock, zone=zone,
+                     actor=_actor(app, args.officer), aliases=_aliases(app))
+    snaps = list(ProgressSnapshot.select().where(ProgressSnapshot.import_ == imp)
+                 .order_by(ProgressSnapshot.id))
+    evidence = list(Evidence.select().where(Evidence.import_ == imp).order_by(Evidence.id))
+    if args.json:
+        emit_json({
+            "id": imp.id, "filename": imp.filename, "sha256": imp.sha256, "rows": imp.rows, "actor": imp.actor,
+            "imported_at": iso(imp.imported_at, zone),
+            "snapshots": [{"party": s.party.short, "number": s.party.number, "officials": s.officials,
+                           "members": s.members, "offices": s.offices, "taken_at": iso(s.taken_at, zone)}
+                          for s in snaps],
+            "evidence": [{"filename": e.filename, "content_type": e.content_type, "size": e.size,
+                          "sha256": e.sha256, "path": str(app.archive.path(e.path))} for e in evidence],
+        })
+    else:
+        print(f"Impor progres #{imp.id} disimpan: {imp.rows} partai, {len(evidence)} berkas bukti.")
+        print(table(["No", "Partai", "Pengurus", "Anggota", "Kantor", "Waktu data"],
+                    [[str(s.party.number), s.party.short, _num(s.officials), _num(s.members), _num(s.offices),
+                      s.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")] for s in sorted(snaps, key=lambda s: s.party.number)]))
+        for e in evidence:
+            print(f"Bukti: {e.filename} ({_num(e.size)} bita) sha256 {e.sha256}")
+    if not evidence:
+        print("Peringatan: tidak ada berkas bukti (--evidence); SOP meminta tangkapan layar dasbor Sipol.",
+              file=sys.stderr)
+    return 0
+
+
+def _num(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+def _as_of(app, day: date | None) -> datetime:
+    """Now, or the end of `day` (local) when that is earlier."""
+    now = app.clock.now()
+    if day is None:
+        return now
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=app.settings.zone).astimezone(UTC)
+    return min(now, end - timedelta(microseconds=1))
+
+
+def cmd_report_progress(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    s = app.settings
+    if args.send:
+        if args.date is not None:
+            raise UserError("laporan progres selalu memuat data terkini; --date tidak dapat dipakai dengan --send")
+        item = reports.send_progress_report(replies=app.replies, archive=app.archive, clock=app.clock, zone=s.zone,
+                                            recipients=s.reports.progress_to)
+        return _queued(args, item, "Laporan progres Sipol")
+    at = _as_of(app, args.date)
+    data = reports.progress_report_data(at, s.zone, reports.last_report_at("progress", at), tag=s.helpdesk.tag)
+    if args.json:
+        emit_json(data)
+        return 0
+    ctx = reports.progress_context(data, helpdesk=_helpdesk(app), slot_at=at, late=False, scheduled=False)
+    sys.stdout.write(app.replies.renderer.render("reports/progress.txt.j2", ctx))
+    return 0
+
+
+def cmd_report_recap(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    s = app.settings
+    now = app.clock.now()
+    day = args.date or now.astimezone(s.zone).date()
+    if args.send:
+        item = reports.send_recap(replies=app.replies, clock=app.clock, zone=s.zone, calendar=app.calendar,
+                                  recipients=s.reports.recap_to, local_date=day)
+        return _queued(args, item, "Rekapitulasi harian")
+    data = reports.recap_data(day, app.calendar, now, tag=s.helpdesk.tag)
+    if args.json:
+        emit_json(data)
+        return 0
+    ctx = reports.recap_context(data, helpdesk=_helpdesk(app), slot_at=now, late=False, scheduled=False)
+    sys.stdout.write(app.replies.renderer.render("reports/recap.txt.j2", ctx))
+    return 0
+
+
+def _helpdesk(app) -> dict:
+    return reports.helpdesk_context(app.replies)
+
+
+def _queued(args: argparse.Namespace, item, what: str) -> int:
+    from email import message_from_bytes, policy
+
+    subject = str(message_from_bytes(bytes(item.data), policy=policy.default)["Subject"] or "")
+    if args.json:
+        emit_json({"queued": item.id, "kind": item.kind, "to": item.recipients, "subject": subject})
+    else:
+        print(f"{what} masuk antrean kirim (#{item.id}) kepada {', '.join(item.recipients)}.")
+        print(f"Subjek: {subject}")
+        print("Kirim sekarang dengan `kpudesk send`, atau biarkan daemon mengirimnya.")
+    return 0

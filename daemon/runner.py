@@ -1,0 +1,200 @@
+"""The long-running service: what runs when, in the helpdesk's time zone.
+
+`schedule` provides the cadence (a tick every few seconds); every decision is taken in
+`tick(now)` from the injected clock, so tests drive a whole day minute by minute and the
+host's TZ never matters. Report slots are claimed in the database (UNIQUE kind/date/time):
+a slot missed while the daemon was down is sent once at start, marked late, and never twice,
+even with two daemons racing. Each job is guarded: an exception is logged and the loop goes
+on (schedule 1.2 would otherwise let it escape `run_pending`). Server outages back off.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import schedule
+
+from kpudesk.mailbox.errors import MailServerError
+from kpudesk.tickets import reports
+from kpudesk.tickets.errors import ConfigError
+from kpudesk.tickets.followups import queue_followups
+from kpudesk.tickets.models import db
+
+from . import notify
+from .lock import FileLock, LockBusy
+from .poller import poll
+from .sender import flush
+from .wiring import App
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 15
+FLUSH_EVERY = timedelta(minutes=1)
+_BACKOFF = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30)]
+
+
+@dataclass
+class _Cadence:
+    """When a recurring job last ran and, after failures, when it may try again."""
+
+    every: timedelta
+    last: datetime | None = None
+    failures: int = 0
+    retry_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        if self.retry_at is not None:
+            return now >= self.retry_at
+        return self.last is None or now - self.last >= self.every
+
+    def ok(self, now: datetime) -> None:
+        self.last, self.failures, self.retry_at = now, 0, None
+
+    def failed(self, now: datetime) -> timedelta:
+        wait = min(_BACKOFF[min(self.failures, len(_BACKOFF) - 1)], self.every)
+        self.failures += 1
+        self.last, self.retry_at = now, now + wait
+        return wait
+
+
+@dataclass
+class Runner:
+    app: App
+    stop: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+
+    def __post_init__(self) -> None:
+        s = self.app.settings
+        self.poll_cadence = _Cadence(timedelta(seconds=s.imap.poll_every))
+        self.flush_cadence = _Cadence(FLUSH_EVERY)
+        self.zone = s.zone
+        self._slot_retry: dict[tuple[str, str, str], datetime] = {}
+
+    # --- one step -------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        """Run whatever is due at `now`; returns the names of the jobs that ran."""
+        now = now or self.app.clock.now()
+        ran = []
+        if self.poll_cadence.due(now) and not self.stop.is_set():
+            self._guard("poll", self._poll, now) and ran.append("poll")
+        for kind, times in (("progress", self.app.settings.reports.progress_at),
+                            ("recap", (self.app.settings.reports.recap_at,)),
+                            ("followup", (self.app.settings.reports.followup_at,))):
+            if self.stop.is_set():
+                break
+            for d, t, late in self._due_slots(kind, times, now):
+                key = (kind, d, t)
+                if self._slot_retry.get(key, now) > now:
+                    continue
+                if self._guard(f"{kind} {d} {t}", self._slot, kind, d, t, late, now):
+                    ran.append(f"{kind}:{t}{' late' if late else ''}")
+                else:
+                    # e.g. no recipients configured: say so every few minutes, not every tick
+                    self._slot_retry[key] = now + timedelta(minutes=5)
+        if self.flush_cadence.due(now) and not self.stop.is_set():
+            self._guard("send", self._flush, now) and ran.append("send")
+        self.started = True
+        return ran
+
+    def _due_slots(self, kind: str, times, now: datetime) -> list[tuple[str, str, bool]]:
+        """At start: the most recent missed slot (late). Afterwards: slots that just came due."""
+        if not self.started:
+            one = reports.latest_missed_slot(kind, times, now, self.zone)
+            return [one] if one else []
+        return [(d, t, reports.is_late(d, t, now, self.zone)) for d, t in
+                reports.missed_slots(kind, times, now, self.zone, lookback_days=0)]
+
+    def _guard(self, name: str, fn, *args) -> bool:
+        try:
+            fn(*args)
+            return True
+        except ConfigError as exc:
+            log.error("%s: settings problem: %s", name, exc)
+        except MailServerError as exc:
+            log.warning("%s: mail server problem: %s", name, exc)
+        except LockBusy as exc:
+            log.warning("%s: another %s is running; skipped", name, exc)
+        except Exception:  # noqa: BLE001 - one failing job must not stop the daemon
+            log.exception("%s failed", name)
+        return False
+
+    # --- the jobs ---------------------------------------------------------------------
+
+    def _poll(self, now: datetime) -> None:
+        try:
+            stats = poll(self.app, should_stop=self.stop.is_set)
+        except (MailServerError, LockBusy):
+            wait = self.poll_cadence.failed(now)
+            log.warning("poll failed; next try in %s", wait)
+            raise
+        self.poll_cadence.ok(now)
+        if stats.fetched:
+            log.info("poll: fetched=%d tickets_created=%d quarantined=%d spam_held=%d",
+                     stats.fetched, stats.tickets_created, stats.quarantined, stats.spam_held)
+
+    def _flush(self, now: datetime) -> None:
+        stats, unreachable = flush(self.app, ignore_backoff=False)
+        if unreachable:
+            wait = self.flush_cadence.failed(now)
+            log.warning("SMTP unreachable; %d mail(s) wait; next try in %s", stats.pending, wait)
+        else:
+            self.flush_cadence.ok(now)
+        if stats.sent or stats.failed:
+            log.info("send: sent=%d deferred=%d failed=%d pending=%d", stats.sent, stats.deferred, stats.failed,
+                     stats.pending)
+
+    def _slot(self, kind: str, local_date: str, hhmm: str, late: bool, now: datetime) -> None:
+        app, s = self.app, self.app.settings
+        if kind == "recap" and (self.poll_cadence.last is None or now - self.poll_cadence.last > timedelta(minutes=10)):
+            # The recap follows the afternoon poll, so the day's last mail is in it.
+            self._guard("poll before recap", self._poll, now)
+        if kind == "progress":
+            send = lambda slot: reports.send_progress_report(  # noqa: E731
+                replies=app.replies, archive=app.archive, clock=app.clock, zone=self.zone,
+                recipients=s.reports.progress_to, slot=slot)
+        elif kind == "recap":
+            send = lambda slot: reports.send_recap(  # noqa: E731
+                replies=app.replies, clock=app.clock, zone=self.zone, calendar=app.calendar,
+                recipients=s.reports.recap_to, slot=slot)
+        else:
+            with db.atomic():
+                slot = reports.claim_slot(kind, local_date, hhmm, now=now, late=late)
+                if slot is not None:
+                    queue_followups(app.replies, app.clock, app.calendar, slot=slot)
+            return
+        reports.run_slot(kind, local_date, hhmm, now=now, late=late, send=send)
+
+    # --- the service ------------------------------------------------------------------
+
+    def run_forever(self) -> int:
+        with FileLock(self.app.state_dir / "daemon.lock", "daemon"):
+            self._install_signals()
+            scheduler = schedule.Scheduler()  # our own instance, not the module default
+            scheduler.every(TICK_SECONDS).seconds.do(self.tick)
+            wd = notify.watchdog_interval()
+            if wd:
+                scheduler.every(max(1, int(wd))).seconds.do(notify.notify, "WATCHDOG=1")
+            log.info("kpudesk daemon started: poll every %ss, reports at %s, recap at %s (%s)",
+                     self.app.settings.imap.poll_every, ",".join(self.app.settings.reports.progress_at),
+                     self.app.settings.reports.recap_at, self.app.settings.helpdesk.timezone)
+            self.tick()
+            notify.notify("READY=1")
+            while not self.stop.is_set():
+                scheduler.run_pending()
+                idle = scheduler.idle_seconds
+                self.stop.wait(min(max(idle or 1, 0.2), TICK_SECONDS))
+            notify.notify("STOPPING=1")
+            log.info("kpudesk daemon stopped")
+        return 0
+
+    def _install_signals(self) -> None:
+        def handler(signum, _frame):
+            log.info("signal %s: finishing the current step, then stopping", signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
