@@ -13,7 +13,8 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import schedule
 
@@ -21,7 +22,7 @@ from kpudesk.mailbox.errors import MailServerError
 from kpudesk.tickets import reports
 from kpudesk.tickets.errors import ConfigError
 from kpudesk.tickets.followups import queue_followups
-from kpudesk.tickets.models import db
+from kpudesk.tickets.models import Meta, UtcDateTimeField, db, utc_text
 
 from . import notify
 from .lock import FileLock, LockBusy
@@ -38,9 +39,14 @@ _BACKOFF = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30)]
 
 @dataclass
 class _Cadence:
-    """When a recurring job last ran and, after failures, when it may try again."""
+    """When a recurring job last ran and, after failures, when it may try again.
+
+    With a zone, runs are aligned to the local clock (every hour on the hour, as officers
+    expect: 08:00, 09:00, ...), plus one at start; without, they follow the last run.
+    """
 
     every: timedelta
+    zone: ZoneInfo | None = None
     last: datetime | None = None
     failures: int = 0
     retry_at: datetime | None = None
@@ -48,7 +54,17 @@ class _Cadence:
     def due(self, now: datetime) -> bool:
         if self.retry_at is not None:
             return now >= self.retry_at
-        return self.last is None or now - self.last >= self.every
+        if self.last is None:
+            return True
+        if self.zone is None:
+            return now - self.last >= self.every
+        return now >= self._next_aligned(self.last)
+
+    def _next_aligned(self, after: datetime) -> datetime:
+        local = after.astimezone(self.zone)
+        midnight = datetime.combine(local.date(), datetime.min.time(), tzinfo=self.zone)
+        slots = (local - midnight) // self.every + 1
+        return (midnight + slots * self.every).astimezone(UTC)
 
     def ok(self, now: datetime) -> None:
         self.last, self.failures, self.retry_at = now, 0, None
@@ -68,10 +84,11 @@ class Runner:
 
     def __post_init__(self) -> None:
         s = self.app.settings
-        self.poll_cadence = _Cadence(timedelta(seconds=s.imap.poll_every))
+        self.poll_cadence = _Cadence(timedelta(seconds=s.imap.poll_every), zone=s.zone)
         self.flush_cadence = _Cadence(FLUSH_EVERY)
         self.zone = s.zone
         self._slot_retry: dict[tuple[str, str, str], datetime] = {}
+        self._since_at: datetime | None = None
 
     # --- one step -------------------------------------------------------------------
 
@@ -102,16 +119,25 @@ class Runner:
 
     def _due_slots(self, kind: str, times, now: datetime) -> list[tuple[str, str, bool]]:
         """At start: the most recent missed slot (late). Afterwards: slots that just came due."""
+        since = self._since(now)  # a slot from before the daemon first ran is not "missed"
         if not self.started:
             one = reports.latest_missed_slot(kind, times, now, self.zone)
-            return [one] if one else []
+            return [one] if one and reports.slot_instant(one[0], one[1], self.zone) >= since else []
         return [(d, t, reports.is_late(d, t, now, self.zone)) for d, t in
-                reports.missed_slots(kind, times, now, self.zone, lookback_days=0)]
+                reports.missed_slots(kind, times, now, self.zone, lookback_days=0)
+                if reports.slot_instant(d, t, self.zone) >= since]
+
+    def _since(self, now: datetime) -> datetime:
+        """When the daemon first ran against this database (recorded once, then cached)."""
+        if self._since_at is None:
+            with db.atomic():
+                row, _ = Meta.get_or_create(key="daemon_since", defaults={"value": utc_text(now)})
+            self._since_at = UtcDateTimeField().python_value(row.value)
+        return self._since_at
 
     def _guard(self, name: str, fn, *args) -> bool:
         try:
-            fn(*args)
-            return True
+            return fn(*args) is not False
         except ConfigError as exc:
             log.error("%s: settings problem: %s", name, exc)
         except MailServerError as exc:
@@ -147,11 +173,8 @@ class Runner:
             log.info("send: sent=%d deferred=%d failed=%d pending=%d", stats.sent, stats.deferred, stats.failed,
                      stats.pending)
 
-    def _slot(self, kind: str, local_date: str, hhmm: str, late: bool, now: datetime) -> None:
+    def _slot(self, kind: str, local_date: str, hhmm: str, late: bool, now: datetime) -> bool:
         app, s = self.app, self.app.settings
-        if kind == "recap" and (self.poll_cadence.last is None or now - self.poll_cadence.last > timedelta(minutes=10)):
-            # The recap follows the afternoon poll, so the day's last mail is in it.
-            self._guard("poll before recap", self._poll, now)
         if kind == "progress":
             send = lambda slot: reports.send_progress_report(  # noqa: E731
                 replies=app.replies, archive=app.archive, clock=app.clock, zone=self.zone,
@@ -165,8 +188,9 @@ class Runner:
                 slot = reports.claim_slot(kind, local_date, hhmm, now=now, late=late)
                 if slot is not None:
                     queue_followups(app.replies, app.clock, app.calendar, slot=slot)
-            return
-        reports.run_slot(kind, local_date, hhmm, now=now, late=late, send=send)
+            return slot is not None
+        # False: another daemon had claimed the slot
+        return reports.run_slot(kind, local_date, hhmm, now=now, late=late, send=send) is not None
 
     # --- the service ------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ def schedule_of_a_day(desk, tz: str, monkeypatch) -> list[tuple[str, str]]:
     try:
         clock = FrozenClock(local("00:30"))
         runner = Runner(desk.app(clock=clock))
-        return [e for e in drive(runner, clock, local("00:30", day=28)) if e[1] != "send"]
+        return [e for e in drive(runner, clock, local("00:01", day=28)) if e[1] != "send"]
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
@@ -67,8 +67,8 @@ def test_a_whole_day_runs_the_sop_schedule_whatever_the_host_tz(tmp_path, imap_u
     assert runs["UTC"] == runs["Asia/Jakarta"] == runs["America/New_York"]
     log = runs["UTC"]
     polls = [t for t, job in log if job == "poll"]
-    assert polls[0] == "00:30" and len(polls) == 24
-    assert all(t.endswith(":30") for t in polls)
+    # At start, then every hour on the hour (local time): the 17:00 poll precedes the recap.
+    assert polls == ["00:30"] + [f"{h:02d}:00" for h in range(1, 24)] + ["00:00"]
     reports = [(t, job) for t, job in log if job != "poll"]
     assert reports == [("08:00", "progress:08:00"), ("17:00", "progress:17:00"), ("17:05", "recap:17:05"),
                        ("17:10", "followup:17:10")]
