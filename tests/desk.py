@@ -94,9 +94,10 @@ role = "anggota-kpu"
 
     def spawn(self, *args: str, **kwargs) -> subprocess.Popen:
         """The CLI as a separate process (crash and concurrency tests)."""
+        kwargs.setdefault("env", {**os.environ, **self.env})
         return subprocess.Popen(
             [sys.executable, "-m", "kpudesk.daemon", "--config", str(self.settings_path), *args],
-            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
         )
 
     def app(self, clock=None):

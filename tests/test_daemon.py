@@ -163,3 +163,27 @@ def test_sigterm_in_the_middle_of_a_poll_stops_cleanly_and_loses_nothing(desk, i
     assert stored == last_uid < n  # the mark describes exactly what was stored
     stats = desk.json("poll")
     assert stats["duplicates"] == 0 and stats["fetched"] == n - stored
+
+
+def test_the_daemon_tells_systemd_it_is_ready_and_stopping(desk, tmp_path):
+    import socket as sk
+    path = str(tmp_path / "notify.sock")
+    server = sk.socket(sk.AF_UNIX, sk.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(30)
+    try:
+        proc = desk.spawn("run", env={**os.environ, **desk.env, "NOTIFY_SOCKET": path})
+        assert server.recv(100) == b"READY=1"
+        proc.send_signal(signal.SIGTERM)
+        assert server.recv(100) == b"STOPPING=1"
+        assert proc.wait(timeout=30) == 0
+    finally:
+        server.close()
+
+
+def test_a_second_daemon_on_the_same_mailbox_exits_75(desk):
+    from kpudesk.daemon.lock import FileLock
+    with FileLock(desk.root / "state" / "daemon.lock", "daemon"):
+        proc = desk.spawn("run")
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 75 and "daemon" in err.decode()

@@ -1,0 +1,47 @@
+"""The systemd unit is valid and carries the hardening and lifecycle the deployment relies on."""
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = ROOT / "systemd" / "kpudesk.service"
+
+
+def unit() -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    cp.read(UNIT)
+    return cp
+
+
+def test_systemd_analyze_verify_passes(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze missing: .ci/run installs the systemd package"
+    exe = shutil.which("kpudesk")
+    assert exe, "the kpudesk console script is not installed"
+    text = UNIT.read_text().replace("/opt/kpudesk/venv/bin/kpudesk", exe)
+    target = tmp_path / "kpudesk.service"
+    target.write_text(text)
+    r = subprocess.run([analyze, "verify", str(target)], capture_output=True, text=True)
+    problems = [line for line in r.stderr.splitlines() if "kpudesk.service" in line]
+    assert r.returncode == 0 and not problems, r.stderr
+
+
+def test_unit_is_hardened_and_notifies():
+    s = unit()["Service"]
+    assert s["Type"] == "notify" and int(s["WatchdogSec"]) > 0
+    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "PrivateTmp": "yes",
+                       "Restart": "on-failure", "StateDirectory": "kpudesk", "User": "kpudesk"}.items():
+        assert s[key] == value
+    assert s["ExecStart"].split()[-1] == "run"
+    assert "Environment=KPUDESK_" not in UNIT.read_text()  # secrets come from the EnvironmentFile
+
+
+def test_env_example_names_the_variables_the_example_settings_use():
+    env = (ROOT / "systemd" / "kpudesk.env.example").read_text()
+    settings = (ROOT / "settings.toml").read_text()
+    for var in ("KPUDESK_IMAP_PASSWORD", "KPUDESK_SMTP_PASSWORD"):
+        assert var in env and var in settings
