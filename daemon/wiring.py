@@ -13,7 +13,7 @@ from kpudesk.mailbox.smtp import SmtpSender
 from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.classify import Classification, Kind, OwnIdentity
-from kpudesk.tickets.clock import Clock, SystemClock
+from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
@@ -116,7 +116,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     open_database(settings.database_url)
     registry = PartyRegistry.load(DEFAULT_PARTIES_PATH, settings.parties_registry)
     sync_parties(registry)
-    app = App(settings=settings, clock=clock or SystemClock(), archive=Archive(settings.storage_dir / "archive"),
+    app = App(settings=settings, clock=clock or clock_from_env(os.environ.get("KPUDESK_NOW")), archive=Archive(settings.storage_dir / "archive"),
               registry=registry, secret=load_secret(settings))
     h = settings.helpdesk
     app.calendar = ServiceCalendar.from_strings(timezone=h.timezone, hours=h.service_hours, days=h.service_days,

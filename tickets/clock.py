@@ -36,3 +36,14 @@ class FrozenClock:
     def advance(self, **kwargs: float) -> datetime:
         self._now += timedelta(**kwargs)
         return self._now
+
+
+def clock_from_env(value: str | None) -> Clock:
+    """SystemClock, or a FrozenClock at `value` (ISO 8601 with offset) — the KPUDESK_NOW
+    override that lets tests and demonstrations run the CLI at a chosen moment."""
+    if not value:
+        return SystemClock()
+    when = datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        raise ValueError("KPUDESK_NOW needs an offset, e.g. 2026-11-27T09:00:00+07:00")
+    return FrozenClock(when)

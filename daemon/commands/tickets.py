@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 
 from kpudesk.tickets import queries, walkin
+from kpudesk.tickets.laporan import consultation_report
+from kpudesk.tickets.timing import overdue_ticket_ids
 from kpudesk.tickets.walkin import CHANNELS
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.status import LABELS, Status
@@ -30,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--assignee", help="petugas yang ditugasi")
     p.add_argument("--channel", choices=["email", "tatap-muka", "pesan-online", "pertemuan-online"])
     p.add_argument("--needs-answer", action="store_true", help="hanya yang perlu dijawab")
+    p.add_argument("--overdue", action="store_true", help="hanya yang melewati standar waktu SOP")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
@@ -76,6 +79,12 @@ def register(sub) -> None:
     p.add_argument("--as", dest="officer", help="petugas yang mencatat")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("laporan", help="Laporan Hasil Konsultasi satu tiket")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--html", metavar="BERKAS", help="tulis versi HTML siap cetak ke berkas ini")
+    p.set_defaults(func=cmd_laporan)
 
     p = sub.add_parser("bukutamu", help="buku tamu konsultasi tatap muka")
     p.add_argument("--date", help="tanggal YYYY-MM-DD (bawaan: hari ini)")
@@ -195,6 +204,22 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_laporan(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    ticket = queries.get_ticket(args.id)
+    data = consultation_report(ticket, tag=app.settings.helpdesk.tag, calendar=app.calendar, now=app.clock.now())
+    if args.json:
+        emit_json(data)
+        return 0
+    ctx = {"helpdesk": {"name": app.settings.helpdesk.name}, "laporan": data}
+    if args.html:
+        Path(args.html).write_text(app.replies.renderer.render("reports/laporan.html.j2", ctx), encoding="utf-8")
+        print(f"Laporan HTML siap cetak ditulis ke {args.html}")
+        return 0
+    print(app.replies.renderer.render("reports/laporan.txt.j2", ctx))
+    return 0
+
+
 def cmd_bukutamu(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     zone = app.settings.zone
@@ -232,8 +257,9 @@ def cmd_assign(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     h = app.settings.helpdesk
+    ids = overdue_ticket_ids(app.calendar, app.clock.now()) if args.overdue else None
     rows = queries.list_tickets(tag=h.tag, zone=app.settings.zone, status=args.status, party=args.party,
-                                assignee=args.assignee, channel=args.channel, needs_answer=args.needs_answer)
+                                assignee=args.assignee, channel=args.channel, needs_answer=args.needs_answer, ids=ids)
     if args.json:
         emit_json(rows)
         return 0
