@@ -118,7 +118,7 @@ class ReportSettings:
     recap_at: str = "17:05"
     progress_to: tuple[str, ...] = ()
     recap_to: tuple[str, ...] = ()
-    followup_at: str = "17:10"
+    followup_at: str = "17:01"
 
 
 @dataclass(frozen=True)
@@ -427,7 +427,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
     reports = ReportSettings(
         progress_at=progress_at, recap_at=rp.hhmm("recap_at", "17:05"),
         progress_to=rp.emails("progress_to"), recap_to=rp.emails("recap_to"),
-        followup_at=rp.hhmm("followup_at", "17:10"),
+        followup_at=rp.hhmm("followup_at", "17:01"),
     )
 
     officers_raw = data.get("officers", [])

@@ -70,8 +70,8 @@ def test_a_whole_day_runs_the_sop_schedule_whatever_the_host_tz(tmp_path, imap_u
     # At start, then every hour on the hour (local time): the 17:00 poll precedes the recap.
     assert polls == ["00:30"] + [f"{h:02d}:00" for h in range(1, 24)] + ["00:00"]
     reports = [(t, job) for t, job in log if job != "poll"]
-    assert reports == [("08:00", "progress:08:00"), ("17:00", "progress:17:00"), ("17:05", "recap:17:05"),
-                       ("17:10", "followup:17:10")]
+    assert reports == [("08:00", "progress:08:00"), ("17:00", "progress:17:00"), ("17:01", "followup:17:01"),
+                       ("17:05", "recap:17:05")]
 
 
 def test_the_scheduled_reports_are_queued_and_sent(desk, smtp_server):

@@ -35,7 +35,7 @@ def consultation_report(ticket: Ticket, *, tag: str, calendar: ServiceCalendar, 
     if timings.escalation_minutes is not None:
         steps.append({"step": "escalate", "label": STEP_LABELS["escalate"], "standard": STANDARDS["escalate"],
                       "minutes": _r(timings.escalation_minutes)})
-    breached = {b.step: b for b in timings.breaches + timings.running_breaches}
+    breached = {b.step: b for b in timings.breaches}  # running breaches are included already
     for s in steps:
         b = breached.get(s["step"])
         s["over"] = _r(b.over_minutes) if b else 0
@@ -58,7 +58,7 @@ def consultation_report(ticket: Ticket, *, tag: str, calendar: ServiceCalendar, 
         "timings": steps,
         "breaches": [{"step": b.step, "label": b.label, "standard": b.standard_minutes,
                       "minutes": _r(b.actual_minutes), "over": _r(b.over_minutes)}
-                     for b in timings.breaches + timings.running_breaches],
+                     for b in timings.breaches],
         "documentation": [{"filename": a.filename, "size": a.size, "sha256": a.sha256, "content_type": a.content_type}
                           for a in docs],
         "generated_at": iso(now, zone),
