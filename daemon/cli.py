@@ -52,34 +52,30 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("DEBUG" if args.verbose else os.environ.get("KPUDESK_LOG_LEVEL", "WARNING"))
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
-        print(f"kpudesk: pengaturan salah: {exc}", file=sys.stderr)
-        return EX_USAGE
-    except SchemaError as exc:
-        print(f"kpudesk: basis data: {exc}", file=sys.stderr)
-        return EX_USAGE
-    except AuthenticationFailed as exc:
-        print(f"kpudesk: login ditolak server: {exc}", file=sys.stderr)
-        return EX_USAGE
-    except FolderMissing as exc:
-        print(f"kpudesk: folder tidak ada di server: {exc}", file=sys.stderr)
-        return EX_USAGE
-    except (ServerUnavailable, TempFailure) as exc:
-        print(f"kpudesk: server tidak dapat dihubungi, coba lagi nanti: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except MailServerError as exc:
-        print(f"kpudesk: galat server surel: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except LockBusy as exc:
-        print(f"kpudesk: proses {exc} lain sedang berjalan untuk kotak surat ini; coba lagi nanti", file=sys.stderr)
-        return EX_TEMPFAIL
-    except UserError as exc:
-        print(f"kpudesk: {exc}", file=sys.stderr)
-        return EX_USER
     except KeyboardInterrupt:
         return 130
+    except _KNOWN as exc:
+        for kinds, what, code in ERRORS:
+            if isinstance(exc, kinds):
+                print(f"kpudesk: {what.format(exc=exc)}", file=sys.stderr)
+                return code
+        raise  # pragma: no cover - _KNOWN is built from ERRORS
     finally:
         close_database()
+
+
+# What each failure tells the user, and the exit code scripts rely on; first match wins.
+ERRORS: list[tuple[type | tuple[type, ...], str, int]] = [
+    (ConfigError, "pengaturan salah: {exc}", EX_USAGE),
+    (SchemaError, "basis data: {exc}", EX_USAGE),
+    (AuthenticationFailed, "login ditolak server: {exc}", EX_USAGE),
+    (FolderMissing, "folder tidak ada di server: {exc}", EX_USAGE),
+    ((ServerUnavailable, TempFailure), "server tidak dapat dihubungi, coba lagi nanti: {exc}", EX_TEMPFAIL),
+    (MailServerError, "galat server surel: {exc}", EX_TEMPFAIL),
+    (LockBusy, "proses {exc} lain sedang berjalan untuk kotak surat ini; coba lagi nanti", EX_TEMPFAIL),
+    (UserError, "{exc}", EX_USER),
+]
+_KNOWN = tuple(k for kinds, _what, _code in ERRORS for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
 
 
 def emit_json(obj) -> None:

@@ -36,14 +36,8 @@ class Archive:
 
     def sync(self) -> None:
         """Make everything written since the last sync durable."""
-        for path in self._pending_files:
+        for path in [*self._pending_files, *self._pending_dirs]:
             fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        for d in self._pending_dirs:
-            fd = os.open(d, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
