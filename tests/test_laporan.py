@@ -64,3 +64,15 @@ def test_consultation_report_has_identity_problem_answer_escalation_and_timings(
     assert desk.run("laporan", str(t["id"]), "--html", str(html)).code == 0
     page = html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "Melebihi 30 menit" in page
+
+
+def test_ticket_show_flags_the_breached_step_with_minutes_over(desk, imap_user, monkeypatch):
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
+    desk.json("poll")
+    (t,) = desk.json("tickets", "list")
+    at(monkeypatch, "2026-11-27T09:45:00+07:00")
+    shown = desk.json("tickets", "show", str(t["id"]))
+    assert shown["timings"]["overdue"] is True
+    steps = {b["step"]: b for b in shown["timings"]["breaches"]}
+    assert steps["receive"]["over"] == 35 and steps["answer"]["over"] == 15
+    assert "MELEWATI STANDAR: Penerimaan 45 menit" in desk.run("tickets", "show", str(t["id"])).out

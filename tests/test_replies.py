@@ -215,3 +215,15 @@ def test_send_killed_mid_batch_delivers_everything_at_most_one_twice(tmp_path, i
         assert len(ids) == n
         repeated = [i for i, c in ids.items() if c > 1]
         assert len(repeated) <= 1 and all(ids[i] == 2 for i in repeated)
+
+
+def test_sent_mail_is_copied_to_the_imap_sent_folder_when_asked(tmp_path, imap_user, smtp_server):
+    desk = Desk(tmp_path / "desk", imap_user, smtp=smtp_server)
+    desk.settings_path.write_text(desk.settings_path.read_text().replace(
+        'security = "none"\n\n[database]', 'security = "none"\nsave_sent = true\n\n[database]'))
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
+    cycle(desk)
+    with imap_user.session() as c:
+        c.select_folder("Sent", readonly=True)
+        data = c.fetch(c.search("ALL"), [b"BODY.PEEK[]"])
+    assert [d[b"BODY[]"] for d in data.values()] == [smtp_server.messages[0].data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")]

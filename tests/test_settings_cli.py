@@ -67,11 +67,38 @@ def test_init_writes_settings_and_database_and_refuses_to_overwrite(tmp_path, ca
     assert code == 1 and "sudah ada" in err
 
 
-def test_check_logs_in_and_lists_the_folders(tmp_path, imap_user):
-    desk = Desk(tmp_path, imap_user)
+def test_check_logs_in_and_lists_the_folders(tmp_path, imap_user, smtp_server):
+    desk = Desk(tmp_path, imap_user, smtp=smtp_server)
     r = desk.run("check")
     assert r.code == 0, r.err
     assert "login berhasil" in r.out and "INBOX" in r.out and "Spam" in r.out
+    assert "SMTP" in r.out and "tersambung" in r.out and "Templat" in r.out
+
+
+def test_check_with_smtp_down_exits_75(tmp_path, imap_user):
+    desk = Desk(tmp_path, imap_user)  # SMTP points at a closed port
+    r = desk.run("check")
+    assert r.code == 75 and "smtp" in r.err.lower()
+
+
+def test_an_override_template_with_a_missing_variable_fails_check_with_its_name(tmp_path, imap_user, smtp_server):
+    override = tmp_path / "templates-local" / "party"
+    override.mkdir(parents=True)
+    (override / "ack.txt.j2").write_text("Yth. {{ requester.name }}, nomor {{ ticket.nomor_salah }}\n")
+    desk = Desk(tmp_path / "desk", imap_user, smtp=smtp_server)
+    text = desk.settings_path.read_text().replace('tag = "HD-MSJ"', f'tag = "HD-MSJ"\ntemplates_dir = "{override.parent}"')
+    desk.settings_path.write_text(text)
+    r = desk.run("check")
+    assert r.code == 2
+    assert "party/ack.txt.j2" in r.err and "nomor_salah" in r.err
+
+
+def test_faq_search_ranks_entries_for_an_indonesian_question(tmp_path, imap_user):
+    desk = Desk(tmp_path, imap_user)
+    hits = desk.json("faq", "search", "kapan", "batas", "akhir", "pendaftaran", "parpol")
+    assert hits[0]["id"] == "sipol-004" and set(hits[0]) == {"id", "score", "question"}
+    assert hits == sorted(hits, key=lambda h: -h["score"])
+    assert "Tidak ada di FAQ" in desk.run("faq", "search", "harga", "tiket", "pesawat").out
 
 
 def test_check_with_a_wrong_password_exits_2(tmp_path, imap_user, monkeypatch):

@@ -6,7 +6,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from kpudesk.tickets.errors import UserError
+from kpudesk.mailbox.render import SAMPLES
+from kpudesk.tickets.errors import ConfigError, UserError
 
 from ..cli import config_path, emit_json
 from ..config import load_settings
@@ -36,6 +37,13 @@ def register(sub) -> None:
     p = sub.add_parser("poll", help="baca kotak masuk dan folder spam satu kali")
     p.add_argument("--json", action="store_true", help="keluaran JSON")
     p.set_defaults(func=cmd_poll)
+
+    p = sub.add_parser("demo", help="demonstrasi lengkap tanpa persiapan (server surel lokal, folder sementara)")
+    p.add_argument("--dir", metavar="FOLDER", help="folder demo (bawaan: folder sementara baru); harus baru atau kosong")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--keep", action="store_true", help="simpan folder demo sesudahnya (bawaan)")
+    g.add_argument("--cleanup", action="store_true", help="hapus folder demo sesudahnya")
+    p.set_defaults(func=cmd_demo)
 
 
 def example_settings_text() -> str:
@@ -73,13 +81,21 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  Folder spam: {st.name} ({st.exists} pesan)")
         else:
             print("  Folder spam: TIDAK DITEMUKAN (atur imap.spam)")
-    for hook in CHECK_HOOKS:
-        hook(app)
+    banner = app.smtp().check()
+    print(f"SMTP {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}): tersambung"
+          + (f", login sebagai {settings.smtp.username}" if settings.smtp.username else "") + f" — {banner}")
+    check_templates(app)
+    print(f"Templat: {len(SAMPLES)} templat dirender tanpa galat"
+          + (f" (termasuk pengganti dari {settings.helpdesk.templates_dir})" if settings.helpdesk.templates_dir else ""))
     return 0
 
 
-# Later features (SMTP, templates) add their own checks here.
-CHECK_HOOKS: list = []
+def check_templates(app) -> None:
+    """A missing variable or a syntax error in any template is a settings error now,
+    not a blank in a mail later."""
+    problems = app.replies.renderer.check(SAMPLES)
+    if problems:
+        raise ConfigError("helpdesk.templates_dir", "; ".join(problems))
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
@@ -118,4 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args))
     configure_logging("DEBUG" if args.verbose else settings.log_level)
     app = build_app(settings)
+    check_templates(app)
     return Runner(app).run_forever()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # Needs no settings file: --config and $KPUDESK_CONFIG are not read.
+    from ..demo import run_demo
+
+    return run_demo(keep=not args.cleanup, out=sys.stdout, directory=args.dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kpudesk.tickets import queries, walkin
 from kpudesk.tickets.laporan import consultation_report
-from kpudesk.tickets.timing import overdue_ticket_ids
+from kpudesk.tickets.timing import overdue_ticket_ids, ticket_timings
 from kpudesk.tickets.walkin import CHANNELS
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.status import LABELS, Status
@@ -79,6 +79,14 @@ def register(sub) -> None:
     p.add_argument("--as", dest="officer", help="petugas yang mencatat")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("faq", help="FAQ Sipol")
+    fsub = p.add_subparsers(dest="faq_command", required=True, metavar="AKSI")
+    p = fsub.add_parser("search", help="cari entri FAQ Sipol untuk sebuah pertanyaan")
+    p.add_argument("text", nargs="+", help="pertanyaan")
+    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_faq_search)
 
     p = sub.add_parser("laporan", help="Laporan Hasil Konsultasi satu tiket")
     p.add_argument("id")
@@ -204,6 +212,22 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_faq_search(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    hits = app.faq.current().search(" ".join(args.text), limit=max(1, args.limit))
+    if args.json:
+        emit_json([{"id": h.entry.id, "score": round(h.score, 4), "question": h.entry.question} for h in hits])
+        return 0
+    covered = bool(hits) and hits[0].score >= app.faq_threshold
+    if not covered:
+        print("Tidak ada di FAQ Sipol (skor di bawah ambang): pertimbangkan eskalasi ke Anggota KPU.")
+    for h in hits:
+        print(f"{h.entry.id}  skor {h.score:.2f}  {h.entry.question}")
+    if covered:
+        print(f"\nJawaban {hits[0].entry.id}:\n" + textwrap.fill(hits[0].entry.answer, 90))
+    return 0
+
+
 def cmd_laporan(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     ticket = queries.get_ticket(args.id)
@@ -284,6 +308,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     hits = app.faq.current().search(f"{t.subject}\n{_first_question(d)[:600]}", limit=3)
     d["faq_suggestions"] = [{"id": h.entry.id, "score": round(h.score, 3), "question": h.entry.question} for h in hits]
     d["faq_covered"] = bool(hits) and hits[0].score >= app.faq_threshold
+    tm = ticket_timings(t, app.calendar, app.clock.now())
+    d["timings"] = {"receive_minutes": tm.receive_minutes, "answer_minutes": tm.answer_minutes,
+                    "escalation_minutes": tm.escalation_minutes, "overdue": tm.overdue,
+                    "breaches": [{"step": b.step, "label": b.label, "standard": b.standard_minutes,
+                                  "minutes": round(b.actual_minutes, 1), "over": round(b.over_minutes, 1)}
+                                 for b in tm.breaches]}
     if args.json:
         emit_json(d)
         return 0
@@ -331,6 +361,17 @@ def render_ticket(d: dict) -> str:
             state = f"dijawab {e['answered_at']}" if e["answered_at"] else "menunggu jawaban"
             ext = f", nomor tiket Provinsi {e['external_ref']}" if e["external_ref"] else ""
             out.append(f"  {e['at']}  ke {who} oleh {e['by']}: {state}{ext}")
+    if "timings" in d:
+        tm = d["timings"]
+
+        def minutes(v):
+            return "-" if v is None else f"{v:.0f} menit"
+
+        out += ["", "Waktu layanan (menit jam layanan; standar SOP: terima 10, jawab 30, eskalasi 15):",
+                f"  Penerimaan {minutes(tm['receive_minutes'])}, menjawab {minutes(tm['answer_minutes'])}"
+                + (f", eskalasi {minutes(tm['escalation_minutes'])}" if tm["escalation_minutes"] is not None else "")]
+        for b in tm["breaches"]:
+            out.append(f"  MELEWATI STANDAR: {b['label']} {b['minutes']:.0f} menit (standar {b['standard']}, lebih {b['over']:.0f})")
     if "faq_suggestions" in d:
         out += ["", "Saran FAQ Sipol:" if d["faq_covered"] else "Saran FAQ Sipol: TIDAK ADA DI FAQ (pertimbangkan eskalasi)"]
         for h in d["faq_suggestions"]:
