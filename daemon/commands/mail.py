@@ -38,7 +38,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="keluaran JSON")
     p.set_defaults(func=cmd_poll)
 
-    p = sub.add_parser("demo", help="demonstrasi lengkap tanpa persiapan (server surel lokal, folder sementara)")
+    p = sub.add_parser("demo", help="demonstrasi lengkap tanpa persiapan (server surel lokal, folder sementara)",
+                       description="Menjalankan satu hari kerja helpdesk dari awal sampai akhir dengan server IMAP "
+                                   "dan SMTP lokal (hanya 127.0.0.1) di folder demo. Tidak perlu settings.toml.")
     p.add_argument("--dir", metavar="FOLDER", help="folder demo (bawaan: folder sementara baru); harus baru atau kosong")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--keep", action="store_true", help="simpan folder demo sesudahnya (bawaan)")
