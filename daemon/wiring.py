@@ -17,7 +17,7 @@ from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
-from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
+from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry, question_text
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
 from kpudesk.tickets.matching import MatchContext
 from kpudesk.tickets.models import Message, Party, Ticket, db, open_database
@@ -141,7 +141,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
 
 def faq_check(app: App, ticket: Ticket, text: str) -> None:
     """Record the FAQ Sipol result on a new ticket: "tidak ada di FAQ" is the SOP's cue to escalate."""
-    hits = app.faq.current().search(f"{ticket.subject}\n{text[:600]}", limit=3)
+    hits = app.faq.current().search(f"{ticket.subject}\n{question_text(text)[:600]}", limit=3)
     flags = dict(ticket.flags or {})
     flags["faq"] = [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits]
     flags["faq_miss"] = not (hits and hits[0].score >= app.faq_threshold)

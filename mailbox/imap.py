@@ -16,6 +16,7 @@ from pathlib import Path
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import JUNK  # not re-exported at the top level in imapclient 4
 
 from .errors import AuthenticationFailed, FolderMissing, ServerUnavailable
 from .message import FetchedMail
@@ -104,7 +105,7 @@ class ImapSource:
         if configured and configured in names:
             return configured
         try:
-            found = self._c().find_special_folder(imapclient.JUNK)
+            found = self._c().find_special_folder(JUNK)
         except _NET_ERRORS as exc:
             raise ServerUnavailable(str(exc)) from exc
         if found:

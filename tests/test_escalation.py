@@ -100,7 +100,9 @@ def test_provinsi_answer_threads_back_by_each_route(desk, imap_user, smtp_server
     assert "jawaban Provinsi diterima" in human
     # The officer relays it.
     assert desk.run("tickets", "reply", str(t["id"]), "--message", answer, "--as", "Rina Wulandari").code == 0
-    assert desk.json("tickets", "show", str(t["id"]))["status"] == "dijawab"
+    relayed = desk.json("tickets", "show", str(t["id"]))
+    assert relayed["status"] == "dijawab" and "escalation_answer" not in relayed["flags"]
+    assert "jawaban Provinsi diterima" not in desk.run("tickets", "show", str(t["id"])).out
 
 
 def test_a_stranger_carrying_the_provinsi_number_is_not_accepted(desk, imap_user, smtp_server):

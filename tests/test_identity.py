@@ -395,3 +395,20 @@ def test_identify_uses_reply_to_when_from_is_missing(registry):
 def test_identify_party_from_display_name(registry):
     g = identify(msg(from_name="DPC PKB Mesuji", text="Mohon info."), registry)
     assert (g.party.short, g.party_source) == ("PKB", "from-header")
+
+
+def test_question_text_keeps_the_question_and_drops_greeting_signature_and_contacts():
+    from kpudesk.tickets.identity import question_text
+    body = ("Selamat pagi,\n\nKapan batas akhir pendaftaran partai politik?\nMohon penjelasannya.\n\n"
+            "Hormat saya,\nBudi Santoso\nSekretaris DPC PKB\nHP 0812-7345-1122\n\n> kutipan lama\n")
+    assert question_text(body) == "Kapan batas akhir pendaftaran partai politik?\nMohon penjelasannya."
+
+
+def test_a_signature_no_longer_pushes_a_covered_question_below_the_faq_threshold():
+    from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqBase
+    from kpudesk.tickets.identity import question_text
+    faq = FaqBase.load(DEFAULT_FAQ_PATH)
+    body = ("Selamat pagi Bapak/Ibu,\n\nKapan batas akhir pendaftaran partai politik peserta pemilu?\n\n"
+            "Hormat saya,\nBudi Santoso\nSekretaris DPC PKB Kabupaten Mesuji\nHP 0812-7345-1122\n")
+    (hit, *_rest) = faq.search("Pertanyaan jadwal\n" + question_text(body))
+    assert hit.entry.id == "sipol-004" and hit.score >= DEFAULT_THRESHOLD

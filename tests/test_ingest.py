@@ -160,3 +160,12 @@ def test_a_broken_message_is_quarantined_and_the_poll_goes_on(desk, imap_user, m
     assert r.code == 0, r.err
     assert desk.json("quarantine", "list") == []
     assert len(desk.json("tickets", "list")) == 2
+
+
+def test_spam_folder_is_found_by_its_junk_flag_when_the_configured_name_is_missing(tmp_path, imap_user):
+    desk = Desk(tmp_path / "desk", imap_user)
+    desk.settings_path.write_text(desk.settings_path.read_text().replace(
+        "batch_size = 50", 'batch_size = 50\nspam = "Junk E-mail"'))
+    imap_user.append("Spam", party_mail("promo@shop.example.net", "Promo", "beli"))
+    stats = desk.json("poll")
+    assert stats["spam_held"] == 1 and "Spam" in stats["folders"]

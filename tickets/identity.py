@@ -945,3 +945,24 @@ def identify(msg: InboundMessage, registry: PartyRegistry) -> IdentityGuess:
         phone=phone, phone_source=phone_source,
         email=email, email_source=email_source,
     )
+
+
+_GREETING_RE = re.compile(
+    r"^\s*(?:(?:selamat\s+(?:pagi|siang|sore|malam))|assalamu\S*(?:\s+\S+){0,4}|yth\.?.*|dengan\s+hormat|"
+    r"halo.*|hai.*|kepada\s+yth.*)\s*[,.!]*\s*$", re.IGNORECASE)
+_CONTACT_LINE_RE = re.compile(r"^\s*(?:(?:hp|wa|telp|telepon|no\.?\s*hp|nama|email|surel)\b.*|[+\d][\d\s().-]{6,})$",
+                              re.IGNORECASE)
+
+
+def question_text(text: str) -> str:
+    """The question itself, for FAQ ranking: no quoted history, greeting, closing, signature
+    or contact lines — their words dilute the score of a well-covered question."""
+    lines = strip_quoted(text).splitlines()
+    kept = []
+    for line in lines:
+        if _CLOSING_RE.match(line) or line.strip() in ("--", "-- "):
+            break  # everything after a closing is signature
+        if _GREETING_RE.match(line) or _CONTACT_LINE_RE.match(line):
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip()

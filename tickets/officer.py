@@ -23,6 +23,10 @@ class OfficerActions:
         with db.atomic():
             item = self.replies.queue_answer(ticket, officer=officer, body=body, faq=faq)
             now = self.clock.now()
+            if (ticket.flags or {}).get("escalation_answer"):
+                # the member's or the Provinsi's answer has now been relayed
+                ticket.flags = {k: v for k, v in ticket.flags.items() if k != "escalation_answer"}
+                ticket.save()
             set_status(ticket, Status.DIJAWAB, actor=officer.name, now=now)
             Event.create(ticket=ticket, at=now, actor=officer.name, kind="ticket.answered",
                          detail={"outbox": item.id, "officer_email": officer.email, "faq": faq.id if faq else None})
