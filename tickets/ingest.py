@@ -158,7 +158,7 @@ class Ingestor:
         row = self._new_row(msg, mail, cls, identity_key, sha, raw_path, conflict)
 
         if cls.kind == Kind.OWN:
-            self._finish(row, None, "ignored")
+            self._finish(row, msg, None, "ignored")
             stats.ignored += 1
             return row
 
@@ -166,14 +166,14 @@ class Ingestor:
         if is_spam:
             known_party = msg.sender_key and self.registry.by_address(msg.sender_key) is not None
             if match.ticket_id is None and not known_party:
-                self._finish(row, None, "spam_held")
+                self._finish(row, msg, None, "spam_held")
                 stats.spam_held += 1
                 return row
             stats.spam_rescued += 1
 
         if cls.kind in (Kind.AUTO_REPLY, Kind.BOUNCE, Kind.BULK):
             ticket = Ticket.get_by_id(match.ticket_id) if match.ticket_id and cls.kind != Kind.BULK else None
-            self._finish(row, ticket, "ticket" if ticket else "ignored")
+            self._finish(row, msg, ticket, "ticket" if ticket else "ignored")
             if ticket is not None:
                 stats.messages_added += 1
                 self._event(ticket, msg.sender_key or "unknown", f"message.{cls.kind.value}",
@@ -185,7 +185,7 @@ class Ingestor:
             return row
 
         ticket, created = self._ticket_for(msg, match, from_spam=is_spam)
-        self._finish(row, ticket, "rescued" if is_spam else "ticket")
+        self._finish(row, msg, ticket, "rescued" if is_spam else "ticket")
         stats.messages_added += 1
         if created:
             stats.tickets_created += 1
@@ -209,19 +209,17 @@ class Ingestor:
             references=list(msg.references), reasons=list(cls.reasons), defects=list(msg.defects),
             created_at=self.clock.now(),
         )
-        row._inbound = msg  # attachments are stored once the row has an id
         return row
 
-    def _finish(self, row: Message, ticket: Ticket | None, disposition: str) -> None:
+    def _finish(self, row: Message, msg: InboundMessage, ticket: Ticket | None, disposition: str) -> None:
+        """Insert the message row with its final place, then its attachments (they need its id)."""
         row.ticket = ticket
         row.disposition = disposition
-        row.save(force_insert=row.id is None)
-        msg: InboundMessage | None = getattr(row, "_inbound", None)
-        if msg is not None and not Attachment.select().where(Attachment.message == row).exists():
-            for att in msg.attachments:
-                sha, path = self.archive.put(att.payload, kind="att", suffix="")
-                Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
-                                  size=att.size, sha256=sha, path=path)
+        row.save(force_insert=True)
+        for att in msg.attachments:
+            sha, path = self.archive.put(att.payload, kind="att", suffix="")
+            Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
+                              size=att.size, sha256=sha, path=path)
 
     def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool) -> tuple[Ticket, bool]:
         now = self.clock.now()
