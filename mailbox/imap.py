@@ -42,6 +42,14 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     return ctx
 
 
+def _shutdown(client: imapclient.IMAPClient) -> None:
+    """Close a half-open connection without caring how broken it is."""
+    try:
+        client.shutdown()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 class ImapSource:
     """One logged-in IMAP connection. Use as a context manager."""
 
@@ -65,18 +73,25 @@ class ImapSource:
             client = imapclient.IMAPClient(
                 self.host, port=self.port, ssl=self.security == "tls", ssl_context=ctx, timeout=self.timeout,
             )
+        except (*_NET_ERRORS, IMAPClientError) as exc:
+            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
+        try:
             client.normalise_times = False  # keep INTERNALDATE aware
             if self.security == "starttls":
                 client.starttls(ctx)
-        except _NET_ERRORS as exc:
-            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
-        except IMAPClientError as exc:
-            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
-        try:
+            elif self.security == "none" and b"LOGINDISABLED" in client.capabilities():
+                # RFC 3501 6.2.3: never send the password when the server refuses plaintext login.
+                raise AuthenticationFailed(
+                    f'IMAP {self.host}:{self.port} requires TLS (LOGINDISABLED); set imap.security = "starttls" or "tls"')
             client.login(self.username, self._password)
         except LoginError as exc:
+            _shutdown(client)
             raise AuthenticationFailed(f"IMAP login as {self.username} refused: {exc}") from exc
-        except _NET_ERRORS as exc:
+        except AuthenticationFailed:
+            _shutdown(client)
+            raise
+        except (*_NET_ERRORS, IMAPClientError) as exc:
+            _shutdown(client)
             raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
         self.client = client
 

@@ -35,6 +35,25 @@ Usage::
         with user.session() as client:   # logged-in imapclient.IMAPClient
             client.select_folder("INBOX")
 
+TLS mode (``Dovecot(tls=True)``; the default is plain IMAP only, exactly as described
+above): a private ``trustme`` CA issues a server certificate for `cert_hosts` (default
+``127.0.0.1`` and ``localhost``; pass another name to test host-name verification).
+``ca_file`` is the CA's PEM (written by start() under ``<workdir>/tls``): hand it to the
+client. Two free ports on 127.0.0.1: ``tls_port`` (implicit TLS, "imaps") and ``port``
+(plain IMAP offering STARTTLS). ``ssl_mode="required"`` (default) means ``ssl =
+required`` + ``disable_plaintext_auth = yes``: no LOGIN/AUTHENTICATE before STARTTLS;
+``ssl_mode="yes"`` offers TLS but still accepts plaintext logins. The helpers
+(``connect``, ``session``, ``append`` ...) use implicit TLS on ``tls_port``, trusting
+only ``ca_file``.
+
+Dovecot 2.3 counts a connection whose remote IP equals its local IP as "secured"
+(login-common ``client_alloc``), so 127.0.0.1 -> 127.0.0.1 could log in without TLS
+despite ``ssl = required``. So that ``port`` behaves like a real server's, in TLS mode it
+belongs to a small forwarder that relays to Dovecot's own plain listener
+(``direct_port``) from source address ``plain_source`` (default 127.0.0.2): Dovecot
+sees a non-local client and enforces TLS. ``plain_source=None`` drops the forwarder
+(``port == direct_port``; plaintext logins from loopback then succeed).
+
 Set ``KPUDESK_KEEP_DOVECOT=1`` to keep the temporary directory (config, log, mail)
 after the server stops; ``KPUDESK_DOVECOT`` overrides the binary path.
 """
@@ -59,10 +78,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from imapclient import IMAPClient, imap_utf7
 from imapclient.exceptions import LoginError
+
+if TYPE_CHECKING:
+    import ssl as _ssl
 
 DOVECOT_BIN = os.environ.get("KPUDESK_DOVECOT", "/usr/sbin/dovecot")
 INSTALL_HINT = (
@@ -70,6 +92,8 @@ INSTALL_HINT = (
     "or `apt-get install dovecot-imapd` (Debian/Ubuntu)"
 )
 DEFAULT_FOLDERS = ("INBOX", "Sent", "Spam")
+DEFAULT_CERT_HOSTS = ("127.0.0.1", "localhost")
+SSL_MODES = ("yes", "required")
 USER_POOL_BATCH = 200
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
@@ -184,6 +208,99 @@ def _set_pdeathsig() -> None:  # runs in the child between fork and exec
         pass
 
 
+class _SourceForwarder:
+    """A loopback TCP forwarder whose upstream connections come from `source_ip`.
+
+    TLS mode puts it in front of Dovecot's plain listener: Dovecot treats a client whose IP
+    equals the server IP (127.0.0.1 -> 127.0.0.1) as "secured" and would let it log in
+    without TLS even with ``ssl = required``; via the forwarder the client is 127.0.0.2,
+    so Dovecot applies its real rules. Bytes are relayed unchanged (STARTTLS works)."""
+
+    def __init__(self, host: str, port: int, target: tuple[str, int], source_ip: str) -> None:
+        self.host, self.port, self.target, self.source_ip = host, port, target, source_ip
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> int:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind((self.host, self.port))
+            ls.listen(64)
+        except OSError as e:
+            ls.close()
+            raise DovecotError(f"plain-port forwarder cannot listen on {self.host}:{self.port}: {e}") from e
+        self.port = ls.getsockname()[1]
+        self._listener = ls
+        self._thread = threading.Thread(target=self._accept, args=(ls,), name="dovecot-fwd", daemon=True)
+        self._thread.start()
+        return self.port
+
+    def stop(self) -> None:
+        ls, self._listener = self._listener, None
+        if ls is not None:
+            with contextlib.suppress(OSError):
+                ls.shutdown(socket.SHUT_RDWR)  # wakes accept()
+            ls.close()
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            c.close()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _accept(self, ls: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5, source_address=(self.source_ip, 0))
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._listener is not ls:  # stopped meanwhile
+                    client.close()
+                    upstream.close()
+                    return
+                self._conns.update((client, upstream))
+            pending = [2]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pump, args=(src, dst, client, upstream, pending), daemon=True
+                ).start()
+
+    def _pump(self, src, dst, client, upstream, pending) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    with contextlib.suppress(OSError):
+                        dst.shutdown(socket.SHUT_WR)  # pass the half-close on
+                    break
+                dst.sendall(data)
+        except OSError:
+            for c in (client, upstream):
+                with contextlib.suppress(OSError):
+                    c.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            pending[0] -= 1
+            done = pending[0] == 0
+            if done:
+                self._conns.difference_update((client, upstream))
+        if done:
+            client.close()
+            upstream.close()
+
+
 @dataclass(frozen=True)
 class ImapUser:
     """One mailbox on a test `Dovecot`; the helper methods are bound to this user."""
@@ -199,6 +316,14 @@ class ImapUser:
     @property
     def port(self) -> int:
         return self.server.port
+
+    @property
+    def tls_port(self) -> int | None:
+        return self.server.tls_port
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.server.ca_file
 
     def connect(self) -> IMAPClient:
         """A new logged-in `IMAPClient`; the caller logs out."""
@@ -243,11 +368,26 @@ class Dovecot:
         host: str = "127.0.0.1",
         port: int | None = None,
         start_timeout: float = 10.0,
+        tls: bool = False,
+        ssl_mode: str = "required",
+        cert_hosts: Sequence[str] = DEFAULT_CERT_HOSTS,
+        plain_source: str | None = "127.0.0.2",
     ) -> None:
+        if ssl_mode not in SSL_MODES:
+            raise ValueError(f"ssl_mode must be one of {SSL_MODES}, got {ssl_mode!r}")
         self.binary = binary
         self.host = host
         self._fixed_port = port
         self.port: int = port or 0
+        self.tls = tls
+        self.ssl_mode = ssl_mode
+        self.cert_hosts = tuple(cert_hosts)
+        self.tls_port: int | None = None  # implicit-TLS (imaps) port, TLS mode only
+        # Dovecot's own plain listener. Equal to `port` unless TLS mode put the
+        # `plain_source` forwarder in front of it (see the module docstring).
+        self.direct_port: int = self.port
+        self.plain_source = plain_source if tls else None
+        self._forwarder: _SourceForwarder | None = None
         self.start_timeout = start_timeout
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="kpd-dovecot-", dir=default_tmpdir()))
@@ -258,6 +398,11 @@ class Dovecot:
         self.base_dir = self.workdir / "run"
         self.state_dir = self.workdir / "state"
         self.mail_dir = self.workdir / "mail"
+        self.tls_dir = self.workdir / "tls"
+        self.ca_file: Path | None = self.tls_dir / "ca.pem" if tls else None
+        self.cert_path = self.tls_dir / "server-cert.pem"
+        self.key_path = self.tls_dir / "server-key.pem"
+        self._ca = None  # trustme.CA, created at the first start() in TLS mode
         self.users: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
         self._lock = threading.RLock()
@@ -312,10 +457,18 @@ class Dovecot:
             self._write_passwd()
         else:
             self._extend_pool()  # not running yet: no wait
+        if self.tls:
+            self._write_tls_files()
         attempts = 1 if self._fixed_port else 3
         last: DovecotError | None = None
         for _ in range(attempts):
-            self.port = self._fixed_port or free_port(self.host)
+            if self.plain_source:  # `port` belongs to the forwarder, started below
+                self.direct_port = free_port(self.host)
+                self.tls_port = self._free_port_other_than(self.direct_port)
+            else:
+                self.port = self.direct_port = self._fixed_port or free_port(self.host)
+                if self.tls:
+                    self.tls_port = self._free_port_other_than(self.port)
             try:
                 self._start_once()
                 break
@@ -325,6 +478,23 @@ class Dovecot:
                     raise
         else:
             raise last  # type: ignore[misc]
+        if self.plain_source:
+            fwd = _SourceForwarder(
+                self.host, self._fixed_port or 0, (self.host, self.direct_port), self.plain_source
+            )
+            self._forwarder = fwd
+            try:
+                self.port = fwd.start()
+                greeting = self._read_greeting(self.start_timeout, port=self.port)
+                if not greeting.startswith(b"* OK"):
+                    raise DovecotError(f"unexpected greeting {greeting!r}")
+            except (OSError, DovecotError) as e:
+                self.stop()
+                raise DovecotError(
+                    f"no IMAP greeting via the forwarder {self.host}:{self.port} -> "
+                    f"{self.direct_port} from {self.plain_source} ({e!r}); "
+                    f"try plain_source=None\n{self.diagnostics()}"
+                ) from e
         if not self._atexit_registered:
             atexit.register(self.stop)
             self._atexit_registered = True
@@ -333,7 +503,7 @@ class Dovecot:
     def _start_once(self) -> None:
         self.config_path.write_text(self._config())
         with open(self.log_path, "a") as log:
-            log.write(f"--- kpudesk test: starting dovecot on {self.host}:{self.port}\n")
+            log.write(f"--- kpudesk test: starting dovecot on {self.host}:{self.direct_port}\n")
         stderr = open(self.stderr_path, "ab")
         try:
             self._proc = subprocess.Popen(
@@ -361,17 +531,31 @@ class Dovecot:
                 time.sleep(0.05)
                 continue
             if greeting.startswith(b"* OK"):
-                return
+                if not self.tls:
+                    return
+                try:  # the imaps listener must complete a verified handshake too
+                    greeting = self._read_greeting(max(0.2, deadline - time.monotonic()), tls=True)
+                except OSError as e:  # ssl.SSLError is an OSError
+                    last_err = f"imaps port {self.tls_port}: {e!r}"
+                    time.sleep(0.05)
+                    continue
+                if greeting.startswith(b"* OK"):
+                    return
             last_err = f"unexpected greeting {greeting!r}"
             time.sleep(0.05)
         self.stop()
         raise DovecotError(
-            f"dovecot did not greet on {self.host}:{self.port} within {self.start_timeout}s "
+            f"dovecot did not greet on {self.host}:{self.direct_port} within {self.start_timeout}s "
             f"({last_err})\n{self.diagnostics()}"
         )
 
-    def _read_greeting(self, timeout: float) -> bytes:
-        with socket.create_connection((self.host, self.port), timeout=min(timeout, 2.0)) as s:
+    def _read_greeting(self, timeout: float, *, tls: bool = False, port: int | None = None) -> bytes:
+        if port is None:
+            port = self.tls_port if tls else self.direct_port
+        with contextlib.ExitStack() as stack:
+            s = stack.enter_context(socket.create_connection((self.host, port), timeout=min(timeout, 2.0)))
+            if tls:
+                s = stack.enter_context(self.client_ssl_context().wrap_socket(s, server_hostname=self.host))
             buf = b""
             while b"\r\n" not in buf:
                 chunk = s.recv(1024)
@@ -390,6 +574,9 @@ class Dovecot:
         master leads -- children linger otherwise (imap with open sessions ~10 s, a login
         process in its stats handshake ~5 s). Only processes this object started are in that
         group (``start_new_session=True``)."""
+        fwd, self._forwarder = self._forwarder, None
+        if fwd is not None:
+            fwd.stop()
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -412,8 +599,9 @@ class Dovecot:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout)
         deadline = time.monotonic() + 5.0
-        while self.port and port_accepts(self.host, self.port, 0.2) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        for port in (self.direct_port, self.tls_port):
+            while port and port_accepts(self.host, port, 0.2) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def cleanup(self) -> None:
         """Remove the temporary directory (unless KPUDESK_KEEP_DOVECOT=1). Call after stop()."""
@@ -451,6 +639,64 @@ class Dovecot:
                 f"{self.binary} is version {out!r}; this helper writes a Dovecot 2.3 config "
                 f"(Debian 12's dovecot-imapd)"
             )
+
+    # ------------------------------------------------------------------ TLS
+
+    def _free_port_other_than(self, port: int) -> int:
+        while True:
+            other = free_port(self.host)
+            if other != port:
+                return other
+
+    def _write_tls_files(self) -> None:
+        """CA + server certificate/key (trustme) under tls_dir; the same CA across restarts."""
+        import trustme  # only TLS mode needs it
+
+        if self._ca is None:
+            self._ca = trustme.CA(organization_name="kpudesk test dovecot CA")
+            self._server_cert = self._ca.issue_cert(*self.cert_hosts)
+        self.tls_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.tls_dir, 0o700)  # read by Dovecot's config process (root or us)
+        self._ca.cert_pem.write_to_path(str(self.ca_file))
+        with open(self.cert_path, "wb") as f:
+            for pem in self._server_cert.cert_chain_pems:  # leaf first, then intermediates
+                f.write(pem.bytes())
+        self._server_cert.private_key_pem.write_to_path(str(self.key_path))
+        os.chmod(self.key_path, 0o600)
+
+    def client_ssl_context(self) -> "_ssl.SSLContext":
+        """A verifying client context trusting only this server's CA (TLS mode). Host-name
+        checking is on when `host` is one of the certificate's names, so the helpers still
+        work for a server whose certificate deliberately names another host."""
+        import ssl
+
+        if self.ca_file is None:
+            raise DovecotError("this Dovecot was not started with tls=True")
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        ctx.check_hostname = self.host in self.cert_hosts
+        return ctx
+
+    def _ssl_config(self) -> str:
+        if not self.tls:
+            return "ssl = no\ndisable_plaintext_auth = no\n"
+        return (
+            f"ssl = {self.ssl_mode}\n"
+            f"ssl_cert = <{self.cert_path}\n"
+            f"ssl_key = <{self.key_path}\n"
+            "ssl_min_protocol = TLSv1.2\n"
+            f"disable_plaintext_auth = {'yes' if self.ssl_mode == 'required' else 'no'}\n"
+        )
+
+    def _imaps_listener(self) -> str:
+        if not self.tls:
+            return "  inet_listener imaps {\n    port = 0\n  }\n"
+        return (
+            "  inet_listener imaps {\n"
+            f"    address = {self.host}\n"
+            f"    port = {self.tls_port}\n"
+            "    ssl = yes\n"
+            "  }\n"
+        )
 
     # ------------------------------------------------------------------ configuration
 
@@ -498,7 +744,7 @@ class Dovecot:
         nochroot = "  chroot =\n" if rootless else ""
         return f"""\
 # Generated by tests/servers/dovecot.py: a throw-away test instance. No system config.
-instance_name = kpudesk-test-{os.getpid()}-{self.port}
+instance_name = kpudesk-test-{os.getpid()}-{self.direct_port}
 base_dir = {self.base_dir}
 state_dir = {self.state_dir}
 log_path = {self.log_path}
@@ -509,9 +755,7 @@ login_greeting = kpudesk test dovecot ready.
 
 protocols = imap
 listen = {self.host}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+{self._ssl_config()}auth_mechanisms = plain login
 auth_verbose = yes
 auth_cache_size = 0
 # Tests log in with wrong passwords on purpose: no 2 s failure delay (a failed login still
@@ -560,12 +804,9 @@ namespace inbox {{
 service imap-login {{
   inet_listener imap {{
     address = {self.host}
-    port = {self.port}
+    port = {self.direct_port}
   }}
-  inet_listener imaps {{
-    port = 0
-  }}
-{nochroot}}}
+{self._imaps_listener()}{nochroot}}}
 service imap-urlauth-login {{
 {nochroot}}}
 service anvil {{
@@ -659,7 +900,11 @@ service anvil {{
     def connect(self, user: str, password: str | None = None, timeout: float = 60.0) -> IMAPClient:
         if not self.running:
             raise DovecotError("dovecot is not running")
-        client = IMAPClient(self.host, self.port, ssl=False, timeout=timeout)
+        if self.tls:  # implicit TLS: works whatever ssl_mode says about the plain port
+            client = IMAPClient(self.host, self.tls_port, ssl=True,
+                                ssl_context=self.client_ssl_context(), timeout=timeout)
+        else:
+            client = IMAPClient(self.host, self.port, ssl=False, timeout=timeout)
         try:
             client.login(user, password if password is not None else self.users[user])
         except Exception:
