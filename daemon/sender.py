@@ -26,7 +26,14 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
     if items:
         by_id = {i.id: i for i in items}
 
+        def claim(env: Envelope) -> bool:
+            # Reserve each mail right before it goes out: a concurrent sender skips it, and
+            # a crash leaves at most this one mail reserved (it is retried when the lease ends).
+            return outbox.claim(env.key, app.clock.now())
+
         def on_result(r: SendResult) -> None:
+            if not r.attempted:
+                return
             now = app.clock.now()
             if r.ok:
                 outbox.mark_sent(r.key, now, r.message)
@@ -42,12 +49,14 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
 
         envelopes = [Envelope(i.id, i.sender, tuple(i.recipients), bytes(i.data)) for i in items]
         try:
-            app.smtp().send_batch(envelopes, on_result=on_result)
+            app.smtp().send_batch(envelopes, on_result=on_result, before_send=claim)
         except ServerUnavailable as exc:
             unreachable = True
             log.warning("SMTP unreachable: %s", exc)
             # Nothing was attempted: the connection itself failed.
             for i in items:
+                if not outbox.claim(i.id, app.clock.now()):
+                    continue  # another sender has it
                 if outbox.mark_temporary(i.id, app.clock.now(), str(exc)):
                     stats.failed += 1
                 else:

@@ -81,6 +81,7 @@ class SendResult:
     permanent: bool               # only meaningful when not ok
     code: int | None              # SMTP reply code, None when no reply applies
     message: str
+    attempted: bool = True        # False: `before_send` declined it; nothing was sent
 
 
 class _ConnectionLost(Exception):
@@ -131,19 +132,22 @@ class SmtpSender:
     # ---- public, synchronous -------------------------------------------------------------
 
     def send_batch(self, envelopes: list[Envelope],
-                   on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
+                   on_result: Callable[[SendResult], None] | None = None,
+                   before_send: Callable[[Envelope], bool] | None = None) -> list[SendResult]:
         """Send every envelope over one connection; one result per envelope, in order.
 
         `on_result` is called with each result as soon as it is known (before the next mail
         is sent), so the caller can record "sent" right after the server's 250 and a crash
-        loses at most the record of the one mail in flight.
+        loses at most the record of the one mail in flight. `before_send` is asked right
+        before each mail goes out (e.g. to claim it); False skips it.
         Raises ServerUnavailable / AuthenticationFailed only when no mail was accepted.
         """
         envelopes = list(envelopes)
         if not envelopes:
             return []
         log.info("%s: sending %d message(s)", self._where, len(envelopes))
-        results = asyncio.run(self._send_batch(envelopes, on_result or (lambda r: None)))
+        results = asyncio.run(self._send_batch(envelopes, on_result or (lambda r: None),
+                                               before_send or (lambda e: True)))
         sent = sum(1 for r in results if r.ok)
         log.info("%s: %d of %d message(s) accepted", self._where, sent, len(results))
         return results
@@ -235,7 +239,8 @@ class SmtpSender:
             while sock.fileno() != -1 and loop.time() < give_up:
                 await asyncio.sleep(0.01)
 
-    async def _send_batch(self, envelopes: list[Envelope], on_result: Callable[[SendResult], None]) -> list[SendResult]:
+    async def _send_batch(self, envelopes: list[Envelope], on_result: Callable[[SendResult], None],
+                          before_send: Callable[[Envelope], bool]) -> list[SendResult]:
         results: list[SendResult] = []
         client: aiosmtplib.SMTP | None = None
         lost: str | None = None
@@ -247,8 +252,11 @@ class SmtpSender:
                     if not client.is_connected:
                         lost = "connection closed by the server"
                         break
+                    if not before_send(env):
+                        results.append(SendResult(env.key, False, False, None, "skipped", attempted=False))
+                        continue
                     try:
-                        result = await self._send_one(client, env, first=not results)
+                        result = await self._send_one(client, env, first=not any(r.attempted for r in results))
                         results.append(result)
                         on_result(result)
                     except _ConnectionLost as exc:

@@ -41,7 +41,7 @@ class Escalation(BaseModel):
     at = UtcDateTimeField()
     note = pw.TextField(default="")
     outbox_id = pw.IntegerField(null=True)
-    external_ref = pw.CharField(max_length=100, null=True, index=True)  # the Provinsi's own ticket number
+    external_ref = pw.TextField(null=True, index=True)  # the Provinsi's own ticket number
     answered_at = UtcDateTimeField(null=True)
     answer = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")
 

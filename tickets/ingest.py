@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import traceback
+
+import peewee as pw
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -53,6 +55,13 @@ class PollStats:
     spam_rescued: int = 0
     quarantined: int = 0
     folders: dict[str, FolderStats] = field(default_factory=dict)
+
+    def counters(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+
+    def restore(self, counters: dict[str, int]) -> None:
+        for k, v in counters.items():
+            setattr(self, k, v)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -120,10 +129,20 @@ class Ingestor:
         stats.fetched += len(mails)
 
     def _one(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats) -> None:
+        before = stats.counters()
         try:
             with db.atomic():  # a savepoint: a failure undoes only this message
                 self._process(mail, is_spam=is_spam, stats=stats)
+        except pw.IntegrityError:
+            # Another poller (sharing a PostgreSQL database from another host) stored it
+            # between our dedupe check and our insert: a duplicate, not a failure.
+            stats.restore(before)
+            if Message.get_or_none(Message.identity == message_identity(parse(mail.raw, mail.internaldate))):
+                stats.duplicates += 1
+                return
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad message must never block the queue
+            stats.restore(before)  # the savepoint undid the message; undo its counts too
             log.warning("quarantined folder=%s uid=%s: %s", mail.folder, mail.uid, exc)
             log.debug("quarantine traceback:\n%s", traceback.format_exc())
             self._quarantine(mail, exc)

@@ -15,7 +15,7 @@ from playhouse.db_url import connect
 
 from .errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 db = pw.DatabaseProxy()
 
@@ -76,7 +76,7 @@ class Contact(BaseModel):
     """Someone who wrote to the helpdesk or a known liaison officer."""
 
     email = pw.CharField(max_length=320, unique=True)  # lower case
-    name = pw.CharField(max_length=200, null=True)
+    name = pw.TextField(null=True)
     phone = pw.CharField(max_length=32, null=True)
     party = pw.ForeignKeyField(Party, null=True, on_delete="SET NULL")
     source = pw.CharField(max_length=32, default="mail")
@@ -87,7 +87,7 @@ class Ticket(BaseModel):
     subject = pw.TextField()
     channel = pw.CharField(max_length=32, default="email")
     requester = pw.CharField(max_length=320, null=True, index=True)  # lower-case email
-    requester_name = pw.CharField(max_length=200, null=True)
+    requester_name = pw.TextField(null=True)
     party = pw.ForeignKeyField(Party, null=True, on_delete="SET NULL", index=True)
     assignee = pw.CharField(max_length=200, null=True)
     from_spam = pw.BooleanField(default=False)
@@ -101,7 +101,7 @@ class Identity(BaseModel):
     """Who consulted, with where each value came from (the SOP's consultation record)."""
 
     ticket = pw.ForeignKeyField(Ticket, unique=True, backref="identity_rows", on_delete="CASCADE")
-    name = pw.CharField(max_length=200, null=True)
+    name = pw.TextField(null=True)
     name_source = pw.CharField(max_length=32, null=True)
     party = pw.CharField(max_length=200, null=True)
     party_source = pw.CharField(max_length=32, null=True)
@@ -122,7 +122,7 @@ class Message(BaseModel):
     ticket = pw.ForeignKeyField(Ticket, null=True, backref="messages", on_delete="CASCADE", index=True)
     direction = pw.CharField(max_length=8)  # in | out | note | internal
     disposition = pw.CharField(max_length=16)  # ticket | ignored | spam_held | rescued | released
-    kind = pw.CharField(max_length=16, default="normal")  # classify.Kind
+    kind = pw.CharField(max_length=32, default="normal")  # classify.Kind, or the kind of mail we sent
     identity = pw.CharField(max_length=1100, unique=True)
     msgid = pw.CharField(max_length=1000, null=True, index=True)
     message_id = pw.TextField(null=True)  # header form, for display
@@ -135,7 +135,7 @@ class Message(BaseModel):
     uidvalidity = pw.BigIntegerField(null=True)
     uid = pw.BigIntegerField(null=True)
     from_addr = pw.CharField(max_length=320, null=True, index=True)
-    from_name = pw.CharField(max_length=200, null=True)
+    from_name = pw.TextField(null=True)
     to = JsonField(default=list)
     cc = JsonField(default=list)
     subject = pw.TextField(default="")
@@ -145,14 +145,14 @@ class Message(BaseModel):
     references = JsonField(default=list)
     reasons = JsonField(default=list)  # classification reasons
     defects = JsonField(default=list)
-    author = pw.CharField(max_length=200, null=True)  # officer for out/note
+    author = pw.TextField(null=True)  # officer for out/note
     created_at = UtcDateTimeField(index=True)
 
 
 class Attachment(BaseModel):
     message = pw.ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
-    filename = pw.CharField(max_length=300)
-    content_type = pw.CharField(max_length=200)
+    filename = pw.TextField()
+    content_type = pw.TextField()
     size = pw.IntegerField()
     sha256 = pw.CharField(max_length=64, index=True)
     path = pw.CharField(max_length=300)
@@ -187,7 +187,7 @@ class Event(BaseModel):
 
     ticket = pw.ForeignKeyField(Ticket, null=True, backref="events", on_delete="CASCADE", index=True)
     at = UtcDateTimeField(index=True)
-    actor = pw.CharField(max_length=200)  # officer name, "system", or a sender address
+    actor = pw.TextField()  # officer name, "system", or a sender address
     kind = pw.CharField(max_length=48, index=True)
     detail = JsonField(default=dict)
 
@@ -219,6 +219,10 @@ def open_database(url: str) -> pw.Database:
                 "busy_timeout": 10000,
                 "synchronous": "full",
             },
+            # Every transaction takes the write lock at BEGIN: a deferred one that read first
+            # fails at once with SQLITE_BUSY when another process wrote meanwhile (WAL snapshot
+            # rule), instead of waiting out busy_timeout like an immediate one does.
+            lock_type="IMMEDIATE",
         )
     else:
         database = connect(url)
@@ -240,7 +244,27 @@ def _ensure_schema(database: pw.Database) -> None:
         raise SchemaError(
             f"database schema version {found} is newer than this kpudesk ({SCHEMA_VERSION}); upgrade kpudesk"
         )
-    # Older versions would be migrated here, step by step, inside one transaction.
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        with database.atomic():
+            MIGRATIONS[version](database)
+            Meta.update(value=str(version)).where(Meta.key == "schema_version").execute()
+
+
+def _to_v2(database: pw.Database) -> None:
+    """v2: free-form text columns unbounded (PostgreSQL enforces VARCHAR lengths, SQLite does
+    not); the outbox's delivery lease."""
+    if isinstance(database, pw.PostgresqlDatabase):
+        for table, column in (("contact", "name"), ("ticket", "requester_name"), ("identity", "name"),
+                              ("message", "from_name"), ("message", "author"), ("attachment", "filename"),
+                              ("attachment", "content_type"), ("event", "actor"), ("escalation", "external_ref")):
+            database.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE text')
+        database.execute_sql('ALTER TABLE "message" ALTER COLUMN "kind" TYPE varchar(32)')
+    columns = {c.name for c in database.get_columns("outbox_item")}
+    if "lease_until" not in columns:
+        database.execute_sql('ALTER TABLE "outbox_item" ADD COLUMN "lease_until" VARCHAR(32)')
+
+
+MIGRATIONS = {2: _to_v2}
 
 
 def close_database() -> None:

@@ -39,9 +39,14 @@ class OutboxItem(BaseModel):
     last_error = pw.TextField(null=True)
     created_at = UtcDateTimeField(index=True)
     sent_at = UtcDateTimeField(null=True)
+    lease_until = UtcDateTimeField(null=True)  # a sender is delivering it: others keep off
 
 
 register_models(OutboxItem)
+
+# How long a claimed row stays reserved for its sender; a sender that dies mid-batch
+# releases its rows when this runs out.
+LEASE = timedelta(minutes=5)
 
 
 @dataclass
@@ -68,10 +73,19 @@ def enqueue(*, kind: str, sender: str, recipients: list[str], message_id: str, d
 
 
 def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 500) -> list[OutboxItem]:
-    q = OutboxItem.select().where(OutboxItem.status == "pending")
+    q = OutboxItem.select().where((OutboxItem.status == "pending")
+                                  & (OutboxItem.lease_until.is_null() | (OutboxItem.lease_until < now)))
     if not ignore_backoff:
         q = q.where(OutboxItem.next_attempt_at <= now)
     return list(q.order_by(OutboxItem.id).limit(limit))
+
+
+def claim(item_id: int, now: datetime) -> bool:
+    """Reserve a row for delivery (its own committed statement): two senders — a daemon and
+    a manual `kpudesk send`, or two daemons — never deliver the same mail twice."""
+    return OutboxItem.update(lease_until=now + LEASE).where(
+        (OutboxItem.id == item_id) & (OutboxItem.status == "pending")
+        & (OutboxItem.lease_until.is_null() | (OutboxItem.lease_until < now))).execute() == 1
 
 
 def mark_sent(item_id: int, now: datetime, note: str = "") -> None:
@@ -79,6 +93,7 @@ def mark_sent(item_id: int, now: datetime, note: str = "") -> None:
         item = OutboxItem.get_by_id(item_id)
         item.status = "sent"
         item.sent_at = now
+        item.lease_until = None
         item.attempts += 1
         item.last_error = note or None
         item.save()
@@ -92,6 +107,7 @@ def mark_temporary(item_id: int, now: datetime, error: str) -> bool:
         item = OutboxItem.get_by_id(item_id)
         item.attempts += 1
         item.last_error = error[:1000]
+        item.lease_until = None
         if now >= item.deliver_until:
             _fail(item, now, f"menyerah setelah {item.attempts} percobaan: {error}")
             return True
@@ -109,6 +125,7 @@ def mark_permanent(item_id: int, now: datetime, error: str) -> None:
 
 def _fail(item: OutboxItem, now: datetime, error: str) -> None:
     item.status = "failed"
+    item.lease_until = None
     item.last_error = error[:1000]
     item.save()
     if item.message_id is not None:

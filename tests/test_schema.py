@@ -1,0 +1,53 @@
+"""The schema version is recorded, checked at start, and older databases are upgraded."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from kpudesk.tickets.errors import SchemaError
+from kpudesk.tickets.models import SCHEMA_VERSION, close_database, open_database
+
+
+def version(path) -> str:
+    return sqlite3.connect(path).execute("select value from meta where key='schema_version'").fetchone()[0]
+
+
+def test_a_new_database_records_the_current_version(tmp_path):
+    import kpudesk.daemon.wiring  # noqa: F401 - registers every table
+    open_database(f"sqlite:///{tmp_path}/k.db")
+    close_database()
+    assert version(tmp_path / "k.db") == str(SCHEMA_VERSION)
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path):
+    import kpudesk.daemon.wiring  # noqa: F401
+    db = tmp_path / "k.db"
+    open_database(f"sqlite:///{db}")
+    close_database()
+    con = sqlite3.connect(db)
+    con.execute("insert into meta(key, value) values ('probe', 'kept')")
+    con.execute("alter table outbox_item drop column lease_until")  # what v1 looked like
+    con.execute("update meta set value='1' where key='schema_version'")
+    con.commit()
+    con.close()
+    open_database(f"sqlite:///{db}")
+    close_database()
+    con = sqlite3.connect(db)
+    assert "lease_until" in {r[1] for r in con.execute("pragma table_info(outbox_item)")}
+    assert con.execute("select value from meta where key='probe'").fetchone() == ("kept",)
+    assert version(db) == "2"
+
+
+def test_a_newer_database_is_refused_with_a_clear_error(tmp_path):
+    import kpudesk.daemon.wiring  # noqa: F401
+    db = tmp_path / "k.db"
+    open_database(f"sqlite:///{db}")
+    close_database()
+    con = sqlite3.connect(db)
+    con.execute("update meta set value='99' where key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(SchemaError, match="newer than this kpudesk"):
+        open_database(f"sqlite:///{db}")
+    close_database()
