@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from kpudesk.mailbox.compose import compose, from_record
 from kpudesk.mailbox.errors import MailServerError, ServerUnavailable
 from kpudesk.mailbox.smtp import Envelope, SendResult
 from kpudesk.tickets import outbox
@@ -38,7 +39,7 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
             if r.ok:
                 outbox.mark_sent(r.key, now, r.message)
                 stats.sent += 1
-                sent_data.append(bytes(by_id[r.key].data))
+                sent_data.append(by_id[r.key].data)
             elif r.permanent:
                 outbox.mark_permanent(r.key, now, f"{r.code} {r.message}")
                 stats.failed += 1
@@ -47,7 +48,8 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
             else:
                 stats.deferred += 1
 
-        envelopes = [Envelope(i.id, i.sender, tuple(i.recipients), bytes(i.data)) for i in items]
+        envelopes = [Envelope(i.id, i.sender, tuple(i.recipients), outbox.materialize(i, _compose_record))
+                     for i in items]
         try:
             app.smtp().send_batch(envelopes, on_result=on_result, before_send=claim)
         except ServerUnavailable as exc:
@@ -65,6 +67,10 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
         _save_sent(app, sent_data)
     stats.pending = outbox.counts().get("pending", 0)
     return stats, unreachable
+
+
+def _compose_record(record: dict) -> bytes:
+    return compose(from_record(record))
 
 
 def _save_sent(app: App, blobs: list[bytes]) -> None:

@@ -20,7 +20,7 @@ from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry, question_text
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
 from kpudesk.tickets.matching import MatchContext
-from kpudesk.tickets.models import Message, Party, Ticket, db, open_database
+from kpudesk.tickets.models import Message, Party, Ticket, db, open_database, rows
 from kpudesk.tickets.officer import OfficerActions
 from kpudesk.tickets.replies import MailIdentity, Replies
 
@@ -146,7 +146,7 @@ def faq_check(app: App, ticket: Ticket, text: str) -> None:
     flags["faq"] = [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits]
     flags["faq_miss"] = not (hits and hits[0].score >= app.faq_threshold)
     ticket.flags = flags
-    ticket.save()
+    rows('UPDATE "ticket" SET "flags" = ? WHERE "id" = ?', Ticket.flags.db_value(flags), ticket.id)
 
 
 def _acknowledge(app: App):

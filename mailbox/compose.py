@@ -91,6 +91,29 @@ class OutgoingMail:
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content type, data)
 
 
+def to_record(mail: OutgoingMail) -> dict:
+    """A JSON-able record of a mail without attachments, to compose later (see `from_record`)."""
+    if mail.attachments:
+        raise ValueError("a mail with attachments is composed at once, not recorded")
+    addr = lambda a: [a.name, a.email]  # noqa: E731
+    return {"from": addr(mail.from_addr), "to": [addr(a) for a in mail.to], "cc": [addr(a) for a in mail.cc],
+            "reply_to": addr(mail.reply_to) if mail.reply_to else None, "subject": mail.subject,
+            "text": mail.text, "html": mail.html, "message_id": mail.message_id, "date": mail.date.isoformat(),
+            "in_reply_to": mail.in_reply_to, "references": list(mail.references),
+            "auto_submitted": mail.auto_submitted, "suppress_autoresponse": mail.suppress_autoresponse,
+            "extra_headers": [list(h) for h in mail.extra_headers]}
+
+
+def from_record(r: dict) -> OutgoingMail:
+    addr = lambda a: Address(a[0], a[1])  # noqa: E731
+    return OutgoingMail(
+        from_addr=addr(r["from"]), to=tuple(addr(a) for a in r["to"]), cc=tuple(addr(a) for a in r["cc"]),
+        reply_to=addr(r["reply_to"]) if r["reply_to"] else None, subject=r["subject"], text=r["text"],
+        html=r["html"], message_id=r["message_id"], date=datetime.fromisoformat(r["date"]),
+        in_reply_to=r["in_reply_to"], references=tuple(r["references"]), auto_submitted=r["auto_submitted"],
+        suppress_autoresponse=r["suppress_autoresponse"], extra_headers=tuple(tuple(h) for h in r["extra_headers"]))
+
+
 # --- header values ---------------------------------------------------------------------------
 
 def clean_header(value: object) -> str:

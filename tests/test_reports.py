@@ -88,7 +88,10 @@ def desk(tmp_path):
 
 
 def mail(item: OutboxItem):
-    return message_from_bytes(bytes(item.data), policy=policy.default)
+    from kpudesk.mailbox.compose import compose, from_record
+    from kpudesk.tickets.outbox import materialize
+    data = materialize(item, lambda record: compose(from_record(record)))  # as delivery does
+    return message_from_bytes(data, policy=policy.default)
 
 
 def text_of(msg) -> str:

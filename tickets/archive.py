@@ -8,9 +8,17 @@ refers to them — so a committed row never points at a file a power cut could l
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 from pathlib import Path
+
+try:  # syncfs(2): one call makes a whole batch durable, instead of an fsync per file
+    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    _syncfs = _libc.syncfs
+except (OSError, AttributeError):  # not Linux/glibc: fall back to fsync per file
+    _syncfs = None
 
 
 class Archive:
@@ -18,6 +26,7 @@ class Archive:
         self.root = Path(root)
         self._pending_files: list[Path] = []
         self._pending_dirs: set[Path] = set()
+        self._made_dirs: set[Path] = set()
 
     def put(self, data: bytes, kind: str = "raw", suffix: str = ".eml") -> tuple[str, str]:
         """Store bytes; return (sha256 hex, path relative to the archive root)."""
@@ -25,7 +34,9 @@ class Archive:
         rel = Path(kind) / digest[:2] / digest[2:4] / f"{digest}{suffix}"
         path = self.root / rel
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in self._made_dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._made_dirs.add(path.parent)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as fh:
                 fh.write(data)
@@ -36,6 +47,15 @@ class Archive:
 
     def sync(self) -> None:
         """Make everything written since the last sync durable."""
+        if self._pending_files and _syncfs is not None:
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                if _syncfs(fd) == 0:
+                    self._pending_files.clear()
+                    self._pending_dirs.clear()
+                    return
+            finally:
+                os.close(fd)
         for path in [*self._pending_files, *self._pending_dirs]:
             fd = os.open(path, os.O_RDONLY)
             try:

@@ -456,7 +456,7 @@ _COMMON_WORD_TERMS = frozenset({"gelora", "garuda", "ummat", "demokrat", "sira"}
 # ... and a few fixed phrases where they are not the party.
 _NOT_FOLLOWED_BY = {"garuda": ("pancasila", "indonesia airways"), "gelora": ("bung karno", "sriwijaya")}
 _CONTEXT_WORDS = 4
-_MASK_RE = re.compile(r"\S+@\S+|(?:https?://|www\.)\S+", re.IGNORECASE)
+_MASK_RE = re.compile(r"[^\s@]+@\S+|(?:https?://|www\.)\S+", re.IGNORECASE)  # [^\s@]: linear, no backtracking
 _LIST_GAP_RE = re.compile(r"\s*,?\s*(?:(?:dan|atau|serta|maupun|&|/)\s+)?", re.IGNORECASE)
 _CLAUSE_BREAK_RE = re.compile(r"[.;!?,()\[\]\n]")
 _PREFIX = r"(?:(?:(?:dpc|dpd|dpw|dpp)[ \t]+)?partai[ \t]+|(?:dpc|dpd|dpw|dpp)[ \t]+)"
@@ -556,9 +556,14 @@ class PartyRegistry:
             seen.add(term.lower())
             prefixable = not term.lower().startswith("partai ") and term != p.name
             tiny = _letters(term) <= 2
-            anchor = max(re.split(r"[\s\-'’`]+", term.lower()), key=len)
+            # The anchor is the term's most telling word ("Partai" is in every other mail);
+            # an upper-case-only pattern ("PKB") gets a case-sensitive anchor.
+            words = [w for w in re.split(r"[\s\-'’`]+", term) if w]
+            telling = [w for w in words if w.lower() != "partai"] or words
+            word = max(telling, key=len)
             for k, pat in enumerate(_term_patterns(term, prefixable=prefixable)):
-                self._terms.append((pat, p, tiny and k == 0, anchor))  # "Partai PA" is clear enough
+                exact = k == 0 and _letters(term) < 4
+                self._terms.append((pat, p, tiny and k == 0, word if exact else word.lower()))
 
     def _add_contact(self, c: Contact) -> None:
         if c.email in self._contacts:
@@ -667,8 +672,9 @@ class PartyRegistry:
         masked = _MASK_RE.sub(lambda m: " " * len(m.group(0)), text)
         raw: list[tuple[int, int, Party, bool]] = []
         low = masked.lower()
+        present = {a for a in self._anchor_words() if a in (masked if a.isupper() else low)}
         for pat, party, tiny, anchor in self._terms:
-            if anchor not in low:
+            if anchor not in present:
                 continue
             for m in pat.finditer(masked):
                 raw.append((m.start(), m.end(), party, tiny))
@@ -687,6 +693,12 @@ class PartyRegistry:
                 role = "other"  # "PA" alone is too ambiguous to name the writer's party
             out.append(Mention(party, start, end, text[start:end], role))
         return out
+
+    def _anchor_words(self) -> frozenset[str]:
+        """The distinct anchors (fewer than the patterns): each is looked for once."""
+        if getattr(self, "_anchors", None) is None:
+            self._anchors = frozenset(a for *_rest, a in self._terms)
+        return self._anchors
 
     def find_in_text(self, text: str) -> Party | None:
         """The party the writer belongs to, as named in a subject or body; None when unclear.

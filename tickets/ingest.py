@@ -25,7 +25,7 @@ from .archive import Archive
 from .classify import Classification, Kind, OwnIdentity, classify
 from .identity import PartyRegistry, identify
 from .matching import Match, MatchContext, find_ticket
-from .models import Attachment, Contact, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db
+from .models import Attachment, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db, rows
 from .status import REOPEN_FROM, Status
 
 log = logging.getLogger(__name__)
@@ -153,15 +153,20 @@ class Ingestor:
     def _process(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats, quarantine_id: int | None = None) -> Message | None:
         msg = parse(mail.raw, mail.internaldate)
         identity_key = message_identity(msg)
-        existing = Message.get_or_none(Message.identity == identity_key)
+        # One indexed lookup answers both "seen before?" and "Message-ID reused?".
+        if msg.msgid is not None:
+            same_id = rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "msgid" = ?', msg.msgid)
+        else:
+            same_id = rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "identity" = ?', identity_key)
+        existing = next((r for r in same_id if r[1] == identity_key), None)
         if existing is not None:
             stats.duplicates += 1
-            if existing.disposition == "spam_held" and not is_spam:
+            if existing[2] == "spam_held" and not is_spam:
                 # Someone moved it out of Spam: that is a "not spam" verdict. Release it.
-                log.info("held spam message=%s seen again outside spam: releasing", existing.id)
-                self.release(existing, actor="system", reason=f"moved to {mail.folder}", msg=msg)
+                log.info("held spam message=%s seen again outside spam: releasing", existing[0])
+                self.release(Message.get_by_id(existing[0]), actor="system", reason=f"moved to {mail.folder}", msg=msg)
             return None
-        conflict = msg.msgid is not None and Message.select().where(Message.msgid == msg.msgid).exists()
+        conflict = bool(same_id)
         if conflict:
             log.warning("Message-ID reused with different content: %s", msg.msgid)
 
@@ -234,7 +239,7 @@ class Ingestor:
         """Insert the message row with its final place, then its attachments (they need its id)."""
         row.ticket = ticket
         row.disposition = disposition
-        row.save(force_insert=True)
+        row.insert_now()
         for att in msg.attachments:
             sha, path = self.archive.put(att.payload, kind="att", suffix="")
             Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
@@ -252,7 +257,7 @@ class Ingestor:
             claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
             flags={}, created_at=now, updated_at=now,
         )
-        Identity.create(
+        ticket.identity_cache = Identity.create(
             ticket=ticket, name=guess.name, name_source=guess.name_source,
             party=guess.party.name if guess.party else None, party_source=guess.party_source,
             phone=guess.phone, phone_source=guess.phone_source,
@@ -314,16 +319,11 @@ class Ingestor:
     def _remember_contact(self, guess, party_id: int | None) -> None:
         if not guess.email:
             return
-        contact, made = Contact.get_or_create(email=guess.email.lower(), defaults={
-            "name": guess.name, "phone": guess.phone, "party": party_id, "source": "mail"})
-        if not made:
-            dirty = False
-            for f, v in (("name", guess.name), ("phone", guess.phone)):
-                if v and not getattr(contact, f):
-                    setattr(contact, f, v)
-                    dirty = True
-            if dirty:
-                contact.save()
+        # Upsert: what we learn fills gaps, never overwrites what an officer or the registry set.
+        rows('INSERT INTO "contact" ("email", "name", "phone", "party_id", "source") VALUES (?, ?, ?, ?, ?) '
+             'ON CONFLICT ("email") DO UPDATE SET "name" = COALESCE("contact"."name", excluded."name"), '
+             '"phone" = COALESCE("contact"."phone", excluded."phone") RETURNING "id"',
+             guess.email.lower(), guess.name, guess.phone, party_id, "mail")
 
     def _party_id(self, party) -> int:
         pid = self._party_ids.get(party.number)

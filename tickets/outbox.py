@@ -31,7 +31,8 @@ class OutboxItem(BaseModel):
     recipients = JsonField()
     rcpt_key = pw.CharField(max_length=320, index=True)  # first recipient, lower case (caps)
     msgid = pw.CharField(max_length=1000, unique=True)  # bare Message-ID of the mail
-    data = pw.BlobField()
+    data = pw.BlobField()  # the bytes sent; b"" until composed from `mail`
+    mail = JsonField(null=True)  # what to compose (text already rendered): see `materialize`
     status = pw.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
     attempts = pw.IntegerField(default=0)
     next_attempt_at = UtcDateTimeField()
@@ -60,16 +61,32 @@ class SendStats:
         return {"sent": self.sent, "pending": self.pending, "deferred": self.deferred, "failed": self.failed}
 
 
-def enqueue(*, kind: str, sender: str, recipients: list[str], message_id: str, data: bytes, now: datetime,
+def enqueue(*, kind: str, sender: str, recipients: list[str], message_id: str, now: datetime,
+            data: bytes = b"", mail: dict | None = None,
             ticket: Ticket | None = None, message: Message | None = None) -> OutboxItem:
-    """Queue a finished mail. Call inside the transaction that decided to send it."""
+    """Queue a mail: its bytes, or the record of its rendered parts to compose at first
+    delivery (MIME serialisation is the costly part of an acknowledgement, and ingest is
+    the hot path). Call inside the transaction that decided to send it."""
     if not recipients:
         raise ValueError("an outgoing mail needs at least one recipient")
+    if not data and mail is None:
+        raise ValueError("an outgoing mail needs its bytes or its record")
     return OutboxItem.create(
         ticket=ticket, message=message, kind=kind, sender=sender, recipients=recipients,
-        rcpt_key=recipients[0].lower(), msgid=message_id, data=data, status="pending",
+        rcpt_key=recipients[0].lower(), msgid=message_id, data=data, mail=mail, status="pending",
         next_attempt_at=now, deliver_until=now + RETRY_FOR, created_at=now,
     )
+
+
+def materialize(item: OutboxItem, compose_record) -> bytes:
+    """The bytes to send; composed once from the record and stored, so every retry sends
+    exactly the same bytes."""
+    if item.data:
+        return bytes(item.data)
+    data = compose_record(item.mail)
+    OutboxItem.update(data=data).where(OutboxItem.id == item.id).execute()
+    item.data = data
+    return data
 
 
 def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 500) -> list[OutboxItem]:

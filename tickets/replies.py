@@ -10,14 +10,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kpudesk.mailbox.compose import OutgoingMail, compose, reply_subject
+from kpudesk.mailbox.compose import OutgoingMail, compose, reply_subject, to_record
 from kpudesk.mailbox.message import Address
 from kpudesk.mailbox.render import Renderer
 
 from . import msgid as ourid
 from . import outbox
 from .hours import ServiceCalendar
-from .models import Event, Identity, Message, Ticket, db
+from .models import Event, Identity, Message, Ticket, db, rows, utc_text
 from .queries import ref
 from .status import LABELS, Status
 
@@ -103,7 +103,6 @@ class Replies:
             suppress_autoresponse=auto is not None,
             extra_headers=((self.me.loop_header, self.me.msgid_domain),), attachments=attachments,
         )
-        data = compose(mail)
         row = None
         if ticket is not None:
             row = Message.create(
@@ -112,18 +111,21 @@ class Replies:
                 to=list(to), cc=list(cc), subject=subject, date=now, text=text, in_reply_to=[in_reply_to] if in_reply_to else [],
                 references=list(references), author=author, created_at=now,
             )
+        # Composed now when it carries files; otherwise at first delivery, from the record.
+        record = None if attachments else to_record(mail)
         return outbox.enqueue(kind=kind, sender=self.me.address, recipients=list(to) + list(cc), message_id=bare,
-                              data=data, now=now, ticket=ticket, message=row)
+                              data=compose(mail) if attachments else b"", mail=record, now=now,
+                              ticket=ticket, message=row)
 
     # --- acknowledgements ---------------------------------------------------------------
 
     def ack_allowed(self, address: str) -> bool:
         """Per-sender caps: stop loops with anything the classifier missed."""
         now = self.clock.now()
-        q = outbox.OutboxItem.select().where((outbox.OutboxItem.kind == "ack") & (outbox.OutboxItem.rcpt_key == address.lower()))
-        last_hour = q.where(outbox.OutboxItem.created_at >= now - timedelta(hours=1)).count()
-        last_day = q.where(outbox.OutboxItem.created_at >= now - timedelta(days=1)).count()
-        return last_hour < self.me.ack_per_hour and last_day < self.me.ack_per_day
+        recent = [r[0] for r in rows('SELECT "created_at" FROM "outbox_item" WHERE "kind" = ? AND "rcpt_key" = ? '
+                                     'AND "created_at" >= ?', "ack", address.lower(), utc_text(now - timedelta(days=1)))]
+        hour_ago = utc_text(now - timedelta(hours=1))
+        return sum(1 for r in recent if r >= hour_ago) < self.me.ack_per_hour and len(recent) < self.me.ack_per_day
 
     def queue_ack(self, ticket: Ticket, first: Message) -> outbox.OutboxItem | None:
         if not ticket.requester:
@@ -133,7 +135,7 @@ class Replies:
             Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.suppressed",
                          detail={"reason": "batas balasan otomatis per pengirim tercapai"})
             return None
-        ident = Identity.get_or_none(Identity.ticket == ticket)
+        ident = getattr(ticket, "identity_cache", None) or Identity.get_or_none(Identity.ticket == ticket)
         missing = []
         if not (ident and ident.name):
             missing.append("nama perwakilan")

@@ -149,7 +149,10 @@ def _helpdesk(app) -> dict:
 def _queued(args: argparse.Namespace, item, what: str) -> int:
     from email import message_from_bytes, policy
 
-    subject = str(message_from_bytes(bytes(item.data), policy=policy.default)["Subject"] or "")
+    if item.mail is not None:
+        subject = item.mail["subject"]
+    else:
+        subject = str(message_from_bytes(bytes(item.data), policy=policy.default)["Subject"] or "")
     if args.json:
         emit_json({"queued": item.id, "kind": item.kind, "to": item.recipients, "subject": subject})
     else:
