@@ -220,6 +220,7 @@ _OUTLOOK_FROM_RE = re.compile(r"^\s*(?:from|dari)\s*:.*@", re.IGNORECASE)
 _OUTLOOK_NEXT_RE = re.compile(r"^\s*(?:sent|date|tanggal|dikirim|terkirim|to|kepada)\s*:", re.IGNORECASE)
 
 
+@lru_cache(maxsize=32)  # identify, name and question extraction all ask for it
 def strip_quoted(text: str) -> str:
     """The writer's own words: drop "> " lines and everything from a reply/forward header on."""
     if not text:
@@ -457,6 +458,7 @@ _COMMON_WORD_TERMS = frozenset({"gelora", "garuda", "ummat", "demokrat", "sira"}
 _NOT_FOLLOWED_BY = {"garuda": ("pancasila", "indonesia airways"), "gelora": ("bung karno", "sriwijaya")}
 _CONTEXT_WORDS = 4
 _MASK_RE = re.compile(r"[^\s@]+@\S+|(?:https?://|www\.)\S+", re.IGNORECASE)  # [^\s@]: linear, no backtracking
+_WORD_RE = re.compile(r"\w+")
 _LIST_GAP_RE = re.compile(r"\s*,?\s*(?:(?:dan|atau|serta|maupun|&|/)\s+)?", re.IGNORECASE)
 _CLAUSE_BREAK_RE = re.compile(r"[.;!?,()\[\]\n]")
 _PREFIX = r"(?:(?:(?:dpc|dpd|dpw|dpp)[ \t]+)?partai[ \t]+|(?:dpc|dpd|dpw|dpp)[ \t]+)"
@@ -556,14 +558,16 @@ class PartyRegistry:
             seen.add(term.lower())
             prefixable = not term.lower().startswith("partai ") and term != p.name
             tiny = _letters(term) <= 2
-            # The anchor is the term's most telling word ("Partai" is in every other mail);
-            # an upper-case-only pattern ("PKB") gets a case-sensitive anchor.
-            words = [w for w in re.split(r"[\s\-'’`]+", term) if w]
-            telling = [w for w in words if w.lower() != "partai"] or words
-            word = max(telling, key=len)
+            # The anchor is the term's most telling whole word ("Partai" is in every other
+            # mail): a text whose words do not include it cannot match. An upper-case-only
+            # pattern ("PKB") gets a case-sensitive anchor. A term with no plain word
+            # ("PDI-P") has none and is always tried.
+            words = [w for w in term.split() if re.fullmatch(r"\w+", w)]
+            telling = [w for w in words if w.casefold() != "partai"] or words
+            word = max(telling, key=len) if telling else ""
             for k, pat in enumerate(_term_patterns(term, prefixable=prefixable)):
                 exact = k == 0 and _letters(term) < 4
-                self._terms.append((pat, p, tiny and k == 0, word if exact else word.lower()))
+                self._terms.append((pat, p, tiny and k == 0, word if exact else word.casefold()))
 
     def _add_contact(self, c: Contact) -> None:
         if c.email in self._contacts:
@@ -671,10 +675,10 @@ class PartyRegistry:
             return []
         masked = _MASK_RE.sub(lambda m: " " * len(m.group(0)), text)
         raw: list[tuple[int, int, Party, bool]] = []
-        low = masked.lower()
-        present = {a for a in self._anchor_words() if a in (masked if a.isupper() else low)}
+        tokens = set(_WORD_RE.findall(masked))
+        folded = {t.casefold() for t in tokens}
         for pat, party, tiny, anchor in self._terms:
-            if anchor not in present:
+            if anchor and anchor not in (tokens if anchor.isupper() else folded):
                 continue
             for m in pat.finditer(masked):
                 raw.append((m.start(), m.end(), party, tiny))
@@ -693,12 +697,6 @@ class PartyRegistry:
                 role = "other"  # "PA" alone is too ambiguous to name the writer's party
             out.append(Mention(party, start, end, text[start:end], role))
         return out
-
-    def _anchor_words(self) -> frozenset[str]:
-        """The distinct anchors (fewer than the patterns): each is looked for once."""
-        if getattr(self, "_anchors", None) is None:
-            self._anchors = frozenset(a for *_rest, a in self._terms)
-        return self._anchors
 
     def find_in_text(self, text: str) -> Party | None:
         """The party the writer belongs to, as named in a subject or body; None when unclear.

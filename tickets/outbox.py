@@ -43,6 +43,7 @@ class OutboxItem(BaseModel):
     lease_until = UtcDateTimeField(null=True)  # a sender is delivering it: others keep off
 
 
+OutboxItem.add_index(OutboxItem.rcpt_key, OutboxItem.kind, OutboxItem.created_at)  # the per-sender caps
 register_models(OutboxItem)
 
 # How long a claimed row stays reserved for its sender; a sender that dies mid-batch

@@ -131,7 +131,7 @@ class Replies:
         if not ticket.requester:
             return None
         if not self.ack_allowed(ticket.requester):
-            log.warning("ack cap reached for ticket=%s; no acknowledgement", ticket.id)
+            log.info("ack cap reached for ticket=%s; no acknowledgement", ticket.id)
             Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.suppressed",
                          detail={"reason": "batas balasan otomatis per pengirim tercapai"})
             return None
