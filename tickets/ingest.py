@@ -133,20 +133,21 @@ class Ingestor:
         try:
             with db.atomic():  # a savepoint: a failure undoes only this message
                 self._process(mail, is_spam=is_spam, stats=stats)
-        except pw.IntegrityError:
-            # Another poller (sharing a PostgreSQL database from another host) stored it
-            # between our dedupe check and our insert: a duplicate, not a failure.
-            stats.restore(before)
-            if Message.get_or_none(Message.identity == message_identity(parse(mail.raw, mail.internaldate))):
-                stats.duplicates += 1
-                return
-            raise
         except Exception as exc:  # noqa: BLE001 - one bad message must never block the queue
             stats.restore(before)  # the savepoint undid the message; undo its counts too
+            if isinstance(exc, pw.IntegrityError) and self._stored_meanwhile(mail):
+                # Another poller (sharing a PostgreSQL database from another host) stored it
+                # between our dedupe check and our insert: a duplicate, not a failure.
+                stats.duplicates += 1
+                return
             log.warning("quarantined folder=%s uid=%s: %s", mail.folder, mail.uid, exc)
             log.debug("quarantine traceback:\n%s", traceback.format_exc())
             self._quarantine(mail, exc)
             stats.quarantined += 1
+
+    @staticmethod
+    def _stored_meanwhile(mail: FetchedMail) -> bool:
+        return Message.get_or_none(Message.identity == message_identity(parse(mail.raw, mail.internaldate))) is not None
 
     # --- one message ------------------------------------------------------------------
 
