@@ -78,6 +78,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from tests.servers.common import free_port, port_accepts, scratch_dir, set_pdeathsig  # noqa: F401
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from imapclient import IMAPClient, imap_utf7
@@ -113,31 +115,9 @@ def dovecot_available(binary: str = DOVECOT_BIN) -> bool:
 
 
 def default_tmpdir() -> str:
-    """Where throw-away servers keep their files: $KPUDESK_DOVECOT_TMPDIR, else /dev/shm
-    when it is a roomy (>= 1 GiB free) tmpfs -- ten thousand Maildir files are created and
-    deleted ~10x faster there than on ext4 -- else the usual temporary directory."""
-    explicit = os.environ.get("KPUDESK_DOVECOT_TMPDIR")
-    if explicit:
-        return explicit
-    with contextlib.suppress(OSError):
-        st = os.statvfs("/dev/shm")
-        if st.f_bavail * st.f_frsize >= 1 << 30 and os.access("/dev/shm", os.W_OK | os.X_OK):
-            return "/dev/shm"
-    return tempfile.gettempdir()
+    return scratch_dir("KPUDESK_DOVECOT_TMPDIR")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_accepts(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def parse_uid_set(text: str) -> list[int]:
@@ -198,14 +178,6 @@ def _dotlock(path: Path, timeout: float = 10.0) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
 
-
-def _set_pdeathsig() -> None:  # runs in the child between fork and exec
-    """Ask Linux to SIGTERM dovecot if the Python process that started it dies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # pragma: no cover - not Linux
-        pass
 
 
 class _SourceForwarder:
@@ -512,7 +484,7 @@ class Dovecot:
                 stdout=stderr,
                 stderr=stderr,
                 start_new_session=True,  # own process group: stop() can reap every child
-                preexec_fn=_set_pdeathsig,
+                preexec_fn=set_pdeathsig,
                 cwd=self.workdir,
             )
         finally:

@@ -48,6 +48,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.servers.common import free_port, port_accepts, scratch_dir, set_pdeathsig  # noqa: F401
+
 INSTALL_HINT = (
     "run `.ci/run` from the repository root (it installs everything the tests need), "
     "or `apt-get install postgresql` (Debian/Ubuntu) and `pip install -e '.[test]'` (psycopg2-binary)"
@@ -103,30 +105,9 @@ def missing_reason() -> str | None:
 
 
 def default_tmpdir() -> str:
-    """$KPUDESK_POSTGRES_TMPDIR, else /dev/shm when it is a roomy tmpfs, else the usual temp dir."""
-    explicit = os.environ.get("KPUDESK_POSTGRES_TMPDIR")
-    if explicit:
-        return explicit
-    with contextlib.suppress(OSError):
-        st = os.statvfs("/dev/shm")
-        if st.f_bavail * st.f_frsize >= 1 << 30 and os.access("/dev/shm", os.W_OK | os.X_OK):
-            return "/dev/shm"
-    return tempfile.gettempdir()
+    return scratch_dir("KPUDESK_POSTGRES_TMPDIR")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _set_pdeathsig() -> None:  # runs in the child after the uid switch, before exec
-    """Ask Linux to SIGTERM the postmaster if the Python process that started it dies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # pragma: no cover - not Linux
-        pass
 
 
 def _server_processes(postmaster: int) -> list[int]:
@@ -276,7 +257,7 @@ class Postgres:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.workdir, env=self._env(),
                 start_new_session=True,  # not in pytest's group: Ctrl-C goes to pytest only
-                preexec_fn=_set_pdeathsig, **self._as_server_user())
+                preexec_fn=set_pdeathsig, **self._as_server_user())
         deadline = time.monotonic() + self.start_timeout
         last = "no connection attempt"
         while time.monotonic() < deadline:

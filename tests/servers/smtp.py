@@ -57,6 +57,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from tests.servers.common import free_port  # noqa: F401 - re-exported for the tests
+
 HOST = "127.0.0.1"
 SERVER_NAME = "kpudesk-test-smtp"   # banner/EHLO name; avoids socket.getfqdn() lookups
 TLS_MODES = ("none", "starttls", "implicit")
@@ -72,12 +74,6 @@ class ReceivedMessage:
     login: str | None
     mail_options: list[str] = field(default_factory=list)
 
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _is_tls(server: SMTP) -> bool:
