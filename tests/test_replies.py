@@ -249,3 +249,26 @@ def test_two_senders_racing_deliver_each_mail_once(tmp_path, imap_user):
             assert p.returncode == 0, err.decode()
         ids = collections.Counter(m.message["Message-ID"] for m in server.messages)
         assert len(ids) == n and set(ids.values()) == {1}
+
+
+def test_officer_note_assign_close_reopen_are_recorded_and_notes_never_mailed(desk, imap_user, smtp_server):
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
+    cycle(desk)
+    (t,) = desk.json("tickets", "list")
+    tid = str(t["id"])
+    assert desk.run("tickets", "note", tid, "--message", "Sudah ditelepon, menunggu berkas.", "--as", "Rina Wulandari").code == 0
+    assert desk.run("tickets", "assign", tid, "Ahmad Fauzi", "--as", "Rina Wulandari").code == 0
+    assert desk.run("tickets", "close", tid, "--as", "Rina Wulandari", "--reason", "selesai ditelepon").code == 0
+    again = desk.run("tickets", "close", tid, "--as", "Rina Wulandari")
+    assert again.code == 1 and "sudah selesai" in again.err
+    shown = desk.json("tickets", "show", tid)
+    assert shown["status"] == "selesai" and shown["assignee"] == "Ahmad Fauzi"
+    assert [m["direction"] for m in shown["messages"]].count("note") == 1
+    assert desk.run("tickets", "reopen", tid, "--as", "Rina Wulandari").code == 0
+    assert desk.json("tickets", "show", tid)["status"] == "baru"
+    kinds = [e["kind"] for e in desk.json("tickets", "show", tid)["events"]]
+    assert {"ticket.note", "ticket.assigned", "ticket.status"} <= set(kinds)
+    assert desk.json("send")["sent"] == 0  # only the acknowledgement went out, in cycle()
+    assert len(smtp_server.messages) == 1
+    assert desk.run("tickets", "close", "999", "--as", "Rina Wulandari").code == 1
+    assert desk.run("tickets", "reply", tid, "--message", "x", "--as", "Orang Asing").code == 1

@@ -169,20 +169,20 @@ def cmd_note(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_close(args: argparse.Namespace) -> int:
+def _change_state(args: argparse.Namespace, action: str, done: str) -> int:
     app = app_from_args(args)
     ticket = queries.get_ticket(args.id)
-    app.officers.close(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
-    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} ditandai selesai.")
+    getattr(app.officers, action)(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
+    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} {done}.")
     return 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    return _change_state(args, "close", "ditandai selesai")
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
-    app.officers.reopen(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
-    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} dibuka kembali.")
-    return 0
+    return _change_state(args, "reopen", "dibuka kembali")
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
