@@ -169,3 +169,26 @@ def test_spam_folder_is_found_by_its_junk_flag_when_the_configured_name_is_missi
     imap_user.append("Spam", party_mail("promo@shop.example.net", "Promo", "beli"))
     stats = desk.json("poll")
     assert stats["spam_held"] == 1 and "Spam" in stats["folders"]
+
+
+def test_the_archive_keeps_every_message_byte_exact_with_its_sha256(desk, imap_user):
+    import hashlib
+
+    from tests.corpus.hostile import hostile_messages
+    raws = [raw for _name, raw in hostile_messages()][:12]
+    imap_user.append_many("INBOX", raws)
+    desk.json("poll")
+    with imap_user.session() as c:
+        c.select_folder("INBOX", readonly=True)
+        served = {uid: bytes(d[b"BODY[]"]) for uid, d in c.fetch(c.search("ALL"), [b"BODY.PEEK[]"]).items()}
+    from kpudesk.tickets.models import Message, Quarantine
+    app = desk.app()
+    stored = {}
+    for row in list(Message.select().where(Message.direction == "in")) + list(Quarantine.select()):
+        data = app.archive.read(row.raw_path)
+        assert hashlib.sha256(data).hexdigest() == row.raw_sha256
+        assert data == served[row.uid]
+        stored[row.uid] = data
+    # Every message the server holds is in the archive: stored itself, or a duplicate of one.
+    for uid, data in served.items():
+        assert uid in stored or data in stored.values()
