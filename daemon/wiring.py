@@ -133,7 +133,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
                          provinsi_roles=e.provinsi_roles),
         app.replies, app.faq, app.clock, app.faq_threshold)
     app.ingestor = Ingestor(archive=app.archive, registry=registry, clock=app.clock,
-                            config=IngestConfig(own=app.own_identity(), match=app.match_context()),
+                            config=IngestConfig(own=app.own_identity(), match=app.match_context(),
+                                                inbox=settings.imap.inbox),
                             on_ticket_message=_acknowledge(app), on_bounce=_bounce(app),
                             on_internal=app.escalations.receive)
     return app

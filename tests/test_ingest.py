@@ -192,3 +192,20 @@ def test_the_archive_keeps_every_message_byte_exact_with_its_sha256(desk, imap_u
     # Every message the server holds is in the archive: stored itself, or a duplicate of one.
     for uid, data in served.items():
         assert uid in stored or data in stored.values()
+
+
+def test_a_quarantined_spam_message_keeps_the_spam_rules_when_retried(desk, imap_user, monkeypatch):
+    import kpudesk.tickets.ingest as ingest
+
+    real = ingest.classify
+
+    def broken(msg, own):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(ingest, "classify", broken)
+    imap_user.append("Spam", party_mail("promo@shop.example.net", "Hadiah", "klik"))
+    assert desk.json("poll")["quarantined"] == 1
+    monkeypatch.setattr(ingest, "classify", real)
+    assert desk.run("quarantine", "retry").code == 0
+    assert desk.json("tickets", "list") == []
+    assert [h["from"] for h in desk.json("spam", "list")] == ["promo@shop.example.net"]

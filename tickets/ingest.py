@@ -73,6 +73,7 @@ class PollStats:
 class IngestConfig:
     own: OwnIdentity
     match: MatchContext
+    inbox: str = "INBOX"  # the poller reads the inbox and the spam folder, nothing else
 
 
 # Called inside the transaction for a message that opened a new ticket, or a follow-up;
@@ -360,10 +361,12 @@ class Ingestor:
 
     def retry_quarantined(self, q: Quarantine, stats: PollStats) -> bool:
         """Process a quarantined message again; True when it went through."""
-        mail = FetchedMail(q.folder or "INBOX", q.uidvalidity or 0, q.uid or 0, self.archive.read(q.raw_path), q.internaldate)
+        folder = q.folder or self.config.inbox
+        mail = FetchedMail(folder, q.uidvalidity or 0, q.uid or 0, self.archive.read(q.raw_path), q.internaldate)
         try:
             with db.atomic():
-                row = self._process(mail, is_spam=False, stats=stats)
+                # Mail that came from the spam folder keeps the spam rules (held, no backscatter).
+                row = self._process(mail, is_spam=folder != self.config.inbox, stats=stats)
                 q.resolved_at = self.clock.now()
                 q.resolved_message = row
                 q.save()
