@@ -15,6 +15,7 @@ from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.classify import Classification, Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
+from kpudesk.tickets.errors import ConfigError
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry, question_text
@@ -116,11 +117,18 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     open_database(settings.database_url)
     registry = PartyRegistry.load(DEFAULT_PARTIES_PATH, settings.parties_registry)
     sync_parties(registry)
-    app = App(settings=settings, clock=clock or clock_from_env(os.environ.get("KPUDESK_NOW")), archive=Archive(settings.storage_dir / "archive"),
+    try:
+        clock = clock or clock_from_env(os.environ.get("KPUDESK_NOW"))
+    except ValueError as exc:
+        raise ConfigError("KPUDESK_NOW", str(exc)) from None
+    app = App(settings=settings, clock=clock, archive=Archive(settings.storage_dir / "archive"),
               registry=registry, secret=load_secret(settings))
     h = settings.helpdesk
-    app.calendar = ServiceCalendar.from_strings(timezone=h.timezone, hours=h.service_hours, days=h.service_days,
-                                                closures=h.closures)
+    try:
+        app.calendar = ServiceCalendar.from_strings(timezone=h.timezone, hours=h.service_hours,
+                                                    days=h.service_days, closures=h.closures)
+    except ValueError as exc:
+        raise ConfigError("helpdesk.service_days", str(exc)) from None
     app.replies = Replies(
         MailIdentity(name=h.name, address=h.address, tag=h.tag, msgid_domain=h.msgid_domain, secret=app.secret,
                      loop_header=LOOP_HEADER, ack_per_hour=h.ack_per_hour, ack_per_day=h.ack_per_day),

@@ -118,3 +118,12 @@ def test_check_with_the_server_down_exits_75(tmp_path, imap_user):
     assert r.code == 75 and "tidak dapat dihubungi" in r.err
     r = desk.run("poll", "--json")
     assert r.code == 75 and r.out == ""
+
+
+def test_bad_service_days_is_a_settings_error_naming_the_key(tmp_path, capsys):
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+    (tmp_path / "settings.toml").write_text(text.replace('service_days = "mon-sun"', 'service_days = "senin-kadang"'),
+                                            encoding="utf-8")
+    code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
+    assert code == 2 and "helpdesk.service_days" in err and len(err.strip().splitlines()) == 1

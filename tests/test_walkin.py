@@ -51,3 +51,11 @@ def test_bad_walk_in_input_is_refused_clearly_and_nothing_is_stored(desk, args, 
                  "--as", "Rina Wulandari", *args)
     assert r.code == 1 and needle in r.err
     assert desk.json("tickets", "list") == []
+
+
+def test_an_answer_to_a_walk_in_without_email_is_refused_clearly(desk):
+    t = desk.json("tickets", "new", "--channel", "tatap-muka", "--party", "PKB", "--name", "Hendra",
+                  "--subject", "Tanya", "--message", "Tanya langsung", "--as", "Rina Wulandari")
+    r = desk.run("tickets", "reply", str(t["id"]), "--message", "Jawaban", "--as", "Rina Wulandari")
+    assert r.code == 1 and "tidak punya alamat surel" in r.err
+    assert desk.json("tickets", "show", str(t["id"]))["status"] == "baru"

@@ -16,6 +16,7 @@ from kpudesk.mailbox.render import Renderer
 
 from . import msgid as ourid
 from . import outbox
+from .errors import UserError
 from .hours import ServiceCalendar
 from .models import Event, Identity, Message, Ticket, db, rows, utc_text
 from .queries import ref
@@ -162,7 +163,8 @@ class Replies:
 
     def queue_answer(self, ticket: Ticket, *, officer, body: str, faq=None) -> outbox.OutboxItem:
         if not ticket.requester:
-            raise ValueError("tiket ini tidak punya alamat surel pemohon; jawaban tidak dapat dikirim lewat surel")
+            raise UserError(f"tiket #{ticket.id} tidak punya alamat surel pemohon; jawaban tidak dapat dikirim "
+                            "lewat surel (catat jawaban lisan dengan `tickets note`)")
         ctx = self.base_context(ticket) | {
             "body": body.strip("\n"),
             "officer": {"name": officer.name, "role_label": ROLE_LABELS.get(officer.role, officer.role)},
