@@ -174,6 +174,8 @@ def test_permanent_rejection_is_failed_and_visible(tmp_path, imap_user):
         assert "!" in human and "gagal" in human
         shown = desk.json("tickets", "show", str(t["id"]))
         assert any(e["kind"] == "delivery.failed" for e in shown["events"])
+        assert [m["delivery"] for m in shown["messages"] if m["direction"] == "out"] == ["failed"]
+        assert "GAGAL TERKIRIM" in desk.run("tickets", "show", str(t["id"])).out
 
 
 def test_temporary_rejection_retries_with_backoff_and_manual_send_ignores_it(tmp_path, imap_user):

@@ -89,6 +89,8 @@ def message_view(m: Message, zone: ZoneInfo) -> dict:
         "text": m.text,
         "message_id": m.message_id,
         "author": m.author,
+        # for mail we sent: queued | sent | failed | bounced
+        "delivery": m.disposition if m.disposition in ("queued", "sent", "failed", "bounced") else None,
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
             for a in m.attachments.order_by(Attachment.id)

@@ -351,7 +351,12 @@ def render_ticket(d: dict) -> str:
     for m in d["messages"]:
         arrow = {"in": "MASUK", "out": "KELUAR", "note": "CATATAN", "internal": "INTERNAL"}.get(m["direction"], m["direction"])
         who = m["author"] or m["from"] or "-"
-        out.append(f"--- {arrow} {m['date']} dari {who}" + (f" ({m['kind']})" if m["kind"] not in ("normal", None) else ""))
+        kind = KIND_LABELS.get(m["kind"], m["kind"]) if m["kind"] not in ("normal", None) else ""
+        state = DELIVERY_LABELS.get(m.get("delivery") or "", "")
+        out.append(f"--- {arrow} {(m['date'] or '')[:16].replace('T', ' ')} dari {who}"
+                   + (f" ({kind})" if kind else "") + (f" [{state}]" if state else ""))
+        if m["kind"] in ("ack", "followup", "notice"):
+            continue  # standard text from the templates: the line above says enough
         out.append(textwrap.indent(fold_quotes(m["text"]).strip() or "(kosong)", "  "))
         for a in m["attachments"]:
             out.append(f"  [lampiran] {a['filename']} ({a['size']} bita, sha256 {a['sha256'][:12]}…)")
@@ -383,6 +388,13 @@ def render_ticket(d: dict) -> str:
     for e in d["events"]:
         out.append(f"  {e['at']}  {e['actor']}: {e['kind']}")
     return "\n".join(out)
+
+
+KIND_LABELS = {"ack": "tanda terima otomatis", "answer": "jawaban", "followup": "kabar perkembangan",
+               "notice": "pemberitahuan", "escalation-anggota": "eskalasi ke Anggota KPU",
+               "escalation-provinsi": "eskalasi ke KPU Provinsi", "auto_reply": "balasan otomatis",
+               "bounce": "laporan gagal kirim", "bulk": "surel massal", "note": "catatan"}
+DELIVERY_LABELS = {"queued": "antre kirim", "sent": "terkirim", "failed": "GAGAL TERKIRIM", "bounced": "DITOLAK PENERIMA"}
 
 
 def fold_quotes(text: str) -> str:
