@@ -48,8 +48,14 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
             else:
                 stats.deferred += 1
 
-        envelopes = [Envelope(i.id, i.sender, tuple(i.recipients), outbox.materialize(i, _compose_record))
-                     for i in items]
+        envelopes = []
+        for i in items:
+            try:
+                envelopes.append(Envelope(i.id, i.sender, tuple(i.recipients), outbox.materialize(i, _compose_record)))
+            except ValueError as exc:
+                # e.g. a requester address no mail server would take: fail this row, send the rest
+                outbox.mark_permanent(i.id, app.clock.now(), f"tidak dapat disusun: {exc}")
+                stats.failed += 1
         try:
             app.smtp().send_batch(envelopes, on_result=on_result, before_send=claim)
         except ServerUnavailable as exc:

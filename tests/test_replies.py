@@ -274,3 +274,17 @@ def test_officer_note_assign_close_reopen_are_recorded_and_notes_never_mailed(de
     assert len(smtp_server.messages) == 1
     assert desk.run("tickets", "close", "999", "--as", "Rina Wulandari").code == 1
     assert desk.run("tickets", "reply", tid, "--message", "x", "--as", "Orang Asing").code == 1
+
+
+def test_a_mail_that_cannot_be_composed_fails_alone_and_the_rest_goes_out(desk, imap_user, smtp_server):
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
+    imap_user.append("INBOX", party_mail("lo@pks.example.org", "Tanya juga", "isi"))
+    desk.json("poll")
+    from kpudesk.tickets.outbox import OutboxItem
+    desk.app()
+    first = OutboxItem.select().order_by(OutboxItem.id).first()
+    broken = dict(first.mail)
+    broken["to"] = [["", "bukan alamat"]]  # what a hostile From could leave behind
+    OutboxItem.update(mail=broken).where(OutboxItem.id == first.id).execute()
+    assert desk.json("send") == {"sent": 1, "pending": 0, "deferred": 0, "failed": 1}
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["lo@pks.example.org"]]
