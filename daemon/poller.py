@@ -72,13 +72,15 @@ def _poll_folder(app: App, source: ImapSource, folder: str, is_spam: bool, stats
     if not uids:
         return
     log.info("folder=%s uidvalidity=%s new=%d from_uid=%d", folder, status.uidvalidity, len(uids), last_uid + 1)
+    stored: list[int] = []
     for batch in _prefetch(source.iter_batches(status, uids, app.settings.imap.batch_size)):
         app.ingestor.ingest_batch(folder, status.uidvalidity, batch, is_spam=is_spam, stats=stats)
+        stored += [m.uid for m in batch]
         if should_stop():
             log.info("stop requested: %s left after UID %s", folder, stats.folders[folder].last_uid)
-            return
-    if app.settings.imap.mark_seen:
-        source.mark_seen(folder, uids)
+            break
+    if app.settings.imap.mark_seen:  # only what is committed, and only after the commit
+        source.mark_seen(folder, stored)
 
 
 def _prefetch(batches, depth: int = 2):

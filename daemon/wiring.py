@@ -18,7 +18,7 @@ from kpudesk.tickets.escalation import EscalationConfig, Escalations
 from kpudesk.tickets.errors import ConfigError
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
-from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry, question_text
+from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
 from kpudesk.tickets.matching import MatchContext
 from kpudesk.tickets.models import Message, Party, Ticket, db, open_database, rows
@@ -150,7 +150,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
 
 def faq_check(app: App, ticket: Ticket, text: str) -> None:
     """Record the FAQ Sipol result on a new ticket: "tidak ada di FAQ" is the SOP's cue to escalate."""
-    hits = app.faq.current().search(f"{ticket.subject}\n{question_text(text)[:600]}", limit=3)
+    hits = app.faq.for_ticket(ticket.subject, text)
     flags = dict(ticket.flags or {})
     flags["faq"] = [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits]
     flags["faq_miss"] = not (hits and hits[0].score >= app.faq_threshold)
@@ -161,10 +161,10 @@ def faq_check(app: App, ticket: Ticket, text: str) -> None:
 def _acknowledge(app: App):
     """Decided at ingest, in the ingest transaction: one acknowledgement per new ticket."""
 
-    def hook(ticket: Ticket, row: Message, msg, cls: Classification, created: bool) -> None:
-        if created and cls.kind == Kind.NORMAL:
+    def hook(ticket: Ticket, row: Message, msg, cls: Classification, identity) -> None:
+        if identity is not None and cls.kind == Kind.NORMAL:  # a new ticket
             faq_check(app, ticket, msg.text)
-            app.replies.queue_ack(ticket, row)
+            app.replies.queue_ack(ticket, row, identity)
 
     return hook
 

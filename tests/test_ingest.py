@@ -209,3 +209,16 @@ def test_a_quarantined_spam_message_keeps_the_spam_rules_when_retried(desk, imap
     assert desk.run("quarantine", "retry").code == 0
     assert desk.json("tickets", "list") == []
     assert [h["from"] for h in desk.json("spam", "list")] == ["promo@shop.example.net"]
+
+
+def test_mark_seen_flags_only_what_was_stored_when_the_setting_asks(tmp_path, imap_user):
+    desk = Desk(tmp_path / "desk", imap_user)
+    desk.settings_path.write_text(desk.settings_path.read_text().replace(
+        "batch_size = 50", "batch_size = 50\nmark_seen = true"))
+    imap_user.append("INBOX", party_mail("a@pkb.example.org", "Tanya", "isi"))
+    imap_user.append("INBOX", party_mail("b@pkb.example.org", "Tanya lagi", "isi"))
+    assert desk.json("poll")["tickets_created"] == 2
+    with imap_user.session() as c:
+        c.select_folder("INBOX", readonly=True)
+        flags = c.get_flags(c.search("ALL"))
+    assert len(flags) == 2 and all(b"\\Seen" in f for f in flags.values())

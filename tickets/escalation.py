@@ -19,7 +19,6 @@ from kpudesk.mailbox.compose import tagged_subject
 from kpudesk.mailbox.message import InboundMessage
 
 from .errors import ConfigError, UserError
-from .identity import question_text
 from .models import BaseModel, Event, Identity, JsonField, Message, Ticket, UtcDateTimeField, db, register_models
 from .queries import ref
 from .replies import ROLE_LABELS, Replies, set_status
@@ -127,7 +126,7 @@ class Escalations:
         msgs = list(Message.select().where(Message.ticket == ticket).order_by(Message.created_at, Message.id))
         first_in = next((m for m in msgs if m.direction == "in"), None)
         question = first_in.text if first_in else ticket.subject
-        hits = self.faq.current().search(f"{ticket.subject}\n{question_text(question)[:600]}", limit=3)
+        hits = self.faq.for_ticket(ticket.subject, question)
         ident = Identity.get_or_none(Identity.ticket == ticket)
         return self.replies.base_context(ticket) | {
             "identity": {"name": ident.name if ident else None, "party": ident.party if ident else None,

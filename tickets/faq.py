@@ -65,6 +65,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .identity import question_text
+
 log = logging.getLogger(__name__)
 
 DEFAULT_FAQ_PATH = Path(__file__).parent / "data" / "faq_sipol.toml"
@@ -614,3 +616,8 @@ class FaqLibrary:
 
     def search(self, text: str, limit: int = 3) -> list[FaqHit]:
         return self.current().search(text, limit)
+
+    def for_ticket(self, subject: str, body: str, limit: int = 3) -> list[FaqHit]:
+        """Suggestions for a party's question: its subject and the question itself, without
+        greeting, signature or quoted history (their words dilute a well-covered question)."""
+        return self.search(f"{subject}\n{question_text(body)[:600]}", limit)

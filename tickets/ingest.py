@@ -78,7 +78,8 @@ class IngestConfig:
 
 # Called inside the transaction for a message that opened a new ticket, or a follow-up;
 # the reply module uses it to queue acknowledgements atomically with the ticket.
-TicketHook = Callable[[Ticket, Message, InboundMessage, Classification, bool], None]
+# `identity` is the record made for a new ticket (None for a follow-up).
+TicketHook = Callable[[Ticket, Message, InboundMessage, Classification, Identity | None], None]
 
 
 class Ingestor:
@@ -210,7 +211,8 @@ class Ingestor:
                 self.on_bounce(row, msg)
             return row
 
-        ticket, created = self._ticket_for(msg, match, from_spam=is_spam)
+        ticket, identity = self._ticket_for(msg, match, from_spam=is_spam)
+        created = identity is not None
         self._finish(row, msg, ticket, "rescued" if is_spam else "ticket")
         stats.messages_added += 1
         if created:
@@ -219,7 +221,7 @@ class Ingestor:
             return row  # an escalation answer: internal, no reopen, no acknowledgement
         else:
             self._follow_up(ticket, msg)
-        self._after_ticket_message(ticket, row, msg, cls, created, rescued=is_spam)
+        self._after_ticket_message(ticket, row, msg, cls, identity, rescued=is_spam)
         return row
 
     def _new_row(self, msg: InboundMessage, mail: FetchedMail, cls: Classification, identity_key: str,
@@ -247,10 +249,11 @@ class Ingestor:
             Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
                               size=att.size, sha256=sha, path=path)
 
-    def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool) -> tuple[Ticket, bool]:
+    def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool) -> tuple[Ticket, Identity | None]:
+        """The matched ticket, or a new one with its identity record (None: not new)."""
         now = self.clock.now()
         if match.ticket_id is not None:
-            return Ticket.get_by_id(match.ticket_id), False
+            return Ticket.get_by_id(match.ticket_id), None
         guess = identify(msg, self.registry)
         party_id = self._party_id(guess.party) if guess.party else None
         ticket = Ticket.create(
@@ -259,7 +262,7 @@ class Ingestor:
             claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
             flags={}, created_at=now, updated_at=now,
         )
-        ticket.identity_cache = Identity.create(
+        identity = Identity.create(
             ticket=ticket, name=guess.name, name_source=guess.name_source,
             party=guess.party.name if guess.party else None, party_source=guess.party_source,
             phone=guess.phone, phone_source=guess.phone_source,
@@ -268,7 +271,7 @@ class Ingestor:
         self._event(ticket, msg.sender_key or "unknown", "ticket.created", channel="email",
                     match=match.rule, claimed_tag=match.claimed_tag, from_spam=from_spam)
         self._remember_contact(guess, party_id)
-        return ticket, True
+        return ticket, identity
 
     def _follow_up(self, ticket: Ticket, msg: InboundMessage) -> None:
         """A party's follow-up: reopen an answered or closed ticket, complete the identity."""
@@ -310,13 +313,13 @@ class Ingestor:
             self._event(ticket, msg.sender_key or "unknown", "identity.updated", fields=sorted(changed))
 
     def _after_ticket_message(self, ticket: Ticket, row: Message, msg: InboundMessage, cls: Classification,
-                              created: bool, *, rescued: bool) -> None:
-        if not created:
+                              identity: Identity | None, *, rescued: bool) -> None:
+        if identity is None:
             self._event(ticket, msg.sender_key or "unknown", "message.received", message=row.id)
         if rescued:
             self._event(ticket, "system", "spam.rescued", message=row.id)
         if self.on_ticket_message is not None:
-            self.on_ticket_message(ticket, row, msg, cls, created)
+            self.on_ticket_message(ticket, row, msg, cls, identity)
 
     def _remember_contact(self, guess, party_id: int | None) -> None:
         if not guess.email:
@@ -387,14 +390,14 @@ class Ingestor:
         cls = classify(msg, self.config.own)
         match = find_ticket(msg, self.config.match)
         with db.atomic():
-            ticket, created = self._ticket_for(msg, match, from_spam=True)
+            ticket, identity = self._ticket_for(msg, match, from_spam=True)
             row.ticket = ticket
             row.disposition = "released"
             row.save()
             self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
-            if not created:
+            if identity is None:
                 self._follow_up(ticket, msg)
-            self._after_ticket_message(ticket, row, msg, cls, created, rescued=False)
+            self._after_ticket_message(ticket, row, msg, cls, identity, rescued=False)
         return ticket
 
 

@@ -128,7 +128,7 @@ class Replies:
         hour_ago = utc_text(now - timedelta(hours=1))
         return sum(1 for r in recent if r >= hour_ago) < self.me.ack_per_hour and len(recent) < self.me.ack_per_day
 
-    def queue_ack(self, ticket: Ticket, first: Message) -> outbox.OutboxItem | None:
+    def queue_ack(self, ticket: Ticket, first: Message, identity: Identity | None = None) -> outbox.OutboxItem | None:
         if not ticket.requester:
             return None
         if not self.ack_allowed(ticket.requester):
@@ -136,7 +136,7 @@ class Replies:
             Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.suppressed",
                          detail={"reason": "batas balasan otomatis per pengirim tercapai"})
             return None
-        ident = getattr(ticket, "identity_cache", None) or Identity.get_or_none(Identity.ticket == ticket)
+        ident = identity or Identity.get_or_none(Identity.ticket == ticket)
         missing = []
         if not (ident and ident.name):
             missing.append("nama perwakilan")

@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 
 from kpudesk.tickets import queries, walkin
-from kpudesk.tickets.identity import question_text
 from kpudesk.tickets.laporan import consultation_report
 from kpudesk.tickets.timing import overdue_ticket_ids, ticket_timings
 from kpudesk.tickets.walkin import CHANNELS
@@ -306,7 +305,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     h = app.settings.helpdesk
     t = queries.get_ticket(args.id)
     d = queries.detail(t, tag=h.tag, zone=app.settings.zone)
-    hits = app.faq.current().search(f"{t.subject}\n{question_text(_first_question(d))[:600]}", limit=3)
+    hits = app.faq.for_ticket(t.subject, _first_question(d))
     d["faq_suggestions"] = [{"id": h.entry.id, "score": round(h.score, 3), "question": h.entry.question} for h in hits]
     d["faq_covered"] = bool(hits) and hits[0].score >= app.faq_threshold
     tm = ticket_timings(t, app.calendar, app.clock.now())

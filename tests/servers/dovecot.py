@@ -79,6 +79,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tests.servers.proxy import Proxy
 from tests.servers.common import free_port, port_accepts, scratch_dir, set_pdeathsig  # noqa: F401
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
@@ -180,99 +181,6 @@ def _dotlock(path: Path, timeout: float = 10.0) -> Iterator[None]:
 
 
 
-class _SourceForwarder:
-    """A loopback TCP forwarder whose upstream connections come from `source_ip`.
-
-    TLS mode puts it in front of Dovecot's plain listener: Dovecot treats a client whose IP
-    equals the server IP (127.0.0.1 -> 127.0.0.1) as "secured" and would let it log in
-    without TLS even with ``ssl = required``; via the forwarder the client is 127.0.0.2,
-    so Dovecot applies its real rules. Bytes are relayed unchanged (STARTTLS works)."""
-
-    def __init__(self, host: str, port: int, target: tuple[str, int], source_ip: str) -> None:
-        self.host, self.port, self.target, self.source_ip = host, port, target, source_ip
-        self._listener: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
-
-    def start(self) -> int:
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            ls.bind((self.host, self.port))
-            ls.listen(64)
-        except OSError as e:
-            ls.close()
-            raise DovecotError(f"plain-port forwarder cannot listen on {self.host}:{self.port}: {e}") from e
-        self.port = ls.getsockname()[1]
-        self._listener = ls
-        self._thread = threading.Thread(target=self._accept, args=(ls,), name="dovecot-fwd", daemon=True)
-        self._thread.start()
-        return self.port
-
-    def stop(self) -> None:
-        ls, self._listener = self._listener, None
-        if ls is not None:
-            with contextlib.suppress(OSError):
-                ls.shutdown(socket.SHUT_RDWR)  # wakes accept()
-            ls.close()
-        with self._lock:
-            conns, self._conns = list(self._conns), set()
-        for c in conns:
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-            c.close()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    def _accept(self, ls: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = ls.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5, source_address=(self.source_ip, 0))
-                upstream.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                if self._listener is not ls:  # stopped meanwhile
-                    client.close()
-                    upstream.close()
-                    return
-                self._conns.update((client, upstream))
-            pending = [2]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(
-                    target=self._pump, args=(src, dst, client, upstream, pending), daemon=True
-                ).start()
-
-    def _pump(self, src, dst, client, upstream, pending) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    with contextlib.suppress(OSError):
-                        dst.shutdown(socket.SHUT_WR)  # pass the half-close on
-                    break
-                dst.sendall(data)
-        except OSError:
-            for c in (client, upstream):
-                with contextlib.suppress(OSError):
-                    c.shutdown(socket.SHUT_RDWR)
-        with self._lock:
-            pending[0] -= 1
-            done = pending[0] == 0
-            if done:
-                self._conns.difference_update((client, upstream))
-        if done:
-            client.close()
-            upstream.close()
-
-
 @dataclass(frozen=True)
 class ImapUser:
     """One mailbox on a test `Dovecot`; the helper methods are bound to this user."""
@@ -359,7 +267,7 @@ class Dovecot:
         # `plain_source` forwarder in front of it (see the module docstring).
         self.direct_port: int = self.port
         self.plain_source = plain_source if tls else None
-        self._forwarder: _SourceForwarder | None = None
+        self._forwarder: Proxy | None = None
         self.start_timeout = start_timeout
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="kpd-dovecot-", dir=default_tmpdir()))
@@ -451,12 +359,15 @@ class Dovecot:
         else:
             raise last  # type: ignore[misc]
         if self.plain_source:
-            fwd = _SourceForwarder(
-                self.host, self._fixed_port or 0, (self.host, self.direct_port), self.plain_source
-            )
+            fwd = Proxy(self.host, self.direct_port, host=self.host, port=self._fixed_port or 0,
+                        source_ip=self.plain_source)
             self._forwarder = fwd
             try:
-                self.port = fwd.start()
+                try:
+                    fwd.start()
+                except OSError as e:
+                    raise DovecotError(f"plain-port forwarder cannot listen on {self.host}:{fwd.port}: {e}") from e
+                self.port = fwd.port
                 greeting = self._read_greeting(self.start_timeout, port=self.port)
                 if not greeting.startswith(b"* OK"):
                     raise DovecotError(f"unexpected greeting {greeting!r}")
