@@ -1,8 +1,6 @@
 """Replies end to end on real Dovecot + a real SMTP server: acks, answers, loops, outages."""
 from __future__ import annotations
 
-import email
-import email.policy
 
 import pytest
 

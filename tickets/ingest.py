@@ -16,10 +16,9 @@ import traceback
 import peewee as pw
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
-from kpudesk.mailbox.parse import ParseError, parse
+from kpudesk.mailbox.parse import parse
 
 from .archive import Archive
 from .classify import Classification, Kind, OwnIdentity, classify

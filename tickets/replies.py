@@ -18,7 +18,7 @@ from . import msgid as ourid
 from . import outbox
 from .errors import UserError
 from .hours import ServiceCalendar
-from .models import Event, Identity, Message, Ticket, db, rows, utc_text
+from .models import Event, Identity, Message, Ticket, rows, utc_text
 from .queries import ref
 from .status import LABELS, Status
 

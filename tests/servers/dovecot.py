@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import grp
 import itertools
 import os

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import glob
 import itertools
 import os
@@ -41,14 +40,13 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from tests.servers.common import free_port, port_accepts, scratch_dir, set_pdeathsig  # noqa: F401
+from tests.servers.common import free_port, scratch_dir, set_pdeathsig
 
 INSTALL_HINT = (
     "run `.ci/run` from the repository root (it installs everything the tests need), "

@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import email
 import shutil
-import socket
 import ssl
 import tempfile
 import threading
