@@ -82,6 +82,7 @@ class ImapSettings:
     batch_size: int
     mark_seen: bool
     timeout: float
+    workers: int = 1  # analysis processes for a large poll (0: all in the main process)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ _SECTIONS: dict[str, set[str]] = {
                  "language", "msgid_domain", "secret_env", "secret_file", "templates_dir",
                  "ack_per_hour", "ack_per_day", "default_officer"},
     "imap": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
-             "inbox", "spam", "poll_every", "batch_size", "mark_seen", "timeout"},
+             "inbox", "spam", "poll_every", "batch_size", "mark_seen", "timeout", "workers"},
     "smtp": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
              "timeout", "save_sent", "sent_folder"},
     "database": {"url"},
@@ -381,6 +382,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         batch_size=i.int("batch_size", 200, 1, 5000),
         mark_seen=i.bool("mark_seen", False),
         timeout=i.float("timeout", 60.0, 1.0, 3600.0),
+        workers=i.int("workers", 1, 0, 8),
     )
 
     s = _Reader("smtp", data["smtp"], base)

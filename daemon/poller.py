@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from contextlib import closing
 
 from kpudesk.mailbox.errors import FolderMissing
 from kpudesk.mailbox.imap import ImapSource
 from kpudesk.tickets.ingest import FolderStats, PollStats
 from kpudesk.tickets.models import Event, FolderState, db
 
+from .analyst import AnalysisPipeline
 from .lock import FileLock
 from .wiring import App
 
@@ -31,7 +33,7 @@ def poll(app: App, stats: PollStats | None = None, should_stop=lambda: False) ->
     """
     stats = stats or PollStats()
     with FileLock(app.state_dir / "poll.lock", "poll"):
-        with app.imap() as source:
+        with app.imap() as source, AnalysisPipeline(app.analyst_spec(), app.settings.imap.workers) as pipeline:
             spam = source.resolve_spam(app.settings.imap.spam)
             folders = [(app.settings.imap.inbox, False)]
             if spam is None:
@@ -41,12 +43,12 @@ def poll(app: App, stats: PollStats | None = None, should_stop=lambda: False) ->
             for folder, is_spam in folders:
                 if should_stop():
                     break
-                _poll_folder(app, source, folder, is_spam, stats, should_stop)
+                _poll_folder(app, source, pipeline, folder, is_spam, stats, should_stop)
     return stats
 
 
-def _poll_folder(app: App, source: ImapSource, folder: str, is_spam: bool, stats: PollStats,
-                 should_stop=lambda: False) -> None:
+def _poll_folder(app: App, source: ImapSource, pipeline: AnalysisPipeline, folder: str, is_spam: bool,
+                 stats: PollStats, should_stop=lambda: False) -> None:
     try:
         status = source.examine(folder)
     except FolderMissing:
@@ -73,12 +75,16 @@ def _poll_folder(app: App, source: ImapSource, folder: str, is_spam: bool, stats
         return
     log.info("folder=%s uidvalidity=%s new=%d from_uid=%d", folder, status.uidvalidity, len(uids), last_uid + 1)
     stored: list[int] = []
-    for batch in _prefetch(source.iter_batches(status, uids, app.settings.imap.batch_size)):
-        app.ingestor.ingest_batch(folder, status.uidvalidity, batch, is_spam=is_spam, stats=stats)
-        stored += [m.uid for m in batch]
-        if should_stop():
-            log.info("stop requested: %s left after UID %s", folder, stats.folders[folder].last_uid)
-            break
+    size = app.settings.imap.batch_size
+    batches = pipeline.run(_prefetch(source.iter_batches(status, uids, size)), len(uids), size)
+    with closing(batches):
+        for batch, analyses in batches:
+            app.ingestor.ingest_batch(folder, status.uidvalidity, batch, is_spam=is_spam, stats=stats,
+                                      analyses=analyses)
+            stored += [m.uid for m in batch]
+            if should_stop():
+                log.info("stop requested: %s left after UID %s", folder, stats.folders[folder].last_uid)
+                break
     if app.settings.imap.mark_seen:  # only what is committed, and only after the commit
         source.mark_seen(folder, stored)
 

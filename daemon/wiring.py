@@ -12,7 +12,8 @@ from kpudesk.mailbox.render import Renderer
 from kpudesk.mailbox.smtp import SmtpSender
 from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
-from kpudesk.tickets.classify import Classification, Kind, OwnIdentity
+from kpudesk.tickets.analysis import Analysis, AnalystSpec
+from kpudesk.tickets.classify import Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
 from kpudesk.tickets.errors import ConfigError
@@ -64,6 +65,10 @@ class App:
         password = s.password.read() if s.username else None
         return SmtpSender(s.host, s.port, s.security, s.username, password, s.ca_file, s.timeout,
                           local_hostname=self.settings.helpdesk.msgid_domain)
+
+    def analyst_spec(self) -> AnalystSpec:
+        return AnalystSpec(own=self.own_identity(), registry=self.registry,
+                           faq_path=self.settings.faq_file or DEFAULT_FAQ_PATH, archive_root=self.archive.root)
 
     def own_identity(self) -> OwnIdentity:
         h = self.settings.helpdesk
@@ -148,9 +153,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     return app
 
 
-def faq_check(app: App, ticket: Ticket, text: str) -> None:
-    """Record the FAQ Sipol result on a new ticket: "tidak ada di FAQ" is the SOP's cue to escalate."""
-    hits = app.faq.for_ticket(ticket.subject, text)
+def faq_check(app: App, ticket: Ticket, text: str, hits: tuple | list | None = None) -> None:
+    """Record the FAQ Sipol result on a new ticket: "tidak ada di FAQ" is the SOP's cue to
+    escalate. `hits`: the ranking already done by the poller's analysis worker."""
+    if hits is None:
+        hits = app.faq.for_ticket(ticket.subject, text)
     flags = dict(ticket.flags or {})
     flags["faq"] = [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits]
     flags["faq_miss"] = not (hits and hits[0].score >= app.faq_threshold)
@@ -161,9 +168,9 @@ def faq_check(app: App, ticket: Ticket, text: str) -> None:
 def _acknowledge(app: App):
     """Decided at ingest, in the ingest transaction: one acknowledgement per new ticket."""
 
-    def hook(ticket: Ticket, row: Message, msg, cls: Classification, identity) -> None:
-        if identity is not None and cls.kind == Kind.NORMAL:  # a new ticket
-            faq_check(app, ticket, msg.text)
+    def hook(ticket: Ticket, row: Message, analysis: Analysis, identity) -> None:
+        if identity is not None and analysis.cls.kind == Kind.NORMAL:  # a new ticket
+            faq_check(app, ticket, analysis.msg.text, analysis.faq)
             app.replies.queue_ack(ticket, row, identity)
 
     return hook

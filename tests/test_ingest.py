@@ -138,7 +138,7 @@ def test_spam_folder_rescues_threaded_and_registered_and_holds_the_rest(tmp_path
 
 
 def test_a_broken_message_is_quarantined_and_the_poll_goes_on(desk, imap_user, monkeypatch):
-    import kpudesk.tickets.ingest as ingest
+    import kpudesk.tickets.analysis as ingest
 
     real = ingest.classify
 
@@ -195,7 +195,7 @@ def test_the_archive_keeps_every_message_byte_exact_with_its_sha256(desk, imap_u
 
 
 def test_a_quarantined_spam_message_keeps_the_spam_rules_when_retried(desk, imap_user, monkeypatch):
-    import kpudesk.tickets.ingest as ingest
+    import kpudesk.tickets.analysis as ingest
 
     real = ingest.classify
 

@@ -45,6 +45,17 @@ class Archive:
             self._pending_dirs.add(path.parent)
         return digest, rel.as_posix()
 
+    def adopt(self, rel: str) -> None:
+        """Count a file another process (the poller's analysis worker) wrote as ours to
+        make durable at the next `sync`. syncfs covers it anyway; the per-file fallback
+        needs to know it."""
+        if _syncfs is None:
+            path = self.root / rel
+            self._pending_files.append(path)
+            self._pending_dirs.add(path.parent)
+        else:
+            self._pending_files.append(self.root / rel)
+
     def sync(self) -> None:
         """Make everything written since the last sync durable."""
         if self._pending_files and _syncfs is not None:

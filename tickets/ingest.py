@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass, field
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
+from .analysis import NO_SUBJECT, Analysis, analyze, message_identity
 from .archive import Archive
-from .classify import Classification, Kind, OwnIdentity, classify
-from .identity import PartyRegistry, identify
+from .classify import Kind, OwnIdentity, classify
+from .identity import IdentityGuess, PartyRegistry, identify
 from .matching import Match, MatchContext, find_ticket
 from .models import Attachment, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db, rows
 from .status import REOPEN_FROM, Status
@@ -78,7 +79,7 @@ class IngestConfig:
 # Called inside the transaction for a message that opened a new ticket, or a follow-up;
 # the reply module uses it to queue acknowledgements atomically with the ticket.
 # `identity` is the record made for a new ticket (None for a follow-up).
-TicketHook = Callable[[Ticket, Message, InboundMessage, Classification, Identity | None], None]
+TicketHook = Callable[[Ticket, Message, Analysis, Identity | None], None]
 
 
 class Ingestor:
@@ -106,13 +107,17 @@ class Ingestor:
 
     def ingest_batch(
         self, folder: str, uidvalidity: int, mails: list[FetchedMail], *, is_spam: bool, stats: PollStats,
-        high_uid: int | None = None,
+        high_uid: int | None = None, analyses: list[Analysis | None] | None = None,
     ) -> None:
-        """Store a batch and advance the folder's mark, all in one transaction."""
+        """Store a batch and advance the folder's mark, all in one transaction.
+
+        `analyses` (one per mail, None where missing) is the work done ahead from the bytes
+        alone (`tickets.analysis`); what is missing is done here."""
         fstats = stats.folders.setdefault(folder, FolderStats(uidvalidity=uidvalidity))
+        analyses = analyses or [None] * len(mails)
         with db.atomic():
-            for mail in mails:
-                self._one(mail, is_spam=is_spam, stats=stats)
+            for mail, analysis in zip(mails, analyses, strict=True):
+                self._one(mail, analysis, is_spam=is_spam, stats=stats)
             top = max([m.uid for m in mails] + [high_uid or 0])
             now = self.clock.now()
             state = FolderState.get_or_none(FolderState.name == folder)
@@ -129,11 +134,11 @@ class Ingestor:
         fstats.last_uid = max(fstats.last_uid, top)
         stats.fetched += len(mails)
 
-    def _one(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats) -> None:
+    def _one(self, mail: FetchedMail, analysis: Analysis | None, *, is_spam: bool, stats: PollStats) -> None:
         before = stats.counters()
         try:
             with db.atomic():  # a savepoint: a failure undoes only this message
-                self._process(mail, is_spam=is_spam, stats=stats)
+                self._process(mail, is_spam=is_spam, stats=stats, analysis=analysis)
         except Exception as exc:  # noqa: BLE001 - one bad message must never block the queue
             stats.restore(before)  # the savepoint undid the message; undo its counts too
             if isinstance(exc, pw.IntegrityError) and self._stored_meanwhile(mail):
@@ -152,9 +157,10 @@ class Ingestor:
 
     # --- one message ------------------------------------------------------------------
 
-    def _process(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats, quarantine_id: int | None = None) -> Message | None:
-        msg = parse(mail.raw, mail.internaldate)
-        identity_key = message_identity(msg)
+    def _process(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats,
+                 analysis: Analysis | None = None) -> Message | None:
+        a = analysis or analyze(mail.raw, mail.internaldate, self.config.own)
+        msg, identity_key, cls = a.msg, a.identity_key, a.cls
         # One indexed lookup answers both "seen before?" and "Message-ID reused?".
         if msg.msgid is not None:
             same_id = rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "msgid" = ?', msg.msgid)
@@ -172,7 +178,6 @@ class Ingestor:
         if conflict:
             log.warning("Message-ID reused with different content: %s", msg.msgid)
 
-        cls = classify(msg, self.config.own)
         if cls.kind == Kind.AUTO_REPLY:
             stats.auto_replies += 1
         elif cls.kind == Kind.BOUNCE:
@@ -180,7 +185,11 @@ class Ingestor:
         elif cls.kind == Kind.BULK:
             stats.bulk += 1
 
-        sha, raw_path = self.archive.put(mail.raw)
+        if a.stored is not None:
+            sha, raw_path = a.stored
+            self.archive.adopt(raw_path)
+        else:
+            sha, raw_path = self.archive.put(mail.raw)
         row = self._new_row(msg, mail, cls, identity_key, sha, raw_path, conflict)
 
         if cls.kind == Kind.OWN:
@@ -198,7 +207,7 @@ class Ingestor:
             stats.spam_rescued += 1
 
         if cls.kind in (Kind.AUTO_REPLY, Kind.BOUNCE, Kind.BULK):
-            ticket = Ticket.get_by_id(match.ticket_id) if match.ticket_id and cls.kind != Kind.BULK else None
+            ticket = Ticket.by_id(match.ticket_id) if match.ticket_id and cls.kind != Kind.BULK else None
             self._finish(row, msg, ticket, "ticket" if ticket else "ignored")
             if ticket is not None:
                 stats.messages_added += 1
@@ -210,7 +219,7 @@ class Ingestor:
                 self.on_bounce(row, msg)
             return row
 
-        ticket, identity = self._ticket_for(msg, match, from_spam=is_spam)
+        ticket, identity = self._ticket_for(msg, match, from_spam=is_spam, guess=a.guess)
         created = identity is not None
         self._finish(row, msg, ticket, "rescued" if is_spam else "ticket")
         stats.messages_added += 1
@@ -219,11 +228,11 @@ class Ingestor:
         elif self.on_internal is not None and self.on_internal(ticket, row, msg):
             return row  # an escalation answer: internal, no reopen, no acknowledgement
         else:
-            self._follow_up(ticket, msg)
-        self._after_ticket_message(ticket, row, msg, cls, identity, rescued=is_spam)
+            self._follow_up(ticket, msg, a.guess)
+        self._after_ticket_message(ticket, row, a, identity, rescued=is_spam)
         return row
 
-    def _new_row(self, msg: InboundMessage, mail: FetchedMail, cls: Classification, identity_key: str,
+    def _new_row(self, msg: InboundMessage, mail: FetchedMail, cls, identity_key: str,
                  sha: str, raw_path: str, conflict: bool) -> Message:
         row = Message(
             direction="in", disposition="pending", kind=cls.kind.value, identity=identity_key,
@@ -248,15 +257,19 @@ class Ingestor:
             Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
                               size=att.size, sha256=sha, path=path)
 
-    def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool) -> tuple[Ticket, Identity | None]:
+    def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool,
+                    guess: IdentityGuess | None = None) -> tuple[Ticket, Identity | None]:
         """The matched ticket, or a new one with its identity record (None: not new)."""
         now = self.clock.now()
         if match.ticket_id is not None:
-            return Ticket.get_by_id(match.ticket_id), None
-        guess = identify(msg, self.registry)
+            ticket = Ticket.by_id(match.ticket_id)
+            if ticket is None:
+                raise pw.DoesNotExist(f"ticket {match.ticket_id} matched but not found")
+            return ticket, None
+        guess = guess or identify(msg, self.registry)
         party_id = self._party_id(guess.party) if guess.party else None
         ticket = Ticket.create(
-            status=Status.BARU.value, subject=msg.subject or "(tanpa subjek)", channel="email",
+            status=Status.BARU.value, subject=msg.subject or NO_SUBJECT, channel="email",
             requester=msg.sender_key, requester_name=guess.name, party=party_id, from_spam=from_spam,
             claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
             flags={}, created_at=now, updated_at=now,
@@ -272,7 +285,7 @@ class Ingestor:
         self._remember_contact(guess, party_id)
         return ticket, identity
 
-    def _follow_up(self, ticket: Ticket, msg: InboundMessage) -> None:
+    def _follow_up(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None = None) -> None:
         """A party's follow-up: reopen an answered or closed ticket, complete the identity."""
         if ticket.status in REOPEN_FROM:
             old = ticket.status
@@ -280,17 +293,17 @@ class Ingestor:
             self._event(ticket, msg.sender_key or "unknown", "ticket.reopened",
                         reason="balasan dari partai", previous=old)
         ticket.updated_at = self.clock.now()
-        ticket.save()
-        self._fill_identity(ticket, msg)
+        ticket.save_now()
+        self._fill_identity(ticket, msg, guess)
 
-    def _fill_identity(self, ticket: Ticket, msg: InboundMessage) -> None:
+    def _fill_identity(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None) -> None:
         """A follow-up may supply what the first mail lacked (we ask for it in the ack)."""
-        ident = Identity.get_or_none(Identity.ticket == ticket)
+        ident = Identity.first_where('"ticket_id" = ?', ticket.id)
         if ident is None or (ident.name and ident.party and ident.phone):
             return
         if msg.sender_key and ticket.requester and msg.sender_key != ticket.requester:
             return  # only the requester completes their own record
-        guess = identify(msg, self.registry)
+        guess = guess or identify(msg, self.registry)
         changed = {}
         for f in ("name", "party", "phone"):
             if not getattr(ident, f):
@@ -311,14 +324,15 @@ class Ingestor:
                 ticket.save()
             self._event(ticket, msg.sender_key or "unknown", "identity.updated", fields=sorted(changed))
 
-    def _after_ticket_message(self, ticket: Ticket, row: Message, msg: InboundMessage, cls: Classification,
+    def _after_ticket_message(self, ticket: Ticket, row: Message, a: Analysis,
                               identity: Identity | None, *, rescued: bool) -> None:
+        msg = a.msg
         if identity is None:
             self._event(ticket, msg.sender_key or "unknown", "message.received", message=row.id)
         if rescued:
             self._event(ticket, "system", "spam.rescued", message=row.id)
         if self.on_ticket_message is not None:
-            self.on_ticket_message(ticket, row, msg, cls, identity)
+            self.on_ticket_message(ticket, row, a, identity)
 
     def _remember_contact(self, guess, party_id: int | None) -> None:
         if not guess.email:
@@ -386,7 +400,7 @@ class Ingestor:
         if row.disposition != "spam_held":
             raise ValueError(f"message {row.id} is not held spam")
         msg = msg or parse(self.archive.read(row.raw_path))
-        cls = classify(msg, self.config.own)
+        a = Analysis(msg, message_identity(msg), classify(msg, self.config.own))
         match = find_ticket(msg, self.config.match)
         with db.atomic():
             ticket, identity = self._ticket_for(msg, match, from_spam=True)
@@ -396,12 +410,6 @@ class Ingestor:
             self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
             if identity is None:
                 self._follow_up(ticket, msg)
-            self._after_ticket_message(ticket, row, msg, cls, identity, rescued=False)
+            self._after_ticket_message(ticket, row, a, identity, rescued=False)
         return ticket
 
-
-def message_identity(msg: InboundMessage) -> str:
-    """The dedupe key: Message-ID plus content, or content alone when there is no Message-ID."""
-    if msg.msgid:
-        return f"{msg.msgid}|{msg.fingerprint}"
-    return f"fp:{msg.fingerprint}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kpudesk.mailbox.message import InboundMessage
 
 from . import msgid as ourid
-from .models import Message, Ticket
+from .models import Message, Ticket, rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +61,21 @@ def find_ticket(msg: InboundMessage, ctx: MatchContext) -> Match:
     # 1. our own Message-IDs: verified by MAC, no database needed.
     for bare in ids:
         t = ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain)
-        if t is not None and Ticket.get_or_none(Ticket.id == t) is not None:
+        if t is not None and rows('SELECT 1 FROM "ticket" WHERE "id" = ?', t):
             return Match(t, "own-msgid")
     # 2. any stored Message-ID; newest reference first, so a forwarded chain lands on the
     # ticket of the message actually replied to.
     if ids:
-        rows = {
-            r.msgid: r.ticket_id
-            for r in Message.select(Message.msgid, Message.ticket)
-            .where(Message.msgid.in_(list(ids)[:100]) & Message.ticket.is_null(False))
-        }
+        wanted = list(ids)[:100]
+        found = dict(rows(f'SELECT "msgid", "ticket_id" FROM "message" WHERE "msgid" IN ({", ".join("?" * len(wanted))}) '
+                          'AND "ticket_id" IS NOT NULL', *wanted))
         for bare in ids:
-            if bare in rows:
-                return Match(rows[bare], "references")
+            if bare in found:
+                return Match(found[bare], "references")
     # 3. the subject tag, only from someone entitled to write into that ticket.
     claimed = subject_tag(msg.subject, ctx.tag)
     if claimed is not None:
-        ticket = Ticket.get_or_none(Ticket.id == claimed)
+        ticket = Ticket.by_id(claimed)
         if ticket is not None and _may_join(ticket, msg, ctx):
             return Match(ticket.id, "subject-tag")
     # 4. the escalation target's own number (only from that target; see escalation module).

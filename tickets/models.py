@@ -32,7 +32,8 @@ class UtcDateTimeField(pw.CharField):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime stored")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" -> "...ffffffZ": isoformat is ~4x cheaper than strftime
+        return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
     def python_value(self, value):
         if value is None:
@@ -57,7 +58,11 @@ def utc_text(value: datetime) -> str:
 
 class JsonField(pw.TextField):
     def db_value(self, value):
-        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        if value is None:
+            return None
+        if not value:  # most list fields of a message are empty: skip the encoder
+            return "[]" if isinstance(value, (list, tuple)) else "{}" if isinstance(value, dict) else json.dumps(value)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
@@ -105,6 +110,54 @@ class BaseModel(pw.Model):
         cursor = database.execute_sql(sql, params)
         if isinstance(pk, pw.AutoField) and self.__data__.get(pk.name) is None:
             self.__data__[pk.name] = cursor.fetchone()[0] if returning else cursor.lastrowid
+        self._dirty.clear()
+
+    # The same reasoning for the reads and updates on the ingest path: cached statements.
+    _select_sql: dict = {}
+
+    @classmethod
+    def first_where(cls, where: str, *params):
+        """The first row (by primary key) matching a hand-written WHERE clause (`?` for
+        parameters, quoted column names), as a model instance; None if there is none."""
+        meta = cls._meta
+        key = (cls, where)
+        cached = BaseModel._select_sql.get(key)
+        if cached is None:
+            fields = meta.sorted_fields
+            cols = ", ".join(f'"{f.column_name}"' for f in fields)
+            sql = f'SELECT {cols} FROM "{meta.table_name}" WHERE {where} ORDER BY "{meta.primary_key.column_name}" LIMIT 1'
+            cached = BaseModel._select_sql[key] = (sql, fields)
+        sql, fields = cached
+        found = rows(sql, *params)
+        if not found:
+            return None
+        inst = cls(__no_default__=True)
+        data = inst.__data__
+        for f, v in zip(fields, found[0]):
+            data[f.name] = f.python_value(v) if v is not None else None
+        inst._dirty.clear()
+        return inst
+
+    @classmethod
+    def by_id(cls, pk):
+        """`get_or_none` by primary key, with a cached statement."""
+        return cls.first_where(f'"{cls._meta.primary_key.column_name}" = ?', pk)
+
+    def save_now(self) -> None:
+        """UPDATE every column of this (stored) row, with a cached statement: `save()`
+        for the ingest path."""
+        cls = type(self)
+        meta = cls._meta
+        pk = meta.primary_key
+        key = (cls, "update")
+        cached = BaseModel._select_sql.get(key)
+        if cached is None:
+            fields = [f for f in meta.sorted_fields if f is not pk]
+            sets = ", ".join(f'"{f.column_name}" = ?' for f in fields)
+            cached = BaseModel._select_sql[key] = (
+                f'UPDATE "{meta.table_name}" SET {sets} WHERE "{pk.column_name}" = ?', fields)
+        sql, fields = cached
+        rows(sql, *[f.db_value(self.__data__.get(f.name)) for f in fields], pk.db_value(self.__data__[pk.name]))
         self._dirty.clear()
 
 

@@ -1,0 +1,120 @@
+"""What ingest learns from a message's bytes alone, before it touches the database.
+
+Parsing, classification, the sender's identity guess and the FAQ Sipol ranking depend on
+nothing but the raw bytes and read-only configuration, so they can run ahead of the
+database work: in the poller's worker process for a large poll (see `daemon/analyst.py`),
+or inline for the usual handful of messages. Either way `Ingestor` gets the same
+`Analysis` and makes the same decisions; what was not computed ahead (None) it computes
+itself when it needs it.
+
+The worker also archives the raw bytes (content-addressed, so writing them here before
+the dedupe check costs at most an unreferenced file for a second copy with different
+bytes); the main process still makes them durable with `Archive.sync` before its commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from kpudesk.mailbox.message import InboundMessage
+from kpudesk.mailbox.parse import parse
+
+from .archive import Archive
+from .classify import Classification, Kind, OwnIdentity, classify
+from .faq import FaqHit, FaqLibrary
+from .identity import IdentityGuess, PartyRegistry, identify
+
+log = logging.getLogger(__name__)
+
+NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none
+
+
+@dataclass(frozen=True)
+class Analysis:
+    msg: InboundMessage
+    identity_key: str
+    cls: Classification
+    guess: IdentityGuess | None = None  # None: not computed ahead
+    faq: tuple[FaqHit, ...] | None = None  # None: not computed ahead
+    stored: tuple[str, str] | None = None  # (sha256, archive path) when already archived
+
+
+def message_identity(msg: InboundMessage) -> str:
+    """The dedupe key: Message-ID plus content, or content alone when there is no Message-ID."""
+    if msg.msgid:
+        return f"{msg.msgid}|{msg.fingerprint}"
+    return f"fp:{msg.fingerprint}"
+
+
+def analyze(raw: bytes, internaldate: datetime | None, own: OwnIdentity) -> Analysis:
+    """The part every message needs: parse, dedupe key, class. Raises ParseError."""
+    msg = parse(raw, internaldate)
+    return Analysis(msg, message_identity(msg), classify(msg, own))
+
+
+def faq_query_subject(msg: InboundMessage) -> str:
+    return msg.subject or NO_SUBJECT
+
+
+@dataclass(frozen=True)
+class AnalystSpec:
+    """What a worker process needs (picklable): it rebuilds the rest itself."""
+
+    own: OwnIdentity
+    registry: PartyRegistry
+    faq_path: Path | None
+    archive_root: Path
+
+
+class Analyst:
+    """The full analysis, done ahead: everything `analyze` does, plus the identity guess
+    and FAQ ranking a new ticket will need, plus the raw bytes archived."""
+
+    def __init__(self, spec: AnalystSpec) -> None:
+        self.spec = spec
+        self.archive = Archive(spec.archive_root)
+        self.faq = FaqLibrary(spec.faq_path) if spec.faq_path is not None else None
+
+    def full(self, raw: bytes, internaldate: datetime | None) -> Analysis:
+        a = analyze(raw, internaldate, self.spec.own)
+        guess = faq = None
+        if a.cls.kind == Kind.NORMAL:
+            guess = identify(a.msg, self.spec.registry)
+            # Replies usually join their ticket and need no ranking; if one opens a new
+            # ticket after all, ingest ranks it then.
+            if self.faq is not None and not a.msg.thread_ids:
+                faq = tuple(self.faq.for_ticket(faq_query_subject(a.msg), a.msg.text))
+        return Analysis(a.msg, a.identity_key, a.cls, guess, faq, self.archive.put(raw))
+
+    def batch(self, items: list[tuple[bytes, datetime | None]]) -> list[Analysis | None]:
+        """One result per item; None where analysis failed (ingest then redoes it inline,
+        where a failure quarantines the message with its error)."""
+        out: list[Analysis | None] = []
+        for raw, internaldate in items:
+            try:
+                out.append(self.full(raw, internaldate))
+            except Exception:  # noqa: BLE001 - reported by the inline retry, not here
+                out.append(None)
+        return out
+
+
+# --- worker process entry points (ProcessPoolExecutor initializer and task) -------------
+
+_worker: Analyst | None = None
+
+
+def start_worker(spec: AnalystSpec) -> None:
+    import signal
+
+    # Shutdown is the parent's decision: it finishes the batch in hand, then closes us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    global _worker
+    _worker = Analyst(spec)
+
+
+def worker_batch(items: list[tuple[bytes, datetime | None]]) -> list[Analysis | None]:
+    assert _worker is not None, "start_worker was not run in this process"
+    return _worker.batch(items)
