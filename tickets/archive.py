@@ -1,7 +1,10 @@
 """Content-addressed, byte-exact storage for raw messages, attachments and evidence files.
 
-Files live at `<dir>/<kind>/<aa>/<bb>/<sha256><suffix>`. Writing the same bytes twice is a
-no-op, so re-ingesting never duplicates anything. Writes go to a temporary name and are
+Files live at `<dir>/<kind>/<aa>/<sha256><suffix>` (archives written before 2026-11 also
+have `<kind>/<aa>/<bb>/...` files; rows keep the path they were given, and `put` finds the
+old place too). One level of 256 folders: a new folder per message, as the two-level
+layout made for the first tens of thousands, doubled the cost of storing one. Writing the
+same bytes twice is a no-op, so re-ingesting never duplicates anything. Writes go to a temporary name and are
 renamed into place; `sync()` makes every file written since the last call durable (fsync of
 the files and their directories) and must be called *before* the database commit that
 refers to them — so a committed row never points at a file a power cut could lose.
@@ -31,9 +34,12 @@ class Archive:
     def put(self, data: bytes, kind: str = "raw", suffix: str = ".eml") -> tuple[str, str]:
         """Store bytes; return (sha256 hex, path relative to the archive root)."""
         digest = hashlib.sha256(data).hexdigest()
-        rel = Path(kind) / digest[:2] / digest[2:4] / f"{digest}{suffix}"
+        rel = Path(kind) / digest[:2] / f"{digest}{suffix}"
         path = self.root / rel
         if not path.exists():
+            legacy = Path(kind) / digest[:2] / digest[2:4] / f"{digest}{suffix}"
+            if (self.root / legacy).exists():
+                return digest, legacy.as_posix()
             if path.parent not in self._made_dirs:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._made_dirs.add(path.parent)

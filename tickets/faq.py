@@ -283,6 +283,7 @@ def _stem(word: str) -> str:
 
 
 _PHRASES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_PHRASE_STARTS: set[str] = set()  # first words of the multi-word phrases
 _MAX_PHRASE = 1
 
 
@@ -292,6 +293,8 @@ def _build_phrases() -> None:
         words = tuple(key.split())
         _PHRASES[words] = tuple(value.split())
         _MAX_PHRASE = max(_MAX_PHRASE, len(words))
+        if len(words) > 1:
+            _PHRASE_STARTS.add(words[0])
     # A canonical word met as such keeps its form (the stemmer would turn "ukuran" into "ukur").
     for value in _SYNONYMS.values():
         for word in value.split():
@@ -318,7 +321,8 @@ def tokenize(text: str) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(raw):
-        for n in range(min(_MAX_PHRASE, len(raw) - i), 1, -1):
+        longest = min(_MAX_PHRASE, len(raw) - i) if raw[i] in _PHRASE_STARTS else 1
+        for n in range(longest, 1, -1):
             repl = _PHRASES.get(tuple(raw[i:i + n]))
             if repl is not None:
                 out.extend(repl)
@@ -620,4 +624,4 @@ class FaqLibrary:
     def for_ticket(self, subject: str, body: str, limit: int = 3) -> list[FaqHit]:
         """Suggestions for a party's question: its subject and the question itself, without
         greeting, signature or quoted history (their words dilute a well-covered question)."""
-        return self.search(f"{subject}\n{question_text(body)[:600]}", limit)
+        return self.search(f"{subject}\n{question_text(body, 600)}", limit)

@@ -1106,15 +1106,24 @@ _CONTACT_LINE_RE = re.compile(r"^\s*(?:(?:hp|wa|telp|telepon|no\.?\s*hp|nama|ema
                               re.IGNORECASE)
 
 
-def question_text(text: str) -> str:
+def question_text(text: str, limit: int | None = None) -> str:
     """The question itself, for FAQ ranking: no quoted history, greeting, closing, signature
-    or contact lines — their words dilute the score of a well-covered question."""
+    or contact lines — their words dilute the score of a well-covered question.
+
+    With `limit`, the first `limit` characters of that (the ranking reads no more): the
+    lines after them are not examined."""
     lines = strip_quoted(text).splitlines()
     kept = []
+    size = 0  # characters kept from the first non-blank one on
     for line in lines:
         if _CLOSING_RE.match(line) or line.strip() in ("--", "-- "):
             break  # everything after a closing is signature
         if _GREETING_RE.match(line) or _CONTACT_LINE_RE.match(line):
             continue
         kept.append(line)
-    return "\n".join(kept).strip()
+        if limit is not None:
+            size += len(line) + 1 if size else len(line.lstrip())
+            if size > limit:
+                break
+    out = "\n".join(kept).strip()
+    return out if limit is None else out[:limit]
