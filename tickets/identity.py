@@ -221,11 +221,32 @@ _OUTLOOK_FROM_RE = re.compile(r"^\s*(?:from|dari)\s*:.*@", re.IGNORECASE)
 _OUTLOOK_NEXT_RE = re.compile(r"^\s*(?:sent|date|tanggal|dikirim|terkirim|to|kepada)\s*:", re.IGNORECASE)
 
 
+# Letters outside ASCII that `re.IGNORECASE` takes for an ASCII "i", "k" or "s" (dotted
+# and dotless I, long s, Kelvin sign): where one occurs, the fast paths below that look
+# for ASCII words with str.find step aside for the regexes.
+_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _folds_to_ascii(text: str) -> bool:
+    return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
+
+
+def _may_hold_quote(text: str) -> bool:
+    """False when no line of `text` can start a quote (every pattern below needs one of
+    these pieces), so `strip_quoted` need not look at each line."""
+    if ">" in text or "@" in text or "--" in text or "__________" in text:
+        return True
+    low = text.lower()
+    return "wrote" in low or "menulis" in low or _folds_to_ascii(text)
+
+
 @lru_cache(maxsize=32)  # identify, name and question extraction all ask for it
 def strip_quoted(text: str) -> str:
     """The writer's own words: drop "> " lines and everything from a reply/forward header on."""
     if not text:
         return ""
+    if not _may_hold_quote(text):
+        return "\n".join(text.splitlines())
     lines = text.splitlines()
     kept: list[str] = []
     for i, line in enumerate(lines):
@@ -373,8 +394,38 @@ def _name_from_field(text: str, registry: PartyRegistry | None) -> str | None:
     return None
 
 
+def _intro_matches(text: str):
+    """`_INTRO_RE.finditer(text)`, tried only where a whole word "saya" is (every match
+    starts at it or at the "nama" right before it) instead of at every offset."""
+    lowered = text.lower()
+    if len(lowered) != len(text) or _folds_to_ascii(text):
+        yield from _INTRO_RE.finditer(text)
+        return
+    starts: list[int] = []
+    size = len(lowered)
+    i = lowered.find("saya")
+    while i >= 0:
+        j = i + 4
+        if not ((i and _is_word_char(lowered[i - 1])) or (j < size and _is_word_char(lowered[j]))):
+            k = i
+            while k and lowered[k - 1] in " \t":
+                k -= 1
+            if k < i and lowered[max(0, k - 4):k] == "nama":
+                starts.append(k - 4)
+            starts.append(i)
+        i = lowered.find("saya", i + 1)
+    last_end = 0
+    for start in starts:  # already in order
+        if start < last_end:
+            continue
+        m = _INTRO_RE.match(text, start)
+        if m is not None:
+            last_end = m.end()
+            yield m
+
+
 def _name_from_intro(text: str, registry: PartyRegistry | None) -> str | None:
-    for m in _INTRO_RE.finditer(text):
+    for m in _intro_matches(text):
         if m.group("after") is None:
             continue
         words = m.group("name").split()
