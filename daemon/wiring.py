@@ -12,7 +12,7 @@ from kpudesk.mailbox.render import Renderer
 from kpudesk.mailbox.smtp import SmtpSender
 from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
-from kpudesk.tickets.analysis import Analysis, AnalystSpec
+from kpudesk.tickets.analysis import Analysis, AnalystSpec, faq_query_subject
 from kpudesk.tickets.classify import Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
@@ -149,20 +149,35 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
                             config=IngestConfig(own=app.own_identity(), match=app.match_context(),
                                                 inbox=settings.imap.inbox),
                             on_ticket_message=_acknowledge(app), on_bounce=_bounce(app),
-                            on_internal=app.escalations.receive)
+                            on_internal=app.escalations.receive, ticket_flags=_ticket_flags(app))
     return app
 
 
-def faq_check(app: App, ticket: Ticket, text: str, hits: tuple | list | None = None) -> None:
-    """Record the FAQ Sipol result on a new ticket: "tidak ada di FAQ" is the SOP's cue to
-    escalate. `hits`: the ranking already done by the poller's analysis worker."""
+def faq_flags(app: App, subject: str, text: str, hits=None) -> dict:
+    """The FAQ Sipol result for a new ticket's flags: "tidak ada di FAQ" (faq_miss) is the
+    SOP's cue to escalate. `hits`: the ranking the poller's analysis worker already did."""
     if hits is None:
-        hits = app.faq.for_ticket(ticket.subject, text)
-    flags = dict(ticket.flags or {})
-    flags["faq"] = [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits]
-    flags["faq_miss"] = not (hits and hits[0].score >= app.faq_threshold)
+        hits = app.faq.for_ticket(subject, text)
+    return {"faq": [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits],
+            "faq_miss": not (hits and hits[0].score >= app.faq_threshold)}
+
+
+def faq_check(app: App, ticket: Ticket, text: str, hits=None) -> None:
+    """Record the FAQ result on an existing ticket (one opened outside ingest's insert)."""
+    flags = dict(ticket.flags or {}) | faq_flags(app, ticket.subject, text, hits)
     ticket.flags = flags
     rows('UPDATE "ticket" SET "flags" = ? WHERE "id" = ?', Ticket.flags.db_value(flags), ticket.id)
+
+
+def _ticket_flags(app: App):
+    """A new email ticket starts with its FAQ check done, in the INSERT itself."""
+
+    def flags(analysis: Analysis) -> dict:
+        if analysis.cls.kind != Kind.NORMAL:
+            return {}
+        return faq_flags(app, faq_query_subject(analysis.msg), analysis.msg.text, analysis.faq)
+
+    return flags
 
 
 def _acknowledge(app: App):
@@ -170,7 +185,8 @@ def _acknowledge(app: App):
 
     def hook(ticket: Ticket, row: Message, analysis: Analysis, identity) -> None:
         if identity is not None and analysis.cls.kind == Kind.NORMAL:  # a new ticket
-            faq_check(app, ticket, analysis.msg.text, analysis.faq)
+            if "faq_miss" not in (ticket.flags or {}):
+                faq_check(app, ticket, analysis.msg.text, analysis.faq)
             app.replies.queue_ack(ticket, row, identity)
 
     return hook

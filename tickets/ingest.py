@@ -93,6 +93,7 @@ class Ingestor:
         on_ticket_message: TicketHook | None = None,
         on_bounce: Callable[[Message, InboundMessage], None] | None = None,
         on_internal: Callable[[Ticket, Message, InboundMessage], bool] | None = None,
+        ticket_flags: Callable[[Analysis], dict] | None = None,
     ) -> None:
         self.archive = archive
         self.registry = registry
@@ -101,6 +102,7 @@ class Ingestor:
         self.on_ticket_message = on_ticket_message
         self.on_bounce = on_bounce
         self.on_internal = on_internal
+        self.ticket_flags = ticket_flags  # a new ticket's first flags (the FAQ check), set at insert
         self._party_ids: dict[int, int] = {}
 
     # --- batches ----------------------------------------------------------------------
@@ -115,24 +117,46 @@ class Ingestor:
         alone (`tickets.analysis`); what is missing is done here."""
         fstats = stats.folders.setdefault(folder, FolderStats(uidvalidity=uidvalidity))
         analyses = analyses or [None] * len(mails)
-        with db.atomic():
-            for mail, analysis in zip(mails, analyses, strict=True):
-                self._one(mail, analysis, is_spam=is_spam, stats=stats)
-            top = max([m.uid for m in mails] + [high_uid or 0])
-            now = self.clock.now()
-            state = FolderState.get_or_none(FolderState.name == folder)
-            if state is None:
-                FolderState.create(name=folder, uidvalidity=uidvalidity, last_uid=top, updated_at=now)
-            else:
-                state.uidvalidity = uidvalidity
-                state.last_uid = max(top, state.last_uid if state.uidvalidity == uidvalidity else 0)
-                state.updated_at = now
-                state.save()
-            # Durable raw bytes before the rows that point at them.
-            self.archive.sync()
+        before = stats.counters()
+        try:
+            # The usual case first: the whole batch as one plain transaction, events
+            # written together at its end. A savepoint per message costs two statements
+            # each, and is only needed when a message fails...
+            with db.atomic():
+                with Event.deferred():
+                    for mail, analysis in zip(mails, analyses, strict=True):
+                        self._process(mail, is_spam=is_spam, stats=stats, analysis=analysis)
+                top = self._advance(folder, uidvalidity, mails, high_uid)
+        except Exception as exc:  # noqa: BLE001
+            # ... so then the batch, rolled back whole, is stored again message by message,
+            # each in its own savepoint, and what fails again is quarantined.
+            log.info("folder=%s batch of %d: %s: %s; storing it message by message",
+                     folder, len(mails), type(exc).__name__, exc)
+            stats.restore(before)
+            self._party_ids.clear()  # may hold ids the rollback undid
+            with db.atomic():
+                for mail, analysis in zip(mails, analyses, strict=True):
+                    self._one(mail, analysis, is_spam=is_spam, stats=stats)
+                top = self._advance(folder, uidvalidity, mails, high_uid)
         fstats.fetched += len(mails)
         fstats.last_uid = max(fstats.last_uid, top)
         stats.fetched += len(mails)
+
+    def _advance(self, folder: str, uidvalidity: int, mails: list[FetchedMail], high_uid: int | None) -> int:
+        """Move the folder's mark past the batch (in the batch's transaction)."""
+        top = max([m.uid for m in mails] + [high_uid or 0])
+        now = self.clock.now()
+        state = FolderState.get_or_none(FolderState.name == folder)
+        if state is None:
+            FolderState.create(name=folder, uidvalidity=uidvalidity, last_uid=top, updated_at=now)
+        else:
+            state.uidvalidity = uidvalidity
+            state.last_uid = max(top, state.last_uid if state.uidvalidity == uidvalidity else 0)
+            state.updated_at = now
+            state.save()
+        # Durable raw bytes before the rows that point at them.
+        self.archive.sync()
+        return top
 
     def _one(self, mail: FetchedMail, analysis: Analysis | None, *, is_spam: bool, stats: PollStats) -> None:
         before = stats.counters()
@@ -219,7 +243,7 @@ class Ingestor:
                 self.on_bounce(row, msg)
             return row
 
-        ticket, identity = self._ticket_for(msg, match, from_spam=is_spam, guess=a.guess)
+        ticket, identity = self._ticket_for(a, match, from_spam=is_spam)
         created = identity is not None
         self._finish(row, msg, ticket, "rescued" if is_spam else "ticket")
         stats.messages_added += 1
@@ -257,8 +281,7 @@ class Ingestor:
             Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
                               size=att.size, sha256=sha, path=path)
 
-    def _ticket_for(self, msg: InboundMessage, match: Match, *, from_spam: bool,
-                    guess: IdentityGuess | None = None) -> tuple[Ticket, Identity | None]:
+    def _ticket_for(self, a: Analysis, match: Match, *, from_spam: bool) -> tuple[Ticket, Identity | None]:
         """The matched ticket, or a new one with its identity record (None: not new)."""
         now = self.clock.now()
         if match.ticket_id is not None:
@@ -266,13 +289,14 @@ class Ingestor:
             if ticket is None:
                 raise pw.DoesNotExist(f"ticket {match.ticket_id} matched but not found")
             return ticket, None
-        guess = guess or identify(msg, self.registry)
+        msg = a.msg
+        guess = a.guess or identify(msg, self.registry)
         party_id = self._party_id(guess.party) if guess.party else None
         ticket = Ticket.create(
             status=Status.BARU.value, subject=msg.subject or NO_SUBJECT, channel="email",
             requester=msg.sender_key, requester_name=guess.name, party=party_id, from_spam=from_spam,
             claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
-            flags={}, created_at=now, updated_at=now,
+            flags=self.ticket_flags(a) if self.ticket_flags else {}, created_at=now, updated_at=now,
         )
         identity = Identity.create(
             ticket=ticket, name=guess.name, name_source=guess.name_source,
@@ -403,7 +427,7 @@ class Ingestor:
         a = Analysis(msg, message_identity(msg), classify(msg, self.config.own))
         match = find_ticket(msg, self.config.match)
         with db.atomic():
-            ticket, identity = self._ticket_for(msg, match, from_spam=True)
+            ticket, identity = self._ticket_for(a, match, from_spam=True)
             row.ticket = ticket
             row.disposition = "released"
             row.save()

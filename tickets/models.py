@@ -7,6 +7,7 @@ back as aware UTC (`UtcDateTimeField`), whatever the backend does with time zone
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -292,6 +293,43 @@ class Event(BaseModel):
     actor = pw.TextField()  # officer name, "system", or a sender address
     kind = pw.CharField(max_length=48, index=True)
     detail = JsonField(default=dict)
+
+    _buffer: list[list] | None = None  # rows collected inside `deferred()`
+
+    @classmethod
+    def create(cls, **query):
+        if cls._buffer is None:
+            return super().create(**query)
+        inst = cls(**query)
+        cls._buffer.append([f.db_value(inst.__data__.get(f.name)) for f in cls._insert_fields()])
+        return inst
+
+    @classmethod
+    @contextmanager
+    def deferred(cls):
+        """Inside this block `create` only collects the rows; they are inserted together
+        (one executemany) when it ends normally, and dropped when it raises, which rolls
+        back the enclosing transaction anyway. Nothing inside may read the events it
+        wrote. The ingest batch writes ~2 events per message: one statement per batch
+        instead of one per event. Nested use joins the outer block."""
+        if cls._buffer is not None:
+            yield
+            return
+        cls._buffer = collected = []
+        try:
+            yield
+        finally:
+            cls._buffer = None
+        if collected:
+            database = db.obj
+            fields = cls._insert_fields()
+            cols = ", ".join('"%s"' % f.column_name for f in fields)
+            marks = ", ".join([database.param] * len(fields))
+            database.cursor().executemany(f'INSERT INTO "event" ({cols}) VALUES ({marks})', collected)
+
+    @classmethod
+    def _insert_fields(cls) -> list[pw.Field]:
+        return [f for f in cls._meta.sorted_fields if f is not cls._meta.primary_key]
 
 
 MODELS: list[type[BaseModel]] = [
