@@ -68,7 +68,7 @@ class App:
 
     def analyst_spec(self) -> AnalystSpec:
         return AnalystSpec(own=self.own_identity(), registry=self.registry,
-                           faq_path=self.settings.faq_file or DEFAULT_FAQ_PATH, archive_root=self.archive.root)
+                           faq_path=self.settings.faq_file or DEFAULT_FAQ_PATH)
 
     def own_identity(self) -> OwnIdentity:
         h = self.settings.helpdesk

@@ -7,9 +7,7 @@ or inline for the usual handful of messages. Either way `Ingestor` gets the same
 `Analysis` and makes the same decisions; what was not computed ahead (None) it computes
 itself when it needs it.
 
-The worker also archives the raw bytes (content-addressed, so writing them here before
-the dedupe check costs at most an unreferenced file for a second copy with different
-bytes); the main process still makes them durable with `Archive.sync` before its commit.
+The worker writes nothing: storing, the raw archive included, is the main process's job.
 """
 from __future__ import annotations
 
@@ -21,7 +19,6 @@ from pathlib import Path
 from kpudesk.mailbox.message import InboundMessage
 from kpudesk.mailbox.parse import parse
 
-from .archive import Archive
 from .classify import Classification, Kind, OwnIdentity, classify
 from .faq import FaqHit, FaqLibrary
 from .identity import IdentityGuess, PartyRegistry, identify
@@ -38,7 +35,6 @@ class Analysis:
     cls: Classification
     guess: IdentityGuess | None = None  # None: not computed ahead
     faq: tuple[FaqHit, ...] | None = None  # None: not computed ahead
-    stored: tuple[str, str] | None = None  # (sha256, archive path) when already archived
 
 
 def message_identity(msg: InboundMessage) -> str:
@@ -65,16 +61,14 @@ class AnalystSpec:
     own: OwnIdentity
     registry: PartyRegistry
     faq_path: Path | None
-    archive_root: Path
 
 
 class Analyst:
     """The full analysis, done ahead: everything `analyze` does, plus the identity guess
-    and FAQ ranking a new ticket will need, plus the raw bytes archived."""
+    and FAQ ranking a new ticket will need."""
 
     def __init__(self, spec: AnalystSpec) -> None:
         self.spec = spec
-        self.archive = Archive(spec.archive_root)
         self.faq = FaqLibrary(spec.faq_path) if spec.faq_path is not None else None
 
     def full(self, raw: bytes, internaldate: datetime | None) -> Analysis:
@@ -86,7 +80,7 @@ class Analyst:
             # ticket after all, ingest ranks it then.
             if self.faq is not None and not a.msg.thread_ids:
                 faq = tuple(self.faq.for_ticket(faq_query_subject(a.msg), a.msg.text))
-        return Analysis(a.msg, a.identity_key, a.cls, guess, faq, self.archive.put(raw))
+        return Analysis(a.msg, a.identity_key, a.cls, guess, faq)
 
     def batch(self, items: list[tuple[bytes, datetime | None]]) -> list[Analysis | None]:
         """One result per item; None where analysis failed (ingest then redoes it inline,

@@ -1,6 +1,7 @@
 """Content-addressed, byte-exact storage for raw messages, attachments and evidence files.
 
-Files live at `<dir>/<kind>/<aa>/<sha256><suffix>` (archives written before 2026-11 also
+Fetched messages are appended to pack files (see `append`); other files (attachments,
+evidence, quarantined mail) live at `<dir>/<kind>/<aa>/<sha256><suffix>` (archives written before 2026-11 also
 have `<kind>/<aa>/<bb>/...` files; rows keep the path they were given, and `put` finds the
 old place too). One level of 256 folders: a new folder per message, as the two-level
 layout made for the first tens of thousands, doubled the cost of storing one. Writing the
@@ -15,7 +16,9 @@ import ctypes
 import ctypes.util
 import hashlib
 import os
+import secrets
 from pathlib import Path
+from typing import BinaryIO
 
 try:  # syncfs(2): one call makes a whole batch durable, instead of an fsync per file
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -30,6 +33,7 @@ class Archive:
         self._pending_files: list[Path] = []
         self._pending_dirs: set[Path] = set()
         self._made_dirs: set[Path] = set()
+        self._pack: tuple[BinaryIO, str] | None = None  # (open file, its path) until sync()
 
     def put(self, data: bytes, kind: str = "raw", suffix: str = ".eml") -> tuple[str, str]:
         """Store bytes; return (sha256 hex, path relative to the archive root)."""
@@ -51,19 +55,32 @@ class Archive:
             self._pending_dirs.add(path.parent)
         return digest, rel.as_posix()
 
-    def adopt(self, rel: str) -> None:
-        """Count a file another process (the poller's analysis worker) wrote as ours to
-        make durable at the next `sync`. syncfs covers it anyway; the per-file fallback
-        needs to know it."""
-        if _syncfs is None:
+    def append(self, data: bytes, sha256: str | None = None) -> tuple[str, str]:
+        """Store a fetched message in the current pack; return (sha256 hex, its path).
+
+        A pack is one file per `sync()` cycle (per ingest batch), the messages laid end to
+        end: storing a message costs a write, not a file (creating ~10,000 files was a
+        fifth of a large poll). The path names the pack, the offset and the length:
+        `raw/packs/<name>.pack#<offset>:<length>`; `read` takes it like any other path.
+        `sha256`: the digest when the caller has it already (the parser computes it).
+        """
+        if self._pack is None:
+            rel = f"raw/packs/{secrets.token_hex(8)}.pack"
             path = self.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._pack = (open(path, "xb"), rel)
             self._pending_files.append(path)
             self._pending_dirs.add(path.parent)
-        else:
-            self._pending_files.append(self.root / rel)
+        fh, rel = self._pack
+        offset = fh.tell()
+        fh.write(data)
+        return sha256 or hashlib.sha256(data).hexdigest(), f"{rel}#{offset}:{len(data)}"
 
     def sync(self) -> None:
-        """Make everything written since the last sync durable."""
+        """Make everything written since the last sync durable (and close the pack)."""
+        if self._pack is not None:
+            self._pack[0].close()
+            self._pack = None
         if self._pending_files and _syncfs is not None:
             fd = os.open(self.root, os.O_RDONLY)
             try:
@@ -83,10 +100,20 @@ class Archive:
         self._pending_dirs.clear()
 
     def read(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        name, _, span = rel.partition("#")
+        if not span:
+            return (self.root / rel).read_bytes()
+        offset, _, length = span.partition(":")
+        with open(self.root / name, "rb") as fh:
+            fh.seek(int(offset))
+            data = fh.read(int(length))
+        if len(data) != int(length):
+            raise OSError(f"{name}: truncated at {offset}+{length}")
+        return data
 
     def path(self, rel: str) -> Path:
-        return self.root / rel
+        """The file holding `rel` (for a packed message: its pack)."""
+        return self.root / rel.partition("#")[0]
 
     def verify(self, rel: str, sha256: str) -> bool:
         return hashlib.sha256(self.read(rel)).hexdigest() == sha256

@@ -209,11 +209,7 @@ class Ingestor:
         elif cls.kind == Kind.BULK:
             stats.bulk += 1
 
-        if a.stored is not None:
-            sha, raw_path = a.stored
-            self.archive.adopt(raw_path)
-        else:
-            sha, raw_path = self.archive.put(mail.raw)
+        sha, raw_path = self.archive.append(mail.raw, msg.raw_sha256)
         row = self._new_row(msg, mail, cls, identity_key, sha, raw_path, conflict)
 
         if cls.kind == Kind.OWN:
