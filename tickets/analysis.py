@@ -12,7 +12,7 @@ The worker writes nothing: storing, the raw archive included, is the main proces
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +30,7 @@ NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none
 
 @dataclass(frozen=True)
 class Analysis:
-    msg: InboundMessage
+    msg: InboundMessage  # from the worker without `headers` (see Analyst.full)
     identity_key: str
     cls: Classification
     guess: IdentityGuess | None = None  # None: not computed ahead
@@ -80,7 +80,9 @@ class Analyst:
             # ticket after all, ingest ranks it then.
             if self.faq is not None and not a.msg.thread_ids:
                 faq = tuple(self.faq.for_ticket(faq_query_subject(a.msg), a.msg.text))
-        return Analysis(a.msg, a.identity_key, a.cls, guess, faq)
+        # The header list is the bulk of what crosses the process boundary, and only
+        # classification reads it: it has run, so the copy sent back goes without.
+        return Analysis(replace(a.msg, headers=()), a.identity_key, a.cls, guess, faq)
 
     def batch(self, items: list[tuple[bytes, datetime | None]]) -> list[Analysis | None]:
         """One result per item; None where analysis failed (ingest then redoes it inline,

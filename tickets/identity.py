@@ -231,12 +231,17 @@ def _folds_to_ascii(text: str) -> bool:
     return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
 
 
+@lru_cache(maxsize=8)  # the same body is lowered by strip_quoted, the name and party finders
+def _lowered(text: str) -> str:
+    return text.lower()
+
+
 def _may_hold_quote(text: str) -> bool:
     """False when no line of `text` can start a quote (every pattern below needs one of
     these pieces), so `strip_quoted` need not look at each line."""
     if ">" in text or "@" in text or "--" in text or "__________" in text:
         return True
-    low = text.lower()
+    low = _lowered(text)
     return "wrote" in low or "menulis" in low or _folds_to_ascii(text)
 
 
@@ -397,7 +402,7 @@ def _name_from_field(text: str, registry: PartyRegistry | None) -> str | None:
 def _intro_matches(text: str):
     """`_INTRO_RE.finditer(text)`, tried only where a whole word "saya" is (every match
     starts at it or at the "nama" right before it) instead of at every offset."""
-    lowered = text.lower()
+    lowered = _lowered(text)
     if len(lowered) != len(text) or _folds_to_ascii(text):
         yield from _INTRO_RE.finditer(text)
         return
@@ -748,7 +753,7 @@ class PartyRegistry:
         """Every party named in `text` (overlaps resolved leftmost-longest), with its role."""
         if not text:
             return []
-        lowered = text.lower()
+        lowered = _lowered(text)
         if len(lowered) != len(text):  # a few letters ("İ") lower into two: offsets differ
             return self._mentions_slow(text)
         masked = _mask_addresses(text, lowered)
