@@ -1,0 +1,118 @@
+"""A large poll's analysis in a worker process: same tickets as inline, and a dead worker
+costs speed, never mail."""
+from __future__ import annotations
+
+import logging
+import random
+import tomllib
+
+import pytest
+
+from kpudesk.daemon.poller import poll
+from kpudesk.tickets.analysis import AnalystSpec
+from kpudesk.tickets.faq import DEFAULT_FAQ_PATH
+from kpudesk.tickets.models import Identity, Message, Ticket, close_database
+from kpudesk.tickets.outbox import OutboxItem
+from tests.corpus.hostile import party_mail
+from tests.desk import Desk
+
+PARTIES = [("pkb", "PKB", "Partai Kebangkitan Bangsa"), ("gerindra", "Gerindra", "Partai Gerindra"),
+           ("pks", "PKS", "Partai Keadilan Sejahtera"), ("golkar", "Golkar", "Partai Golkar")]
+
+
+def corpus(n: int) -> list[bytes]:
+    """Questions from the FAQ (and some it does not cover), from 25 liaison officers,
+    a fifth of them replies into an earlier thread, a few out-of-office replies."""
+    rng = random.Random(7)
+    with DEFAULT_FAQ_PATH.open("rb") as fh:
+        questions = [e["question"] for e in tomllib.load(fh)["faq"]]
+    questions += ["Apakah kantor KPU buka pada hari Minggu untuk konsultasi tatap muka?"]
+    senders = [(f"lo{i}@{PARTIES[i % 4][0]}.example.org", f"Budi Santoso{i}", PARTIES[i % 4]) for i in range(25)]
+    out, sent = [], []
+    for i in range(n):
+        addr, name, (_, short, party) = rng.choice(senders)
+        msgid = f"<m{i}@{addr.split('@')[1]}>"
+        if i % 37 == 5:
+            out.append(party_mail(addr, "Balasan otomatis: sedang cuti", "Saya sedang cuti.",
+                                  message_id=msgid, extra_headers=[("Auto-Submitted", "auto-replied")]))
+            continue
+        body = (f"Selamat pagi,\n\nSaya {name}, LO {party} Kabupaten Mesuji.\n{rng.choice(questions)}\n\n"
+                f"Terima kasih.\n\nSalam,\n{name}\nHP 0812-{1000 + i}-{2000 + i}\n")
+        if sent and rng.random() < 0.2:
+            parent, subject = rng.choice(sent)
+            out.append(party_mail(addr, f"Re: {subject}", body, message_id=msgid, in_reply_to=parent,
+                                  references=parent))
+        else:
+            subject = f"Pertanyaan Sipol {i} - {short}"
+            out.append(party_mail(addr, subject, body, message_id=msgid))
+            sent.append((msgid, subject))
+    return out
+
+
+def stored(desk: Desk) -> dict:
+    """What an officer would see, without ids' and clocks' incidental values."""
+    desk.app()
+    try:
+        return {
+            "tickets": [(t.subject, t.requester, t.requester_name, t.party_id, t.status, t.flags)
+                        for t in Ticket.select().order_by(Ticket.id)],
+            "identities": [(i.ticket_id, i.name, i.name_source, i.party, i.party_source, i.phone, i.phone_source)
+                           for i in Identity.select().order_by(Identity.id)],
+            "messages": [(m.msgid if m.direction == "in" else "ours", m.ticket_id, m.direction, m.disposition,
+                          m.kind, m.raw_sha256)
+                         for m in Message.select().order_by(Message.id)],
+            "outbox": [(o.kind, o.recipients, o.ticket_id) for o in OutboxItem.select().order_by(OutboxItem.id)],
+        }
+    finally:
+        close_database()
+
+
+def with_workers(desk: Desk, workers: int) -> Desk:
+    text = desk.settings_path.read_text(encoding="utf-8")
+    desk.settings_path.write_text(text.replace("batch_size = 50", f"batch_size = 50\nworkers = {workers}"),
+                                  encoding="utf-8")
+    return desk
+
+
+@pytest.mark.slow
+def test_a_poll_analysed_in_a_worker_stores_what_an_inline_poll_stores(tmp_path, dovecot, caplog):
+    raws = corpus(180)
+    results = {}
+    for workers in (0, 1):
+        user = dovecot.new_user()
+        user.append_many("INBOX", raws)
+        desk = with_workers(Desk(tmp_path / f"w{workers}", user), workers)
+        with caplog.at_level(logging.WARNING):
+            stats = desk.json("poll")
+        assert stats["fetched"] == 180 and stats["quarantined"] == 0
+        assert stats["tickets_created"] > 100 and stats["auto_replies"] == 5
+        results[workers] = stored(desk)
+    assert "analysis worker failed" not in caplog.text  # the worker really did the work
+    assert results[1] == results[0]
+    flags = [t[5] for t in results[1]["tickets"]]
+    assert any(f["faq_miss"] for f in flags) and any(not f["faq_miss"] for f in flags)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_costs_speed_not_mail(tmp_path, dovecot, caplog, monkeypatch):
+    raws = corpus(150)
+    user = dovecot.new_user()
+    user.append_many("INBOX", raws)
+    desk = Desk(tmp_path / "desk", user)
+    app = desk.app()
+    try:
+        # A worker that cannot start (its FAQ file is gone) breaks the pool at the first batch.
+        broken = AnalystSpec(own=app.own_identity(), registry=app.registry, faq_path=tmp_path / "hilang.toml")
+        monkeypatch.setattr(type(app), "analyst_spec", lambda self: broken)
+        with caplog.at_level(logging.WARNING):
+            stats = poll(app)
+    finally:
+        close_database()
+    assert "analysis worker failed" in caplog.text
+    assert stats.fetched == 150 and stats.quarantined == 0
+    again = desk.json("poll")
+    assert again["fetched"] == 0
+    rows = stored(desk)
+    assert len(rows["messages"]) - len(rows["outbox"]) == 150  # every mail once, plus our acks
+    inbound = [m[0] for m in rows["messages"] if m[2] == "in"]
+    assert len(inbound) == len(set(inbound)) == 150
