@@ -1164,7 +1164,7 @@ def parse(raw: bytes, internaldate: datetime | None = None) -> InboundMessage:
 def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | None,
            defects: list[str]) -> InboundMessage:
     try:
-        msg = email.message_from_bytes(data) if has_headers else _body_only(data)
+        msg = _message_from_bytes(data) if has_headers else _body_only(data)
     except RecursionError:
         defects.append("MIME nesting too deep to parse; body kept as text")
         msg = _headers_only(data)
@@ -1285,6 +1285,24 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
         report=report,
         defects=tuple(dict.fromkeys(defects)),
     )
+
+
+def _message_from_bytes(data: bytes) -> Message:
+    """`email.message_from_bytes(data)`, cheaper for the common single-part mail.
+
+    The standard parser feeds the body of a single-part message through its line reader
+    only to join the lines back into the payload (~a third of our parse on 5 KB mail).
+    When the header block parses cleanly on its own (ends with a blank line, no defect)
+    and the type is neither multipart nor message, the payload is set from the bytes
+    after the blank line, decoded as the parser decodes them: the same Message.
+    """
+    start = _find_body_start(data, True)
+    if data[start - 4:start] == b"\r\n\r\n" or data[start - 2:start] == b"\n\n":
+        head = email.message_from_bytes(data[:start])
+        if not head.defects and not head._payload and head.get_content_maintype() not in ("multipart", "message"):
+            head.set_payload(data[start:].decode("ascii", "surrogateescape"))
+            return head
+    return email.message_from_bytes(data)
 
 
 def _body_only(data: bytes) -> Message:
