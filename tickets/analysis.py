@@ -74,11 +74,11 @@ class Analyst:
     def full(self, raw: bytes, internaldate: datetime | None) -> Analysis:
         a = analyze(raw, internaldate, self.spec.own)
         guess = faq = None
-        if a.cls.kind == Kind.NORMAL:
+        # Replies usually join their ticket and need neither; if one opens a new ticket
+        # after all (or completes a ticket's identity), ingest does it then.
+        if a.cls.kind == Kind.NORMAL and not a.msg.thread_ids:
             guess = identify(a.msg, self.spec.registry)
-            # Replies usually join their ticket and need no ranking; if one opens a new
-            # ticket after all, ingest ranks it then.
-            if self.faq is not None and not a.msg.thread_ids:
+            if self.faq is not None:
                 faq = tuple(self.faq.for_ticket(faq_query_subject(a.msg), a.msg.text))
         # The header list is the bulk of what crosses the process boundary, and only
         # classification reads it: it has run, so the copy sent back goes without.
