@@ -172,6 +172,7 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,
         )
+        self._exists: dict[str, bool] = {}
         zone = self.zone
         self.env.filters.update(
             tanggal=lambda v: tanggal(v, zone),
@@ -186,11 +187,17 @@ class Renderer:
         return self.env.get_template(name).render(dict(context))
 
     def exists(self, name: str) -> bool:
-        try:
-            self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
-        except TemplateNotFound:
-            return False
-        return True
+        # Templates load once per process (auto_reload is off), so the answer is kept too:
+        # asking the loaders reads the file each time.
+        found = self._exists.get(name)
+        if found is None:
+            try:
+                self.env.get_template(name)
+                found = True
+            except TemplateNotFound:
+                found = False
+            self._exists[name] = found
+        return found
 
     def check(self, samples: Mapping[str, Mapping[str, Any]]) -> list[str]:
         """Render each named template with its sample context; return the problems found.

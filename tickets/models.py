@@ -42,6 +42,9 @@ class UtcDateTimeField(pw.CharField):
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+_UTC_TEXT = UtcDateTimeField()
+
+
 def rows(sql: str, *params) -> list[tuple]:
     """A hand-written query on the hot path (ingest), where building it through peewee's
     expression tree costs more than running it. `?` marks parameters on every backend."""
@@ -54,7 +57,7 @@ def rows(sql: str, *params) -> list[tuple]:
 
 def utc_text(value: datetime) -> str:
     """The stored text form of a datetime, for comparisons in raw queries."""
-    return UtcDateTimeField().db_value(value)
+    return _UTC_TEXT.db_value(value)
 
 
 class JsonField(pw.TextField):
