@@ -52,3 +52,12 @@ def test_a_packed_path_past_the_end_of_its_pack_is_an_error_not_short_data(tmp_p
     name = rel.partition("#")[0]
     with pytest.raises(OSError, match="truncated"):
         archive.read(f"{name}#5:10")
+
+
+def test_a_message_reads_back_before_its_pack_is_written(tmp_path):
+    archive = Archive(tmp_path)
+    _, rel = archive.append(b"satu")
+    _, rel2 = archive.append(b"dua")
+    assert archive.read(rel2) == b"dua" and not archive.path(rel).exists()
+    archive.sync()
+    assert archive.path(rel).read_bytes() == b"satudua"

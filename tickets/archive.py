@@ -18,7 +18,6 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
-from typing import BinaryIO
 
 try:  # syncfs(2): one call makes a whole batch durable, instead of an fsync per file
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -33,7 +32,7 @@ class Archive:
         self._pending_files: list[Path] = []
         self._pending_dirs: set[Path] = set()
         self._made_dirs: set[Path] = set()
-        self._pack: tuple[BinaryIO, str] | None = None  # (open file, its path) until sync()
+        self._pack: tuple[bytearray, str] | None = None  # (bytes, its path) until sync() writes them
 
     def put(self, data: bytes, kind: str = "raw", suffix: str = ".eml") -> tuple[str, str]:
         """Store bytes; return (sha256 hex, path relative to the archive root)."""
@@ -59,27 +58,28 @@ class Archive:
         """Store a fetched message in the current pack; return (sha256 hex, its path).
 
         A pack is one file per `sync()` cycle (per ingest batch), the messages laid end to
-        end: storing a message costs a write, not a file (creating ~10,000 files was a
+        end, written by `sync()` in one piece: storing a message costs a copy, not a file (creating ~10,000 files was a
         fifth of a large poll). The path names the pack, the offset and the length:
         `raw/packs/<name>.pack#<offset>:<length>`; `read` takes it like any other path.
         `sha256`: the digest when the caller has it already (the parser computes it).
         """
         if self._pack is None:
-            rel = f"raw/packs/{secrets.token_hex(8)}.pack"
-            path = self.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._pack = (open(path, "xb"), rel)
-            self._pending_files.append(path)
-            self._pending_dirs.add(path.parent)
-        fh, rel = self._pack
-        offset = fh.tell()
-        fh.write(data)
+            self._pack = (bytearray(), f"raw/packs/{secrets.token_hex(8)}.pack")
+        buf, rel = self._pack
+        offset = len(buf)
+        buf += data  # written in one piece by sync(): many small writes cost ~10x more
         return sha256 or hashlib.sha256(data).hexdigest(), f"{rel}#{offset}:{len(data)}"
 
     def sync(self) -> None:
         """Make everything written since the last sync durable (and close the pack)."""
         if self._pack is not None:
-            self._pack[0].close()
+            buf, rel = self._pack
+            path = self.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "xb") as fh:
+                fh.write(buf)
+            self._pending_files.append(path)
+            self._pending_dirs.add(path.parent)
             self._pack = None
         if self._pending_files and _syncfs is not None:
             fd = os.open(self.root, os.O_RDONLY)
@@ -104,6 +104,11 @@ class Archive:
         if not span:
             return (self.root / rel).read_bytes()
         offset, _, length = span.partition(":")
+        if self._pack is not None and self._pack[1] == name:  # appended, not yet synced
+            data = bytes(self._pack[0][int(offset):int(offset) + int(length)])
+            if len(data) != int(length):
+                raise OSError(f"{name}: truncated at {offset}+{length}")
+            return data
         with open(self.root / name, "rb") as fh:
             fh.seek(int(offset))
             data = fh.read(int(length))
