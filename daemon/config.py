@@ -382,7 +382,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         batch_size=i.int("batch_size", 200, 1, 5000),
         mark_seen=i.bool("mark_seen", False),
         timeout=i.float("timeout", 60.0, 1.0, 3600.0),
-        workers=i.int("workers", 1, 0, 8),
+        workers=i.int("workers", 2, 0, 8),
     )
 
     s = _Reader("smtp", data["smtp"], base)
