@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from jinja2 import TemplateError
+
 from kpudesk.mailbox.compose import compose, from_record
 from kpudesk.mailbox.errors import MailServerError, ServerUnavailable
 from kpudesk.mailbox.smtp import Envelope, SendResult
@@ -51,8 +53,9 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
         envelopes = []
         for i in items:
             try:
-                envelopes.append(Envelope(i.id, i.sender, tuple(i.recipients), outbox.materialize(i, _compose_record)))
-            except ValueError as exc:
+                data = outbox.materialize(i, _compose_record, app.replies.render_record)
+                envelopes.append(Envelope(i.id, i.sender, tuple(i.recipients), data))
+            except (ValueError, TemplateError) as exc:
                 # e.g. a requester address no mail server would take: fail this row, send the rest
                 outbox.mark_permanent(i.id, app.clock.now(), f"tidak dapat disusun: {exc}")
                 stats.failed += 1

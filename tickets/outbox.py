@@ -79,13 +79,22 @@ def enqueue(*, kind: str, sender: str, recipients: list[str], message_id: str, n
     )
 
 
-def materialize(item: OutboxItem, compose_record) -> bytes:
+def materialize(item: OutboxItem, compose_record, render_record=None) -> bytes:
     """The bytes to send; composed once from the record and stored, so every retry sends
-    exactly the same bytes."""
+    exactly the same bytes. A record kept for rendering later (an acknowledgement) is
+    rendered first, and its text completes the ticket's out message."""
     if item.data:
         return bytes(item.data)
-    data = compose_record(item.mail)
-    OutboxItem.update(data=data).where(OutboxItem.id == item.id).execute()
+    record = item.mail
+    if "render" in record:
+        if render_record is None:
+            raise ValueError("this mail is rendered at delivery: a renderer is needed")
+        record = render_record(record)
+    data = compose_record(record)
+    with db.atomic():
+        OutboxItem.update(data=data).where(OutboxItem.id == item.id).execute()
+        if "render" in item.mail and item.message_id is not None:
+            Message.update(text=record["text"]).where(Message.id == item.message_id).execute()
     item.data = data
     return data
 

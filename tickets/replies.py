@@ -1,8 +1,12 @@
 """Mail the helpdesk writes about a ticket: acknowledgements, officers' answers, follow-ups.
 
-Each function renders the template, composes the bytes and queues them in the outbox inside
-the caller's transaction, together with an "out" message on the ticket (so the conversation
-shows it at once and replies to it thread back by Message-ID).
+Each function queues its mail in the outbox inside the caller's transaction, together with
+an "out" message on the ticket (so the conversation shows it at once and replies to it
+thread back by Message-ID). Answers and follow-ups are rendered at once. Acknowledgements
+are decided at ingest, where rendering them was a fifth of a large poll: they keep their
+template and a frozen copy of its context, and are rendered at first delivery
+(`render_record`, called by `outbox.materialize`), which also fills the message's text.
+The same context gives the same text either way.
 """
 from __future__ import annotations
 
@@ -90,11 +94,16 @@ class Replies:
     def queue(self, *, ticket: Ticket | None, kind: str, to: list[str], subject: str, template: str, context: dict,
               in_reply_to: str | None = None, references: tuple[str, ...] = (), auto: str | None = None,
               author: str | None = None, direction: str = "out", html: bool = False,
-              attachments: tuple = (), cc: list[str] = ()) -> outbox.OutboxItem:
-        """Render, compose and queue one mail; record it as an out message on the ticket."""
+              attachments: tuple = (), cc: list[str] = (), render_later: bool = False) -> outbox.OutboxItem:
+        """Render (or, `render_later`, keep what to render), compose and queue one mail;
+        record it as an out message on the ticket."""
         now = self.clock.now()
-        text = self.renderer.render(f"{template}.txt.j2", context)
-        html_body = self.renderer.render(f"{template}.html.j2", context) if html and self.renderer.exists(f"{template}.html.j2") else None
+        html = html and self.renderer.exists(f"{template}.html.j2")
+        if render_later:
+            text, html_body = "", None
+        else:
+            text = self.renderer.render(f"{template}.txt.j2", context)
+            html_body = self.renderer.render(f"{template}.html.j2", context) if html else None
         bare = ourid.make_msgid(ticket.id if ticket else None, self.me.secret, self.me.msgid_domain)
         mail = OutgoingMail(
             from_addr=Address(self.me.name, self.me.address), to=tuple(Address("", a) for a in to),
@@ -114,6 +123,10 @@ class Replies:
             )
         # Composed now when it carries files; otherwise at first delivery, from the record.
         record = None if attachments else to_record(mail)
+        if render_later:
+            if record is None:
+                raise ValueError("a mail with attachments is rendered at once")
+            record["render"] = {"template": template, "html": html, "context": freeze(context)}
         return outbox.enqueue(kind=kind, sender=self.me.address, recipients=list(to) + list(cc), message_id=bare,
                               data=compose(mail) if attachments else b"", mail=record, now=now,
                               ticket=ticket, message=row)
@@ -154,10 +167,21 @@ class Replies:
                           subject=reply_subject(ref(ticket.id, self.me.tag), first.subject or ticket.subject),
                           template="party/ack", context=ctx, in_reply_to=first.msgid,
                           references=tuple(first.references or []) + ((first.msgid,) if first.msgid else ()),
-                          auto="auto-replied", html=True)
+                          auto="auto-replied", html=True, render_later=True)
         Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.queued",
                      detail={"outbox": item.id, "identity_missing": missing})
         return item
+
+    def render_record(self, record: dict) -> dict:
+        """A queued mail's record with its text (and HTML) rendered from the frozen context."""
+        todo = record.get("render")
+        if todo is None:
+            return record
+        context = thaw(todo["context"])
+        out = {k: v for k, v in record.items() if k != "render"}
+        out["text"] = self.renderer.render(f"{todo['template']}.txt.j2", context)
+        out["html"] = self.renderer.render(f"{todo['template']}.html.j2", context) if todo["html"] else None
+        return out
 
     # --- officers' answers --------------------------------------------------------------
 
@@ -190,3 +214,26 @@ def set_status(ticket: Ticket, status: Status, *, actor: str, now: datetime, **d
     ticket.save()
     Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
                  detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
+
+
+def freeze(value):
+    """A template context as JSON-able data (datetimes tagged), for rendering later."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dict):
+        return {k: freeze(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [freeze(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cannot keep a {type(value).__name__} in a template context")
+
+
+def thaw(value):
+    if isinstance(value, dict):
+        if set(value) == {"$datetime"}:
+            return datetime.fromisoformat(value["$datetime"])
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [thaw(v) for v in value]
+    return value
