@@ -12,7 +12,7 @@ from kpudesk.mailbox.render import Renderer
 from kpudesk.mailbox.smtp import SmtpSender
 from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
-from kpudesk.tickets.analysis import Analysis, AnalystSpec, faq_query_subject
+from kpudesk.tickets.analysis import Analysis, AnalystSpec, faq_query_subject, ranked
 from kpudesk.tickets.classify import Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
@@ -153,13 +153,13 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     return app
 
 
-def faq_flags(app: App, subject: str, text: str, hits=None) -> dict:
+def faq_flags(app: App, subject: str, text: str, hits: tuple[tuple[str, float], ...] | None = None) -> dict:
     """The FAQ Sipol result for a new ticket's flags: "tidak ada di FAQ" (faq_miss) is the
-    SOP's cue to escalate. `hits`: the ranking the poller's analysis worker already did."""
+    SOP's cue to escalate. `hits`: (id, score) pairs the analysis worker already ranked."""
     if hits is None:
-        hits = app.faq.for_ticket(subject, text)
-    return {"faq": [{"id": h.entry.id, "score": round(h.score, 3)} for h in hits],
-            "faq_miss": not (hits and hits[0].score >= app.faq_threshold)}
+        hits = ranked(app.faq.for_ticket(subject, text))
+    return {"faq": [{"id": entry_id, "score": round(score, 3)} for entry_id, score in hits],
+            "faq_miss": not (hits and hits[0][1] >= app.faq_threshold)}
 
 
 def faq_check(app: App, ticket: Ticket, text: str, hits=None) -> None:

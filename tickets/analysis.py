@@ -34,7 +34,7 @@ class Analysis:
     identity_key: str
     cls: Classification
     guess: IdentityGuess | None = None  # None: not computed ahead
-    faq: tuple[FaqHit, ...] | None = None  # None: not computed ahead
+    faq: tuple[tuple[str, float], ...] | None = None  # (FAQ id, score), best first; None: not computed ahead
 
 
 def message_identity(msg: InboundMessage) -> str:
@@ -48,6 +48,11 @@ def analyze(raw: bytes, internaldate: datetime | None, own: OwnIdentity) -> Anal
     """The part every message needs: parse, dedupe key, class. Raises ParseError."""
     msg = parse(raw, internaldate)
     return Analysis(msg, message_identity(msg), classify(msg, own))
+
+
+def ranked(hits: list[FaqHit]) -> tuple[tuple[str, float], ...]:
+    """FAQ hits as ingest keeps them: ids and scores (the entries' texts stay behind)."""
+    return tuple((h.entry.id, h.score) for h in hits)
 
 
 def faq_query_subject(msg: InboundMessage) -> str:
@@ -79,7 +84,7 @@ class Analyst:
         if a.cls.kind == Kind.NORMAL and not a.msg.thread_ids:
             guess = identify(a.msg, self.spec.registry)
             if self.faq is not None:
-                faq = tuple(self.faq.for_ticket(faq_query_subject(a.msg), a.msg.text))
+                faq = ranked(self.faq.for_ticket(faq_query_subject(a.msg), a.msg.text))
         # The header list is the bulk of what crosses the process boundary, and only
         # classification reads it: it has run, so the copy sent back goes without.
         return Analysis(replace(a.msg, headers=()), a.identity_key, a.cls, guess, faq)

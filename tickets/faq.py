@@ -317,7 +317,6 @@ def tokenize(text: str) -> list[str]:
         if not tok or (tok.isdigit() and len(tok) > 4):
             continue
         raw.extend(_SLANG.get(tok, tok).split())
-    stop = _stop_words()
     out: list[str] = []
     i = 0
     while i < len(raw):
@@ -329,15 +328,19 @@ def tokenize(text: str) -> list[str]:
                 i += n
                 break
         else:
-            tok = raw[i]
+            out.extend(_token_terms(raw[i]))
             i += 1
-            if tok in _SYNONYMS:  # an explicit synonym wins over the stop list ("terakhir")
-                out.extend(_PHRASES[(tok,)])
-            elif tok in stop or (len(tok) == 1 and not tok.isdigit()):
-                continue
-            else:
-                out.extend(_word_terms(tok))
     return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _token_terms(tok: str) -> tuple[str, ...]:
+    """The terms of one token outside any phrase (none for a stop word)."""
+    if tok in _SYNONYMS:  # an explicit synonym wins over the stop list ("terakhir")
+        return _PHRASES[(tok,)]
+    if tok in _stop_words() or (len(tok) == 1 and not tok.isdigit()):
+        return ()
+    return _word_terms(tok)
 
 
 _PREFIXES = ("di", "ter", "ke", "meng", "mem", "men", "me", "ber", "be", "se", "peng", "pen", "pe")

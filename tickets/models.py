@@ -303,9 +303,11 @@ class Event(BaseModel):
     def create(cls, **query):
         if cls._buffer is None:
             return super().create(**query)
-        inst = cls(**query)
-        cls._buffer.append([f.db_value(inst.__data__.get(f.name)) for f in cls._insert_fields()])
-        return inst
+        # The values straight from the arguments: a model instance per event was half the cost.
+        cls._buffer.append([f.db_value(query[f.name] if f.name in query else
+                                       (f.default() if callable(f.default) else f.default))
+                            for f in cls._insert_fields()])
+        return None  # deferred: no row, no id yet
 
     @classmethod
     @contextmanager
