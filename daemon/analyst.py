@@ -33,6 +33,10 @@ Analysed = tuple[list[FetchedMail], list[Analysis | None] | None]
 class AnalysisPipeline:
     """`run(batches)` yields each batch with its analyses (None: do it inline)."""
 
+    # Analyse batches inline while the workers start, instead of waiting for them.
+    # (Tests turn it off to be sure the workers do the work.)
+    inline_while_starting = True
+
     def __init__(self, spec: AnalystSpec, workers: int) -> None:
         self.spec = spec
         self.workers = workers
@@ -44,9 +48,15 @@ class AnalysisPipeline:
             for batch in batches:
                 yield batch, None
             return
+        ready = self._start()
         ahead: deque[tuple[list[FetchedMail], Future | None]] = deque()
         try:
             for batch in batches:
+                if not ahead and (ready is None or (self.inline_while_starting and not ready.done())):
+                    # The workers are still starting (~0.2 s): analyse this one here
+                    # rather than wait for them.
+                    yield batch, None
+                    continue
                 ahead.append((batch, self._submit(batch)))
                 if len(ahead) > AHEAD:
                     yield self._collect(*ahead.popleft())
@@ -68,9 +78,8 @@ class AnalysisPipeline:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _submit(self, batch: list[FetchedMail]) -> Future | None:
-        if self._broken:
-            return None
+    def _start(self) -> Future | None:
+        """Start the workers; the future is done when one of them is ready."""
         try:
             if self._pool is None:
                 # spawn, not fork: the parent has threads (IMAP prefetch) and an open
@@ -78,6 +87,15 @@ class AnalysisPipeline:
                 self._pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=start_worker, initargs=(self.spec,))
+            return self._pool.submit(worker_batch, [])
+        except Exception as exc:  # noqa: BLE001 - analysis ahead is an optimisation only
+            self._give_up(exc)
+            return None
+
+    def _submit(self, batch: list[FetchedMail]) -> Future | None:
+        if self._broken or self._pool is None:
+            return None
+        try:
             return self._pool.submit(worker_batch, [(m.raw, m.internaldate) for m in batch])
         except Exception as exc:  # noqa: BLE001 - analysis ahead is an optimisation only
             self._give_up(exc)

@@ -8,6 +8,7 @@ import tomllib
 
 import pytest
 
+from kpudesk.daemon.analyst import AnalysisPipeline
 from kpudesk.daemon.poller import poll
 from kpudesk.tickets.analysis import AnalystSpec
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH
@@ -74,6 +75,12 @@ def with_workers(desk: Desk, workers: int) -> Desk:
     return desk
 
 
+@pytest.fixture(autouse=True)
+def workers_do_the_work(monkeypatch):
+    """No inline analysis while the workers start: these tests are about the workers."""
+    monkeypatch.setattr(AnalysisPipeline, "inline_while_starting", False)
+
+
 @pytest.mark.slow
 def test_a_poll_analysed_in_a_worker_stores_what_an_inline_poll_stores(tmp_path, dovecot, caplog):
     raws = corpus(180)
@@ -116,3 +123,23 @@ def test_a_worker_that_dies_costs_speed_not_mail(tmp_path, dovecot, caplog, monk
     assert len(rows["messages"]) - len(rows["outbox"]) == 150  # every mail once, plus our acks
     inbound = [m[0] for m in rows["messages"] if m[2] == "in"]
     assert len(inbound) == len(set(inbound)) == 150
+
+
+@pytest.mark.slow
+def test_batches_are_analysed_inline_while_the_workers_start(tmp_path, dovecot, monkeypatch):
+    monkeypatch.setattr(AnalysisPipeline, "inline_while_starting", True)
+    seen = []
+    real = AnalysisPipeline.run
+
+    def run(self, batches, expected, batch_size):
+        for batch, analyses in real(self, batches, expected, batch_size):
+            seen.append(analyses is not None)
+            yield batch, analyses
+
+    monkeypatch.setattr(AnalysisPipeline, "run", run)
+    user = dovecot.new_user()
+    user.append_many("INBOX", corpus(600))
+    desk = Desk(tmp_path / "desk", user)
+    assert desk.json("poll")["fetched"] == 600
+    # The first batch never waits for a worker; later ones come analysed from them.
+    assert seen[0] is False and any(seen)
