@@ -181,7 +181,8 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     if codec is not None:
         try:
             text = data.decode(codec)
-            if not _SURROGATE_RE.search(text):
+            # Strict UTF-8 and ASCII decoding never yield a lone surrogate: skip the scan.
+            if codec in ("utf-8", "ascii") or not _SURROGATE_RE.search(text):
                 return text, None
         except (UnicodeError, LookupError, ValueError, TypeError):
             pass

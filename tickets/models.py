@@ -60,13 +60,17 @@ def utc_text(value: datetime) -> str:
     return _UTC_TEXT.db_value(value)
 
 
+# One encoder: json.dumps builds a new one on every call with non-default options.
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 class JsonField(pw.TextField):
     def db_value(self, value):
         if value is None:
             return None
         if not value:  # most list fields of a message are empty: skip the encoder
             return "[]" if isinstance(value, (list, tuple)) else "{}" if isinstance(value, dict) else json.dumps(value)
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return _JSON.encode(value)
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
