@@ -39,7 +39,10 @@ class UtcDateTimeField(pw.CharField):
     def python_value(self, value):
         if value is None:
             return None
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        try:
+            return datetime.fromisoformat(value)  # C, ~20x strptime; reads the "Z" as UTC
+        except ValueError:  # written by an older version as "9-02-01T..." (strftime, year < 1000)
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 _UTC_TEXT = UtcDateTimeField()

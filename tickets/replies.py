@@ -136,10 +136,11 @@ class Replies:
     def ack_allowed(self, address: str) -> bool:
         """Per-sender caps: stop loops with anything the classifier missed."""
         now = self.clock.now()
-        recent = [r[0] for r in rows('SELECT "created_at" FROM "outbox_item" WHERE "kind" = ? AND "rcpt_key" = ? '
-                                     'AND "created_at" >= ?', "ack", address.lower(), utc_text(now - timedelta(days=1)))]
-        hour_ago = utc_text(now - timedelta(hours=1))
-        return sum(1 for r in recent if r >= hour_ago) < self.me.ack_per_hour and len(recent) < self.me.ack_per_day
+        ((day, hour),) = rows('SELECT COUNT(*), COUNT(CASE WHEN "created_at" >= ? THEN 1 END) FROM "outbox_item" '
+                              'WHERE "kind" = ? AND "rcpt_key" = ? AND "created_at" >= ?',
+                              utc_text(now - timedelta(hours=1)), "ack", address.lower(),
+                              utc_text(now - timedelta(days=1)))
+        return hour < self.me.ack_per_hour and day < self.me.ack_per_day
 
     def queue_ack(self, ticket: Ticket, first: Message, identity: Identity | None = None) -> outbox.OutboxItem | None:
         if not ticket.requester:
