@@ -143,3 +143,23 @@ def test_batches_are_analysed_inline_while_the_workers_start(tmp_path, dovecot, 
     assert desk.json("poll")["fetched"] == 600
     # The first batch never waits for a worker; later ones come analysed from them.
     assert seen[0] is False and any(seen)
+
+
+def test_an_analysis_crosses_the_process_boundary_unchanged():
+    import pickle
+
+    from kpudesk.tickets.analysis import Analyst
+    from kpudesk.tickets.classify import OwnIdentity
+    from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
+    from tests.corpus.hostile import hostile_messages
+
+    own = OwnIdentity(addresses=frozenset({"helpdesk@kpu-mesuji.example.org"}), msgid_domain="kpu-mesuji.example.org",
+                      loop_header="X-KPUDesk-Loop", loop_value="kpu-mesuji.example.org")
+    spec = AnalystSpec(own=own, registry=PartyRegistry.load(DEFAULT_PARTIES_PATH), faq_path=DEFAULT_FAQ_PATH)
+    analyst = pickle.loads(pickle.dumps(Analyst(spec).spec))  # the spec itself goes to the worker
+    worker = Analyst(analyst)
+    done = [a for a in worker.batch([(raw, None) for _, raw in hostile_messages()] +
+                                    [(raw, None) for raw in corpus(30)]) if a is not None]
+    assert len(done) > 60 and any(a.guess and a.guess.party for a in done) and any(a.faq for a in done)
+    for a in done:
+        assert pickle.loads(pickle.dumps(a, protocol=5)) == a

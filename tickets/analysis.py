@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from kpudesk.mailbox.message import InboundMessage
+from kpudesk.mailbox.message import InboundMessage, compact_pickle
 from kpudesk.mailbox.parse import parse
 
 from .classify import Classification, Kind, OwnIdentity, classify
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none
 
 
+@compact_pickle
 @dataclass(frozen=True)
 class Analysis:
     msg: InboundMessage  # from the worker without `headers` (see Analyst.full)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from kpudesk.mailbox.message import InboundMessage
+from kpudesk.mailbox.message import InboundMessage, compact_pickle
 
 from .errors import KpudeskError
 
@@ -49,6 +49,7 @@ class RegistryError(KpudeskError, ValueError):
 # ---------------------------------------------------------------------------------------
 
 
+@compact_pickle
 @dataclass(frozen=True)
 class Party:
     number: int
@@ -80,6 +81,7 @@ class Mention:
     role: str  # "self" (the writer's own party), "other" (someone else's), "neutral"
 
 
+@compact_pickle
 @dataclass(frozen=True)
 class IdentityGuess:
     name: str | None
