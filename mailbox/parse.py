@@ -88,7 +88,6 @@ _TO_SPACE_RE = re.compile("[\t\r\n\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
 _ONE_LINE_DROP_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
 # In body text keep TAB and LF, drop the rest of C0 (NUL, ESC ...), DEL and C1.
 _TEXT_DROP_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_NEWLINES_RE = re.compile(r"\r\n?")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
@@ -104,7 +103,7 @@ def _one_line(value: str) -> str:
 def _clean_text(value: str) -> str:
     """Body text: LF line endings, no NUL or other control characters except TAB/LF."""
     if "\r" in value:
-        value = _NEWLINES_RE.sub("\n", value)
+        value = value.replace("\r\n", "\n").replace("\r", "\n")  # str methods: ~10x a regex
     # Every character the regex drops is non-printable; newlines and tabs (kept) are too,
     # so test without them: a str method is ~10x cheaper than the regex scan it avoids.
     if not value.replace("\n", " ").replace("\t", " ").isprintable():
@@ -1127,9 +1126,14 @@ def _find_body_start(raw: bytes, has_headers: bool) -> int:
     """Offset just after the blank line that ends the header block (len(raw) if none)."""
     if not has_headers:
         return 0
-    ends = [i + len(sep) for sep in (b"\n\n", b"\n\r\n", b"\r\r")
-            if (i := raw.find(sep)) >= 0]
-    return min(ends) if ends else len(raw)
+    best = len(raw)
+    for sep in (b"\n\r\n", b"\n\n", b"\r\r"):
+        # Only the earliest counts: search no further than the best end found so far
+        # (a CRLF mail has no "\n\n" at all, and scanning it whole twice was wasted).
+        i = raw.find(sep, 0, best)
+        if i >= 0:
+            best = min(best, i + len(sep))
+    return best
 
 
 def parse(raw: bytes, internaldate: datetime | None = None) -> InboundMessage:

@@ -314,9 +314,7 @@ def tokenize(text: str) -> list[str]:
     text = _PERCENT.sub(" persen ", text)
     raw: list[str] = []
     for tok in _SPLIT.split(text):
-        if not tok or (tok.isdigit() and len(tok) > 4):
-            continue
-        raw.extend(_SLANG.get(tok, tok).split())
+        raw.extend(_raw_terms(tok))
     out: list[str] = []
     i = 0
     while i < len(raw):
@@ -331,6 +329,15 @@ def tokenize(text: str) -> list[str]:
             out.extend(_token_terms(raw[i]))
             i += 1
     return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _raw_terms(tok: str) -> tuple[str, ...]:
+    """One split token → the raw words it stands for (chat shorthand expanded; none for
+    an empty piece or a long number)."""
+    if not tok or (tok.isdigit() and len(tok) > 4):
+        return ()
+    return tuple(_SLANG.get(tok, tok).split())
 
 
 @functools.lru_cache(maxsize=65536)
