@@ -383,6 +383,8 @@ _INTRO_RE = re.compile(
 
 
 def _name_from_field(text: str, registry: PartyRegistry | None) -> str | None:
+    if "nama" not in _lowered(text) and not _folds_to_ascii(text):
+        return None  # every "Nama: ..." line has it: no need for the regex scan
     lines = text.splitlines()
     found: list[tuple[int, str]] = []
     for m in _NAMA_LINE_RE.finditer(text):
