@@ -238,6 +238,11 @@ def _lowered(text: str) -> str:
     return text.lower()
 
 
+@lru_cache(maxsize=8)  # ... and split into lines by five of them
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(text.splitlines())
+
+
 def _may_hold_quote(text: str) -> bool:
     """False when no line of `text` can start a quote (every pattern below needs one of
     these pieces), so `strip_quoted` need not look at each line."""
@@ -253,8 +258,8 @@ def strip_quoted(text: str) -> str:
     if not text:
         return ""
     if not _may_hold_quote(text):
-        return "\n".join(text.splitlines())
-    lines = text.splitlines()
+        return "\n".join(_lines(text))
+    lines = _lines(text)
     kept: list[str] = []
     for i, line in enumerate(lines):
         if _QUOTE_START_RE.match(line):
@@ -286,7 +291,7 @@ def _closings_from_end(lines: list[str]):
 
 def _signature_block(text: str) -> str | None:
     """The lines after the last closing ("Hormat saya,", "Salam,", ...), or None."""
-    lines = text.splitlines()
+    lines = _lines(text)
     last = next(_closings_from_end(lines), None)
     if last is None:
         return None
@@ -385,7 +390,7 @@ _INTRO_RE = re.compile(
 def _name_from_field(text: str, registry: PartyRegistry | None) -> str | None:
     if "nama" not in _lowered(text) and not _folds_to_ascii(text):
         return None  # every "Nama: ..." line has it: no need for the regex scan
-    lines = text.splitlines()
+    lines = _lines(text)
     found: list[tuple[int, str]] = []
     for m in _NAMA_LINE_RE.finditer(text):
         line_no = text.count("\n", 0, m.start())
@@ -450,7 +455,7 @@ def _name_from_intro(text: str, registry: PartyRegistry | None) -> str | None:
 
 
 def _name_from_signature(text: str, registry: PartyRegistry | None) -> str | None:
-    lines = text.splitlines()
+    lines = _lines(text)
     for mark in _closings_from_end(lines):
         seen = 0
         for line in lines[mark + 1:]:
@@ -1172,7 +1177,7 @@ def question_text(text: str, limit: int | None = None) -> str:
 
     With `limit`, the first `limit` characters of that (the ranking reads no more): the
     lines after them are not examined."""
-    lines = strip_quoted(text).splitlines()
+    lines = _lines(strip_quoted(text))
     kept = []
     size = 0  # characters kept from the first non-blank one on
     for line in lines:
