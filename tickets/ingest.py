@@ -254,7 +254,7 @@ class Ingestor:
 
     def _new_row(self, msg: InboundMessage, mail: FetchedMail, cls, identity_key: str,
                  sha: str, raw_path: str, conflict: bool) -> Message:
-        row = Message(
+        row = Message.build(dict(
             direction="in", disposition="pending", kind=cls.kind.value, identity=identity_key,
             msgid=msg.msgid, message_id=msg.message_id, msgid_conflict=conflict,
             fingerprint=msg.fingerprint, raw_sha256=sha, raw_path=raw_path, size=msg.size,
@@ -264,7 +264,7 @@ class Ingestor:
             date=msg.date, text=msg.text, in_reply_to=list(msg.in_reply_to),
             references=list(msg.references), reasons=list(cls.reasons), defects=list(msg.defects),
             created_at=self.clock.now(),
-        )
+        ))
         return row
 
     def _finish(self, row: Message, msg: InboundMessage, ticket: Ticket | None, disposition: str) -> None:
