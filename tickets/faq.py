@@ -500,7 +500,13 @@ class FaqBase:
                     f"(already used by entry #{first_pos})"
                 )
             self._by_id[entry.id] = entry
-        self._index = _Bm25fIndex([
+
+    @functools.cached_property
+    def _index(self) -> _Bm25fIndex:
+        # Built at the first search, not at load: stemming every entry is most of a
+        # process's start-up (~50 ms), and a poll whose FAQ ranking runs in the analysis
+        # workers never searches in the main process. Loading still validates the file.
+        return _Bm25fIndex([
             {
                 "question": tokenize(e.question),
                 "keywords": tokenize(" . ".join(e.keywords)),
