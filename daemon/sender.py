@@ -7,21 +7,26 @@ the same Message-ID). Optionally a copy goes to the IMAP Sent folder afterwards.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from jinja2 import TemplateError
 
 from kpudesk.mailbox.compose import compose, from_record
 from kpudesk.mailbox.errors import MailServerError, ServerUnavailable
-from kpudesk.mailbox.smtp import Envelope, SendResult
 from kpudesk.tickets import outbox
 
 from .wiring import App
+
+if TYPE_CHECKING:
+    from kpudesk.mailbox.smtp import SendResult
 
 log = logging.getLogger(__name__)
 
 
 def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
     """Returns (stats, server_unreachable)."""
+    from kpudesk.mailbox.smtp import Envelope  # not at import: see App.smtp
+
     stats = outbox.SendStats()
     items = outbox.due(app.clock.now(), ignore_backoff=ignore_backoff)
     unreachable = False

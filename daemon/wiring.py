@@ -6,10 +6,10 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kpudesk.mailbox.imap import ImapSource
 from kpudesk.mailbox.render import Renderer
-from kpudesk.mailbox.smtp import SmtpSender
 from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.analysis import Analysis, AnalystSpec, faq_query_subject, ranked
@@ -27,6 +27,9 @@ from kpudesk.tickets.officer import OfficerActions
 from kpudesk.tickets.replies import MailIdentity, Replies
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from kpudesk.mailbox.smtp import SmtpSender
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,10 @@ class App:
         return ImapSource(s.host, s.port, s.security, s.username, s.password.read(), s.ca_file, s.timeout)
 
     def smtp(self) -> SmtpSender:
+        # Imported here: aiosmtplib and asyncio are a tenth of a poll process's start-up,
+        # and only `send` and the daemon deliver mail.
+        from kpudesk.mailbox.smtp import SmtpSender
+
         s = self.settings.smtp
         password = s.password.read() if s.username else None
         return SmtpSender(s.host, s.port, s.security, s.username, password, s.ca_file, s.timeout,
