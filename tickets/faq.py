@@ -316,17 +316,22 @@ def tokenize(text: str) -> list[str]:
     for tok in _SPLIT.split(text):
         raw.extend(_raw_terms(tok))
     out: list[str] = []
-    i = 0
-    while i < len(raw):
-        longest = min(_MAX_PHRASE, len(raw) - i) if raw[i] in _PHRASE_STARTS else 1
-        for n in range(longest, 1, -1):
-            repl = _PHRASES.get(tuple(raw[i:i + n]))
-            if repl is not None:
-                out.extend(repl)
-                i += n
-                break
+    size, i = len(raw), 0
+    starts, phrases, terms = _PHRASE_STARTS, _PHRASES, _token_terms  # locals: a hot loop
+    while i < size:
+        tok = raw[i]
+        if tok in starts:
+            for n in range(min(_MAX_PHRASE, size - i), 1, -1):
+                repl = phrases.get(tuple(raw[i:i + n]))
+                if repl is not None:
+                    out.extend(repl)
+                    i += n
+                    break
+            else:
+                out.extend(terms(tok))
+                i += 1
         else:
-            out.extend(_token_terms(raw[i]))
+            out.extend(terms(tok))
             i += 1
     return out
 
