@@ -22,6 +22,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from functools import lru_cache
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -346,8 +347,13 @@ _REF_RE = re.compile(r"^(.*?)\s*#\s*\d+$")
 def _tag_pattern(tag_ref: str) -> re.Pattern[str]:
     m = _REF_RE.match(tag_ref)
     if m and m.group(1):
-        return re.compile(r"\[\s*" + re.escape(m.group(1)) + r"\s*#\s*\d+\s*\]", re.IGNORECASE)
+        return _numbered_tag_pattern(m.group(1))
     return re.compile(r"\[\s*" + re.escape(tag_ref) + r"\s*\]", re.IGNORECASE)
+
+
+@lru_cache(maxsize=16)  # one tag per deployment: built once, not per acknowledgement
+def _numbered_tag_pattern(tag: str) -> re.Pattern[str]:
+    return re.compile(r"\[\s*" + re.escape(tag) + r"\s*#\s*\d+\s*\]", re.IGNORECASE)
 
 
 def _strip_subject(tag_ref: str, subject: str) -> str:

@@ -222,3 +222,22 @@ def test_mark_seen_flags_only_what_was_stored_when_the_setting_asks(tmp_path, im
         c.select_folder("INBOX", readonly=True)
         flags = c.get_flags(c.search("ALL"))
     assert len(flags) == 2 and all(b"\\Seen" in f for f in flags.values())
+
+
+def test_a_sender_is_remembered_as_a_contact_gaps_filled_never_overwritten(desk, imap_user):
+    import sqlite3
+
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya KTA",
+                                         "Selamat pagi,\n\nSaya Budi Santoso dari PKB.\nBagaimana unggah KTA?\n"))
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya kantor",
+                                         "Saya Siti Aminah dari PKB.\nBagaimana data kantor?\n\nSalam,\nSiti\n"
+                                         "HP 0812-3456-7890\n"))
+    desk.json("poll")  # both in one batch
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya lagi", "Saya Rudi dari PKB. HP 0813-1111-2222"))
+    desk.json("poll")
+    con = sqlite3.connect(desk.root / "state" / "kpudesk.db")
+    try:
+        found = con.execute('SELECT "email", "name", "phone" FROM "contact"').fetchall()
+    finally:
+        con.close()
+    assert found == [("lo@pkb.example.org", "Budi Santoso", "+6281234567890")]

@@ -30,6 +30,11 @@ from .status import REOPEN_FROM, Status
 
 log = logging.getLogger(__name__)
 
+# Upsert: what we learn fills gaps, never overwrites what an officer or the registry set.
+_CONTACT_UPSERT = ('INSERT INTO "contact" ("email", "name", "phone", "party_id", "source") VALUES (?, ?, ?, ?, ?) '
+                   'ON CONFLICT ("email") DO UPDATE SET "name" = COALESCE("contact"."name", excluded."name"), '
+                   '"phone" = COALESCE("contact"."phone", excluded."phone")')
+
 
 @dataclass
 class FolderStats:
@@ -104,6 +109,7 @@ class Ingestor:
         self.on_internal = on_internal
         self.ticket_flags = ticket_flags  # a new ticket's first flags (the FAQ check), set at insert
         self._party_ids: dict[int, int] = {}
+        self._contacts: list[tuple] | None = None  # upserts collected in a batch (see ingest_batch)
 
     # --- batches ----------------------------------------------------------------------
 
@@ -123,9 +129,14 @@ class Ingestor:
             # written together at its end. A savepoint per message costs two statements
             # each, and is only needed when a message fails...
             with db.atomic():
+                self._contacts = []
                 with Event.deferred():
                     for mail, analysis in zip(mails, analyses, strict=True):
                         self._process(mail, is_spam=is_spam, stats=stats, analysis=analysis)
+                contacts, self._contacts = self._contacts, None
+                if contacts:
+                    database = db.obj
+                    database.cursor().executemany(_CONTACT_UPSERT.replace("?", database.param), contacts)
                 top = self._advance(folder, uidvalidity, mails, high_uid)
         except Exception as exc:  # noqa: BLE001
             # ... so then the batch, rolled back whole, is stored again message by message,
@@ -133,6 +144,7 @@ class Ingestor:
             log.info("folder=%s batch of %d: %s: %s; storing it message by message",
                      folder, len(mails), type(exc).__name__, exc)
             stats.restore(before)
+            self._contacts = None
             self._party_ids.clear()  # may hold ids the rollback undid
             with db.atomic():
                 for mail, analysis in zip(mails, analyses, strict=True):
@@ -357,11 +369,11 @@ class Ingestor:
     def _remember_contact(self, guess, party_id: int | None) -> None:
         if not guess.email:
             return
-        # Upsert: what we learn fills gaps, never overwrites what an officer or the registry set.
-        rows('INSERT INTO "contact" ("email", "name", "phone", "party_id", "source") VALUES (?, ?, ?, ?, ?) '
-             'ON CONFLICT ("email") DO UPDATE SET "name" = COALESCE("contact"."name", excluded."name"), '
-             '"phone" = COALESCE("contact"."phone", excluded."phone") RETURNING "id"',
-             guess.email.lower(), guess.name, guess.phone, party_id, "mail")
+        values = (guess.email.lower(), guess.name, guess.phone, party_id, "mail")
+        if self._contacts is not None:
+            self._contacts.append(values)  # nothing in ingest reads contacts back
+        else:
+            rows(_CONTACT_UPSERT, *values)
 
     def _party_id(self, party) -> int:
         pid = self._party_ids.get(party.number)
