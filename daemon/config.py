@@ -82,7 +82,7 @@ class ImapSettings:
     batch_size: int
     mark_seen: bool
     timeout: float
-    workers: int = 1  # analysis processes for a large poll (0: all in the main process)
+    workers: int = 2  # analysis processes for a large poll (0: all in the main process)
 
 
 @dataclass(frozen=True)
