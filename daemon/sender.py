@@ -60,8 +60,10 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
             try:
                 data = outbox.materialize(i, _compose_record, app.replies.render_record)
                 envelopes.append(Envelope(i.id, i.sender, tuple(i.recipients), data))
-            except (ValueError, TemplateError) as exc:
-                # e.g. a requester address no mail server would take: fail this row, send the rest
+            except (ValueError, TypeError, KeyError, TemplateError) as exc:
+                # A row that cannot become a mail (an address no server would take, a
+                # template broken since ingest, a damaged record): fail it, send the rest.
+                # Database errors are not caught here: they are not the row's fault.
                 outbox.mark_permanent(i.id, app.clock.now(), f"tidak dapat disusun: {exc}")
                 stats.failed += 1
         try:

@@ -320,3 +320,17 @@ def test_an_acknowledgement_whose_template_broke_after_ingest_fails_alone(tmp_pa
     assert desk.json("send") == {"sent": 0, "pending": 0, "deferred": 0, "failed": 1}
     (t,) = desk.json("tickets", "list")
     assert t["flags"].get("delivery_failed") or "!" in desk.run("tickets", "list").out
+
+
+def test_a_damaged_outbox_record_fails_alone(desk, imap_user, smtp_server):
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
+    imap_user.append("INBOX", party_mail("lo@pks.example.org", "Tanya juga", "isi"))
+    desk.json("poll")
+    from kpudesk.tickets.outbox import OutboxItem
+    desk.app()
+    first = OutboxItem.select().order_by(OutboxItem.id).first()
+    damaged = dict(first.mail)
+    del damaged["render"]["template"]  # e.g. edited by hand
+    OutboxItem.update(mail=damaged).where(OutboxItem.id == first.id).execute()
+    assert desk.json("send") == {"sent": 1, "pending": 0, "deferred": 0, "failed": 1}
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["lo@pks.example.org"]]
