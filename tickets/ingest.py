@@ -1,9 +1,11 @@
 """Incoming mail → stored messages and tickets, exactly once.
 
 One database transaction per fetched batch holds every message, ticket, identity, event,
-outbox row and the folder's new high-water mark; raw bytes are archived and made durable
-before that commit. Each message runs inside its own savepoint: a failure rolls back only
-that message, which is quarantined with its raw bytes and the error, and the batch goes on.
+outbox row and the folder's new high-water mark; raw bytes are archived (one pack file per
+batch) and made durable before that commit. When a message fails, the batch is rolled back
+and stored again with each message in its own savepoint: the failure then undoes only that
+message, which is quarantined with its raw bytes and the error, and the batch goes on.
+What can be learnt from the bytes alone (`tickets.analysis`) may arrive done ahead.
 A crash anywhere before the commit loses nothing (the UID mark did not move, the next poll
 re-reads the batch); a crash after it duplicates nothing (the mark moved with the rows, and
 the UNIQUE message identity catches any re-read, e.g. after a UIDVALIDITY change).
