@@ -64,7 +64,8 @@ if str(ROOT) not in sys.path:
 import mailparser  # noqa: E402
 from imapclient import IMAPClient  # noqa: E402
 
-from tests.corpus.hostile import HELPDESK, party_mail  # noqa: E402
+from tests.corpus.hostile import party_mail  # noqa: E402
+from tests.desk import settings_text  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -468,41 +469,8 @@ def write_settings(root: Path, user, port: int | None = None, name: str = "setti
     """Settings like tests/desk.py, with the production batch size."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / name
-    path.write_text(f"""
-[helpdesk]
-name = "Helpdesk KPU Kabupaten Mesuji"
-address = "{HELPDESK}"
-tag = "HD-MSJ"
-
-[imap]
-host = "{user.host}"
-port = {port or user.port}
-security = "none"
-username = "{user.name}"
-password_env = "{PASSWORD_ENV}"
-batch_size = {BATCH}
-
-[smtp]
-host = "127.0.0.1"
-port = 9
-security = "none"
-
-[database]
-url = "sqlite:///state/kpudesk.db"
-
-[storage]
-dir = "state"
-
-[[officers]]
-name = "Rina Wulandari"
-email = "rina@kpu-mesuji.example.org"
-role = "anggota-helpdesk"
-
-[[officers]]
-name = "Ahmad Fauzi"
-email = "ahmad@kpu-mesuji.example.org"
-role = "anggota-kpu"
-""", encoding="utf-8")
+    path.write_text(settings_text(user, imap_port=port, batch_size=BATCH, password_env=PASSWORD_ENV),
+                    encoding="utf-8")
     return path
 
 

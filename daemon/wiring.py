@@ -12,7 +12,7 @@ from kpudesk.mailbox.imap import ImapSource
 from kpudesk.mailbox.render import Renderer
 from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
-from kpudesk.tickets.analysis import Analysis, AnalystSpec, faq_query_subject, ranked
+from kpudesk.tickets.analysis import Analysis, AnalystSpec, ranked, ticket_subject
 from kpudesk.tickets.classify import Kind, OwnIdentity
 from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
@@ -22,7 +22,7 @@ from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
 from kpudesk.tickets.matching import MatchContext
-from kpudesk.tickets.models import Message, Party, Ticket, db, open_database, rows
+from kpudesk.tickets.models import Message, Party, Ticket, db, open_database
 from kpudesk.tickets.officer import OfficerActions
 from kpudesk.tickets.replies import MailIdentity, Replies
 
@@ -169,20 +169,13 @@ def faq_flags(app: App, subject: str, text: str, hits: tuple[tuple[str, float], 
             "faq_miss": not (hits and hits[0][1] >= app.faq_threshold)}
 
 
-def faq_check(app: App, ticket: Ticket, text: str, hits=None) -> None:
-    """Record the FAQ result on an existing ticket (one opened outside ingest's insert)."""
-    flags = dict(ticket.flags or {}) | faq_flags(app, ticket.subject, text, hits)
-    ticket.flags = flags
-    rows('UPDATE "ticket" SET "flags" = ? WHERE "id" = ?', Ticket.flags.db_value(flags), ticket.id)
-
-
 def _ticket_flags(app: App):
     """A new email ticket starts with its FAQ check done, in the INSERT itself."""
 
     def flags(analysis: Analysis) -> dict:
         if analysis.cls.kind != Kind.NORMAL:
             return {}
-        return faq_flags(app, faq_query_subject(analysis.msg), analysis.msg.text, analysis.faq)
+        return faq_flags(app, ticket_subject(analysis.msg), analysis.msg.text, analysis.faq)
 
     return flags
 
@@ -191,9 +184,7 @@ def _acknowledge(app: App):
     """Decided at ingest, in the ingest transaction: one acknowledgement per new ticket."""
 
     def hook(ticket: Ticket, row: Message, analysis: Analysis, identity) -> None:
-        if identity is not None and analysis.cls.kind == Kind.NORMAL:  # a new ticket
-            if "faq_miss" not in (ticket.flags or {}):
-                faq_check(app, ticket, analysis.msg.text, analysis.faq)
+        if identity is not None and analysis.cls.kind == Kind.NORMAL:  # a new ticket (FAQ flags set at its INSERT)
             app.replies.queue_ack(ticket, row, identity)
 
     return hook

@@ -1168,8 +1168,9 @@ def parse(raw: bytes, internaldate: datetime | None = None) -> InboundMessage:
 
 def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | None,
            defects: list[str]) -> InboundMessage:
+    data_body = _find_body_start(data, has_headers)  # where the body starts in `data`
     try:
-        msg = _message_from_bytes(data) if has_headers else _body_only(data)
+        msg = _message_from_bytes(data, data_body) if has_headers else _body_only(data)
     except RecursionError:
         defects.append("MIME nesting too deep to parse; body kept as text")
         msg = _headers_only(data)
@@ -1263,7 +1264,7 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
     elif from_addr is not None and from_addr.key.split("@", 1)[0] in _DAEMON_LOCALS:
         report = _bounce_report(walker, text, from_addr)
 
-    body_start = _find_body_start(data, has_headers) + (len(raw) - len(data))
+    body_start = data_body + (len(raw) - len(data))
     fingerprint = _fingerprint(raw, body_start, hfirst.get("from", ""), hfirst.get("date", ""),
                                message_id or "")
 
@@ -1322,7 +1323,7 @@ class _Parsed(Message):
         super().replace_header(_name, _value)
 
 
-def _message_from_bytes(data: bytes) -> Message:
+def _message_from_bytes(data: bytes, start: int) -> Message:
     """`email.message_from_bytes(data)`, cheaper for the common single-part mail.
 
     The standard parser feeds the body of a single-part message through its line reader
@@ -1330,8 +1331,8 @@ def _message_from_bytes(data: bytes) -> Message:
     When the header block parses cleanly on its own (ends with a blank line, no defect)
     and the type is neither multipart nor message, the payload is set from the bytes
     after the blank line, decoded as the parser decodes them: the same Message.
+    `start`: where the body begins (`_find_body_start`).
     """
-    start = _find_body_start(data, True)
     if data[start - 4:start] == b"\r\n\r\n" or data[start - 2:start] == b"\n\n":
         head = email.message_from_bytes(data[:start], _class=_Parsed)
         if not head.defects and not head._payload and head.get_content_maintype() not in ("multipart", "message"):

@@ -27,18 +27,12 @@ class Result:
         return json.loads(self.out)
 
 
-class Desk:
-    """Writes settings.toml for the given IMAP user (and SMTP server) and runs the CLI."""
-
-    def __init__(self, root: Path, imap_user, smtp=None, extra: str = "", officers: bool = True,
-                 imap_port: int | None = None) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.imap_user = imap_user
-        self.env = {"KPUDESK_TEST_IMAP_PASSWORD": imap_user.password, "KPUDESK_TEST_SMTP_PASSWORD": "x"}
-        os.environ.update(self.env)
-        smtp_host, smtp_port = (smtp.host, smtp.port) if smtp is not None else ("127.0.0.1", 9)
-        text = f"""
+def settings_text(imap_user, *, smtp=None, imap_port: int | None = None, batch_size: int = 50,
+                  password_env: str = "KPUDESK_TEST_IMAP_PASSWORD", officers: bool = True) -> str:
+    """The settings of a test installation (SQLite and archive under ./state) pointed at
+    the given IMAP user and SMTP server (none: port 9, nothing listens). Also the bench's."""
+    smtp_host, smtp_port = (smtp.host, smtp.port) if smtp is not None else ("127.0.0.1", 9)
+    text = f"""
 [helpdesk]
 name = "Helpdesk KPU Kabupaten Mesuji"
 address = "{HELPDESK}"
@@ -49,8 +43,8 @@ host = "{imap_user.host}"
 port = {imap_port or imap_user.port}
 security = "none"
 username = "{imap_user.name}"
-password_env = "KPUDESK_TEST_IMAP_PASSWORD"
-batch_size = 50
+password_env = "{password_env}"
+batch_size = {batch_size}
 
 [smtp]
 host = "{smtp_host}"
@@ -63,8 +57,8 @@ url = "sqlite:///state/kpudesk.db"
 [storage]
 dir = "state"
 """
-        if officers:
-            text += """
+    if officers:
+        text += """
 [[officers]]
 name = "Rina Wulandari"
 email = "rina@kpu-mesuji.example.org"
@@ -75,6 +69,20 @@ name = "Ahmad Fauzi"
 email = "ahmad@kpu-mesuji.example.org"
 role = "anggota-kpu"
 """
+    return text
+
+
+class Desk:
+    """Writes settings.toml for the given IMAP user (and SMTP server) and runs the CLI."""
+
+    def __init__(self, root: Path, imap_user, smtp=None, extra: str = "", officers: bool = True,
+                 imap_port: int | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.imap_user = imap_user
+        self.env = {"KPUDESK_TEST_IMAP_PASSWORD": imap_user.password, "KPUDESK_TEST_SMTP_PASSWORD": "x"}
+        os.environ.update(self.env)
+        text = settings_text(imap_user, smtp=smtp, imap_port=imap_port, officers=officers)
         self.settings_path = self.root / "settings.toml"
         self.settings_path.write_text(text + extra, encoding="utf-8")
 

@@ -56,7 +56,8 @@ def ranked(hits: list[FaqHit]) -> tuple[tuple[str, float], ...]:
     return tuple((h.entry.id, h.score) for h in hits)
 
 
-def faq_query_subject(msg: InboundMessage) -> str:
+def ticket_subject(msg: InboundMessage) -> str:
+    """The subject a ticket opened by `msg` gets (and its FAQ query starts with)."""
     return msg.subject or NO_SUBJECT
 
 
@@ -85,7 +86,7 @@ class Analyst:
         if a.cls.kind == Kind.NORMAL and not a.msg.thread_ids:
             guess = identify(a.msg, self.spec.registry)
             if self.faq is not None:
-                faq = ranked(self.faq.for_ticket(faq_query_subject(a.msg), a.msg.text))
+                faq = ranked(self.faq.for_ticket(ticket_subject(a.msg), a.msg.text))
         # The header list is the bulk of what crosses the process boundary, and only
         # classification reads it: it has run, so the copy sent back goes without.
         return Analysis(replace(a.msg, headers=()), a.identity_key, a.cls, guess, faq)

@@ -22,12 +22,12 @@ from dataclasses import asdict, dataclass, field
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
-from .analysis import NO_SUBJECT, Analysis, analyze, message_identity
+from .analysis import Analysis, analyze, message_identity, ticket_subject
 from .archive import Archive
 from .classify import Kind, OwnIdentity, classify
 from .identity import IdentityGuess, PartyRegistry, identify
 from .matching import Match, MatchContext, find_ticket
-from .models import Attachment, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db, rows
+from .models import Attachment, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db, executemany, rows
 from .status import REOPEN_FROM, Status
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,7 @@ class Ingestor:
                         self._process(mail, is_spam=is_spam, stats=stats, analysis=analysis)
                 contacts, self._contacts = self._contacts, None
                 if contacts:
-                    database = db.obj
-                    database.cursor().executemany(_CONTACT_UPSERT.replace("?", database.param), contacts)
+                    executemany(_CONTACT_UPSERT, contacts)
                 top = self._advance(folder, uidvalidity, mails, high_uid)
         except Exception as exc:  # noqa: BLE001
             # ... so then the batch, rolled back whole, is stored again message by message,
@@ -303,7 +302,7 @@ class Ingestor:
         guess = a.guess or identify(msg, self.registry)
         party_id = self._party_id(guess.party) if guess.party else None
         ticket = Ticket.create(
-            status=Status.BARU.value, subject=msg.subject or NO_SUBJECT, channel="email",
+            status=Status.BARU.value, subject=ticket_subject(msg), channel="email",
             requester=msg.sender_key, requester_name=guess.name, party=party_id, from_spam=from_spam,
             claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
             flags=self.ticket_flags(a) if self.ticket_flags else {}, created_at=now, updated_at=now,

@@ -58,6 +58,15 @@ def rows(sql: str, *params) -> list[tuple]:
     return cursor.fetchall() if cursor.description is not None else []
 
 
+def executemany(sql: str, seq) -> None:
+    """One statement for many rows (`rows`' `?` convention): a batch's audit trail or
+    contact upserts in one call instead of one statement each."""
+    database = db.obj
+    if database.param != "?":
+        sql = sql.replace("?", database.param)
+    database.cursor().executemany(sql, seq)
+
+
 def utc_text(value: datetime) -> str:
     """The stored text form of a datetime, for comparisons in raw queries."""
     return _UTC_TEXT.db_value(value)
@@ -352,11 +361,9 @@ class Event(BaseModel):
         finally:
             cls._buffer = None
         if collected:
-            database = db.obj
             fields = cls._insert_fields()
             cols = ", ".join('"%s"' % f.column_name for f in fields)
-            marks = ", ".join([database.param] * len(fields))
-            database.cursor().executemany(f'INSERT INTO "event" ({cols}) VALUES ({marks})', collected)
+            executemany(f'INSERT INTO "event" ({cols}) VALUES ({", ".join("?" * len(fields))})', collected)
 
     @classmethod
     def _insert_fields(cls) -> list[pw.Field]:

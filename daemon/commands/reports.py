@@ -116,12 +116,7 @@ def cmd_report_progress(args: argparse.Namespace) -> int:
         return _queued(args, item, "Laporan progres Sipol")
     at = _as_of(app, args.date)
     data = reports.progress_report_data(at, s.zone, reports.last_report_at("progress", at), tag=s.helpdesk.tag)
-    if args.json:
-        emit_json(data)
-        return 0
-    ctx = reports.progress_context(data, helpdesk=_helpdesk(app), slot_at=at, late=False, scheduled=False)
-    sys.stdout.write(app.replies.renderer.render("reports/progress.txt.j2", ctx))
-    return 0
+    return _show(args, app, data, reports.progress_context, "reports/progress.txt.j2", at)
 
 
 def cmd_report_recap(args: argparse.Namespace) -> int:
@@ -134,11 +129,16 @@ def cmd_report_recap(args: argparse.Namespace) -> int:
                                   recipients=s.reports.recap_to, local_date=day)
         return _queued(args, item, "Rekapitulasi harian")
     data = reports.recap_data(day, app.calendar, now, tag=s.helpdesk.tag)
+    return _show(args, app, data, reports.recap_context, "reports/recap.txt.j2", now)
+
+
+def _show(args: argparse.Namespace, app, data: dict, context, template: str, slot_at) -> int:
+    """A report on the terminal: its JSON, or the text the commission would receive."""
     if args.json:
         emit_json(data)
         return 0
-    ctx = reports.recap_context(data, helpdesk=_helpdesk(app), slot_at=now, late=False, scheduled=False)
-    sys.stdout.write(app.replies.renderer.render("reports/recap.txt.j2", ctx))
+    ctx = context(data, helpdesk=_helpdesk(app), slot_at=slot_at, late=False, scheduled=False)
+    sys.stdout.write(app.replies.renderer.render(template, ctx))
     return 0
 
 

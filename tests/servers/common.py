@@ -45,3 +45,56 @@ def set_pdeathsig() -> None:  # runs in the child between fork and exec
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:  # pragma: no cover - not Linux
         pass
+
+
+def live_processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every live (not zombie) process, from /proc.
+    Raises OSError without procfs."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # it ended meanwhile
+        fields = stat[stat.rfind(b")") + 2:].split()  # state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[0] not in (b"Z", b"X"):
+            out.append((int(entry), int(fields[1]), int(fields[2])))
+    return out
+
+
+class ServerProcess:
+    """Lifecycle shared by the throw-away servers: `with Server(...) as s:` starts it and
+    always stops it and removes its files, also when starting fails halfway."""
+
+    _proc = None  # subprocess.Popen of the server, set by start(), cleared by stop()
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a half-started server: stop() is a no-op when nothing runs
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.stop()
+        finally:
+            self.cleanup()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None

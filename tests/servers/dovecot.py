@@ -79,7 +79,8 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.servers.proxy import Proxy
-from tests.servers.common import free_port, port_accepts, scratch_dir, set_pdeathsig  # noqa: F401
+from tests.servers.common import (  # noqa: F401 - free_port, port_accepts: re-exported for the tests
+    ServerProcess, free_port, live_processes, port_accepts, scratch_dir, set_pdeathsig)
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from imapclient import IMAPClient, imap_utf7
@@ -135,27 +136,14 @@ def parse_uid_set(text: str) -> list[int]:
 
 def _live_group_members(pgid: int) -> list[int]:
     """Pids of live (not zombie) processes in process group `pgid`."""
-    out = []
     try:
-        entries = os.listdir("/proc")
+        return [pid for pid, _, group in live_processes() if group == pgid]
     except OSError:  # pragma: no cover - no procfs: fall back to "is the group non-empty"
         try:
             os.killpg(pgid, 0)
             return [pgid]
         except (ProcessLookupError, PermissionError):
             return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            out.append(int(entry))
-    return out
 
 
 @contextlib.contextmanager
@@ -236,7 +224,7 @@ class ImapUser:
         return self.server.folder_path(self.name, folder)
 
 
-class Dovecot:
+class Dovecot(ServerProcess):
     """A private Dovecot IMAP server on 127.0.0.1 (see the module docstring)."""
 
     def __init__(
@@ -294,24 +282,6 @@ class Dovecot:
         self.mail_uid, self.mail_gid = self._mail_owner()
 
     # ------------------------------------------------------------------ lifecycle
-
-    def __enter__(self) -> "Dovecot":
-        try:
-            self.start()
-        except BaseException:
-            self.cleanup()  # the error message already carries the log
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.stop()
-        finally:
-            self.cleanup()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     @property
     def pid(self) -> int | None:

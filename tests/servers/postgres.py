@@ -46,7 +46,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.servers.common import free_port, scratch_dir, set_pdeathsig
+from tests.servers.common import ServerProcess, free_port, live_processes, scratch_dir, set_pdeathsig
 
 INSTALL_HINT = (
     "run `.ci/run` from the repository root (it installs everything the tests need), "
@@ -111,24 +111,10 @@ def default_tmpdir() -> str:
 def _server_processes(postmaster: int) -> list[int]:
     """Pids of the live (not zombie) postmaster and its children. Backends call setsid(),
     so a process group does not hold them: they are found by their parent pid."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) < 2 or fields[0] in (b"Z", b"X"):
-            continue
-        if int(entry) == postmaster or int(fields[1]) == postmaster:
-            out.append(int(entry))
-    return out
+    return [pid for pid, parent, _ in live_processes() if postmaster in (pid, parent)]
 
 
-class Postgres:
+class Postgres(ServerProcess):
     """A private PostgreSQL cluster on 127.0.0.1 (see the module docstring)."""
 
     def __init__(self, workdir: str | os.PathLike | None = None, *, bindir: str | os.PathLike | None = None,
@@ -151,25 +137,6 @@ class Postgres:
         self.run_uid, self.run_gid = self._run_as()
 
     # ------------------------------------------------------------------ lifecycle
-
-    def __enter__(self) -> "Postgres":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            self.cleanup()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.stop()
-        finally:
-            self.cleanup()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     @property
     def version(self) -> str:
@@ -331,13 +298,7 @@ class Postgres:
             name = f"{prefix}_{next(self._counter)}_{secrets.token_hex(3)}".lower()
         if not _DB_NAME_RE.match(name):
             raise ValueError(f"bad database name {name!r}")
-        con = self.connect("postgres")
-        try:
-            con.autocommit = True
-            with con.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
-        finally:
-            con.close()
+        self.query("postgres", f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
         return self.url(name)
 
     def drop_database(self, url_or_name: str) -> None:
@@ -345,13 +306,7 @@ class Postgres:
         name = url_or_name.rsplit("/", 1)[-1]
         if not _DB_NAME_RE.match(name):
             raise ValueError(f"bad database name {name!r}")
-        con = self.connect("postgres")
-        try:
-            con.autocommit = True
-            with con.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            con.close()
+        self.query("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def query(self, url_or_name: str, sql: str, params: tuple = ()) -> list[tuple]:
         """Run one statement in the given database (autocommit) and return its rows."""
