@@ -126,29 +126,28 @@ class BaseModel(pw.Model):
     def insert_now(self) -> None:
         """INSERT this instance (defaults applied) with a cached statement; sets its id."""
         cls = type(self)
-        meta = cls._meta
-        pk = meta.primary_key
-        for f in meta.sorted_fields:  # callable defaults peewee has not applied yet
-            if f.name not in self.__data__ and f.default is not None:
-                self.__data__[f.name] = f.default() if callable(f.default) else f.default
-        names = tuple(f.name for f in meta.sorted_fields
-                      if f.name in self.__data__ and not (f is pk and self.__data__[f.name] is None))
-        database = meta.database
-        key = (cls, names, type(database.obj) if isinstance(database, pw.DatabaseProxy) else type(database))
-        sql = BaseModel._insert_sql.get(key)
-        returning = isinstance(database.obj if isinstance(database, pw.DatabaseProxy) else database,
-                               pw.PostgresqlDatabase) and isinstance(pk, pw.AutoField)
-        if sql is None:
+        data = self.__data__
+        defaults, fields, pk = _insert_plan(cls)
+        for name, default in defaults:  # defaults peewee has not applied (see `build`)
+            if name not in data:
+                data[name] = default() if callable(default) else default
+        names = tuple(n for n, f in fields if n in data and not (f is pk and data[n] is None))
+        database = db.obj if cls._meta.database is db else cls._meta.database
+        key = (cls, names, type(database))
+        cached = BaseModel._insert_sql.get(key)
+        if cached is None:
+            meta = cls._meta
             cols = ", ".join(f'"{meta.fields[n].column_name}"' for n in names)
             marks = ", ".join([database.param] * len(names))
             sql = f'INSERT INTO "{meta.table_name}" ({cols}) VALUES ({marks})'
+            returning = isinstance(database, pw.PostgresqlDatabase) and isinstance(pk, pw.AutoField)
             if returning:
                 sql += f' RETURNING "{pk.column_name}"'
-            BaseModel._insert_sql[key] = sql
-        params = [meta.fields[n].db_value(self.__data__[n]) for n in names]
-        cursor = database.execute_sql(sql, params)
-        if isinstance(pk, pw.AutoField) and self.__data__.get(pk.name) is None:
-            self.__data__[pk.name] = cursor.fetchone()[0] if returning else cursor.lastrowid
+            cached = BaseModel._insert_sql[key] = (sql, returning, [cls._meta.fields[n] for n in names])
+        sql, returning, used = cached
+        cursor = database.execute_sql(sql, [f.db_value(data[f.name]) for f in used])
+        if isinstance(pk, pw.AutoField) and data.get(pk.name) is None:
+            data[pk.name] = cursor.fetchone()[0] if returning else cursor.lastrowid
         self._dirty.clear()
 
     # The same reasoning for the reads and updates on the ingest path: cached statements.
@@ -198,6 +197,19 @@ class BaseModel(pw.Model):
         sql, fields = cached
         rows(sql, *[f.db_value(self.__data__.get(f.name)) for f in fields], pk.db_value(self.__data__[pk.name]))
         self._dirty.clear()
+
+
+_PLANS: dict = {}
+
+
+def _insert_plan(cls) -> tuple[list, list, pw.Field]:
+    """Per model, once: the fields with defaults, every field in column order, the key."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        meta = cls._meta
+        plan = _PLANS[cls] = ([(f.name, f.default) for f in meta.sorted_fields if f.default is not None],
+                              [(f.name, f) for f in meta.sorted_fields], meta.primary_key)
+    return plan
 
 
 class Meta(BaseModel):
