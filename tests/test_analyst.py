@@ -82,7 +82,10 @@ def workers_do_the_work(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_poll_analysed_in_a_worker_stores_what_an_inline_poll_stores(tmp_path, dovecot, caplog):
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_poll_analysed_in_a_worker_stores_what_an_inline_poll_stores(tmp_path, dovecot, caplog, monkeypatch,
+                                                                       method):
+    monkeypatch.setattr(AnalysisPipeline, "start_method", method)
     raws = corpus(180)
     results = {}
     for workers in (0, 1):
@@ -143,6 +146,23 @@ def test_batches_are_analysed_inline_while_the_workers_start(tmp_path, dovecot, 
     assert desk.json("poll")["fetched"] == 600
     # The first batch never waits for a worker; later ones come analysed from them.
     assert seen[0] is False and any(seen)
+
+
+def test_workers_are_forked_only_from_a_single_threaded_process():
+    import threading
+
+    from kpudesk.daemon.analyst import start_method_now
+
+    assert threading.active_count() == 1  # the test process itself
+    assert start_method_now() == "fork"
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert start_method_now() == "spawn"  # fork would copy that thread's locks, not the thread
+    finally:
+        stop.set()
+        t.join()
 
 
 def test_an_analysis_crosses_the_process_boundary_unchanged():

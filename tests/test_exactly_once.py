@@ -1,6 +1,7 @@
 """Never lose, never duplicate: SIGKILL mid-batch, UIDVALIDITY changes, concurrent polls."""
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import time
@@ -9,6 +10,7 @@ import pytest
 
 from tests.corpus.hostile import party_mail
 from tests.desk import Desk
+from tests.servers.common import live_processes
 
 
 @pytest.fixture
@@ -46,9 +48,16 @@ def test_sigkill_in_the_middle_of_a_large_batch_loses_and_duplicates_nothing(des
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the poll finished before it could be killed; raise n"
+    workers = [pid for pid, ppid, _ in live_processes() if ppid == proc.pid]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 0 < progressed < n
+    # Its analysis workers do not outlive it (nobody would ever stop them).
+    assert workers, "the poll had no analysis workers to kill"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(pid for pid, _, _ in live_processes() if pid in workers):
+        time.sleep(0.05)
+    assert not [pid for pid, _, _ in live_processes() if pid in workers]
     after_kill = db_rows(desk, "select count(*) from message where direction='in'")[0][0]
     assert after_kill < n
 
@@ -87,6 +96,40 @@ def test_a_poll_while_another_holds_the_lock_exits_75_with_a_clear_message(desk,
         assert "sedang berjalan" in r.err
         assert db_rows(desk, "select count(*) from ticket")[0][0] == 0
     assert desk.json("poll")["tickets_created"] == 3
+
+
+def test_a_child_that_outlives_the_poll_does_not_keep_its_lock(tmp_path):
+    """A forked analysis worker shares the lock's open file; if it kept it, a killed
+    poll's lingering worker would make the next poll exit 75."""
+    import subprocess
+    import sys
+
+    from kpudesk.daemon.lock import FileLock, LockBusy
+
+    path = tmp_path / "poll.lock"
+    script = (
+        "import os, sys, time\n"
+        "from kpudesk.daemon.lock import FileLock\n"
+        f"FileLock(__import__('pathlib').Path({str(path)!r}), 'poll').acquire()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    null = os.open(os.devnull, os.O_RDWR)\n"
+        "    os.dup2(null, 1); os.dup2(null, 2)  # let the caller read to the end\n"
+        "    time.sleep(60); os._exit(0)\n"
+        "print(child, flush=True)\n"
+        "os._exit(0)  # dies holding the lock, as a SIGKILLed poll does\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    child = int(out.stdout)
+    try:
+        assert child in [pid for pid, _, _ in live_processes()]  # the child still runs...
+        with FileLock(path, "poll"):  # ...and the lock is free all the same
+            pass
+    except LockBusy:
+        pytest.fail("the forked child kept the poll lock")
+    finally:
+        os.kill(child, signal.SIGKILL)
 
 
 def test_two_polls_racing_store_everything_once(desk, imap_user):

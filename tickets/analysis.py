@@ -104,16 +104,12 @@ class Analyst:
 
 
 # --- worker process entry points (ProcessPoolExecutor initializer and task) -------------
+# The process around them (signals, start method, the parent's death) is daemon/analyst.py's.
 
 _worker: Analyst | None = None
 
 
 def start_worker(spec: AnalystSpec) -> None:
-    import signal
-
-    # Shutdown is the parent's decision: it finishes the batch in hand, then closes us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     global _worker
     _worker = Analyst(spec)
 
