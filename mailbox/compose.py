@@ -127,8 +127,13 @@ def clean_header(value: object) -> str:
     """
     if value is None:
         return ""
+    value = str(value)
+    if value.isprintable():
+        # No control, separator, surrogate or bidi character (none of them is printable):
+        # the loop below would only collapse spaces. Nearly every subject takes this way.
+        return " ".join(value.split())
     out: list[str] = []
-    for ch in str(value):
+    for ch in value:
         if ch in _BIDI:
             continue
         cat = unicodedata.category(ch)

@@ -611,6 +611,7 @@ class PartyRegistry:
         # pattern is only tried near it; a term without one ("PDI-P") has a hint, a
         # piece every match contains, tested as a substring.
         self._terms: list[_Term] = []
+        self._index: tuple | None = None  # `_term_index`, built at the first search
         for p in sorted(parties, key=lambda p: p.number):
             self._add_party(p)
         for c in contacts:
@@ -768,20 +769,32 @@ class PartyRegistry:
         masked = _mask_addresses(text, lowered)
         if masked is not text:
             lowered = masked.lower()
-        words = _ascii_words(lowered)
+        keys, by_key, unanchored = self._term_index()
+        # Only the terms whose anchor is a word of the text (a handful of ~70), in
+        # registry order: ties in `_resolve` keep the first.
+        todo = [it for key in _ascii_words(lowered, keys) for it in by_key[key]]
+        todo += [it for it in unanchored if it[1].hint in lowered]
+        todo.sort(key=lambda it: it[0])
         raw: list[tuple[int, int, Party, bool]] = []
-        for term in self._terms:
-            if not term.anchor:
-                if term.hint not in lowered:
-                    continue
-                found = term.pattern.finditer(masked)
-            elif term.key not in words:
-                continue
-            else:
-                found = _near_anchor(term, masked, lowered)
+        for _, term in todo:
+            found = _near_anchor(term, masked, lowered) if term.anchor else term.pattern.finditer(masked)
             for m in found:
                 raw.append((m.start(), m.end(), term.party, term.tiny))
         return self._resolve(text, masked, raw)
+
+    def _term_index(self) -> tuple[frozenset[bytes], dict[bytes, list[tuple[int, _Term]]], list[tuple[int, _Term]]]:
+        """The anchor keys; the terms by anchor key, and those without one; each term with
+        its registry position."""
+        if self._index is None or self._index[0] != len(self._terms):
+            by_key: dict[bytes, list[tuple[int, _Term]]] = {}
+            unanchored: list[tuple[int, _Term]] = []
+            for i, term in enumerate(self._terms):
+                if term.anchor:
+                    by_key.setdefault(term.key, []).append((i, term))
+                else:
+                    unanchored.append((i, term))
+            self._index = (len(self._terms), frozenset(by_key), by_key, unanchored)
+        return self._index[1:]
 
     def _resolve(self, text: str, masked: str, raw: list[tuple[int, int, Party, bool]]) -> list[Mention]:
         """Overlapping matches → leftmost-longest mentions, each with its role."""
@@ -841,10 +854,11 @@ _WORD_BYTES = bytes(
 )
 
 
-def _ascii_words(lowered: str) -> set[bytes]:
-    """The ASCII words of a text, for the anchor test (a C-speed pass; `re.findall` plus a
-    set of ~3,000 str objects cost ~10x more on a 20 KB body)."""
-    return set(lowered.encode("utf-8", "surrogatepass").translate(_WORD_BYTES).split())
+def _ascii_words(lowered: str, wanted: frozenset[bytes]) -> set[bytes]:
+    """Which of the `wanted` words (ASCII, lower case) are whole words of a text: a C-speed
+    pass (`re.findall` plus a set of ~3,000 str objects cost ~10x more on a 20 KB body);
+    intersecting keeps no set of all the text's words."""
+    return wanted.intersection(lowered.encode("utf-8", "surrogatepass").translate(_WORD_BYTES).split())
 
 
 def _mask_addresses(text: str, lowered: str) -> str:
