@@ -112,6 +112,7 @@ class Ingestor:
         self.ticket_flags = ticket_flags  # a new ticket's first flags (the FAQ check), set at insert
         self._party_ids: dict[int, int] = {}
         self._contacts: list[tuple] | None = None  # upserts collected in a batch (see ingest_batch)
+        self._known: dict[str, list[tuple]] | None = None  # stored rows by Message-ID (see _same_id)
 
     # --- batches ----------------------------------------------------------------------
 
@@ -132,9 +133,11 @@ class Ingestor:
             # each, and is only needed when a message fails...
             with db.atomic():
                 self._contacts = []
+                self._known = self._stored_ids(analyses)
                 with Event.deferred():
                     for mail, analysis in zip(mails, analyses, strict=True):
                         self._process(mail, is_spam=is_spam, stats=stats, analysis=analysis)
+                self._known = None
                 contacts, self._contacts = self._contacts, None
                 if contacts:
                     executemany(_CONTACT_UPSERT, contacts)
@@ -146,6 +149,7 @@ class Ingestor:
                      folder, len(mails), type(exc).__name__, exc)
             stats.restore(before)
             self._contacts = None
+            self._known = None
             self._party_ids.clear()  # may hold ids the rollback undid
             with db.atomic():
                 for mail, analysis in zip(mails, analyses, strict=True):
@@ -189,6 +193,36 @@ class Ingestor:
             stats.quarantined += 1
 
     @staticmethod
+    def _stored_ids(analyses: list[Analysis | None]) -> dict[str, list[tuple]] | None:
+        """The stored rows sharing a Message-ID with the batch's analysed messages, read
+        with one query per 500 ids instead of one per message."""
+        ids = list(dict.fromkeys(a.msg.msgid for a in analyses if a is not None and a.msg.msgid is not None))
+        if not ids:
+            return None
+        known: dict[str, list[tuple]] = {i: [] for i in ids}
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            for msgid, *row in rows('SELECT "msgid", "id", "identity", "disposition" FROM "message" '
+                                    f'WHERE "msgid" IN ({", ".join("?" * len(chunk))})', *chunk):
+                known[msgid].append(tuple(row))
+        return known
+
+    def _same_id(self, msg: InboundMessage, identity_key: str) -> list[tuple]:
+        """(id, identity, disposition) of the stored messages with `msg`'s Message-ID (or,
+        without one, its identity). One indexed lookup answers both "seen before?" and
+        "Message-ID reused?"."""
+        if msg.msgid is None:
+            return rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "identity" = ?', identity_key)
+        known = self._known
+        if known is not None:
+            # Read at the start of the batch; an id the batch stored or released since is
+            # dropped from it (see _process), so it is looked up afresh.
+            found = known.get(msg.msgid)
+            if found is not None:
+                return found
+        return rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "msgid" = ?', msg.msgid)
+
+    @staticmethod
     def _stored_meanwhile(mail: FetchedMail) -> bool:
         return Message.get_or_none(Message.identity == message_identity(parse(mail.raw, mail.internaldate))) is not None
 
@@ -198,11 +232,9 @@ class Ingestor:
                  analysis: Analysis | None = None) -> Message | None:
         a = analysis or analyze(mail.raw, mail.internaldate, self.config.own)
         msg, identity_key, cls = a.msg, a.identity_key, a.cls
-        # One indexed lookup answers both "seen before?" and "Message-ID reused?".
-        if msg.msgid is not None:
-            same_id = rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "msgid" = ?', msg.msgid)
-        else:
-            same_id = rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "identity" = ?', identity_key)
+        same_id = self._same_id(msg, identity_key)
+        if self._known is not None and msg.msgid is not None:
+            self._known.pop(msg.msgid, None)  # this message is stored or released below
         existing = next((r for r in same_id if r[1] == identity_key), None)
         if existing is not None:
             stats.duplicates += 1
