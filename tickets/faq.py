@@ -303,17 +303,19 @@ def _build_phrases() -> None:
 
 _build_phrases()
 
-_THOUSANDS = re.compile(r"(?<=\d)[.,](?=\d{3}(?!\d))")
-_PERCENT = re.compile(r"%")
-_SPLIT = re.compile(r"[^0-9a-z]+")
+# A thousands separator: "1.500.000" is one number. The digit before it is matched and put
+# back, not looked behind at: a lookbehind start gets no fast scan from `re` (~1.5x slower).
+_THOUSANDS = re.compile(r"(\d)[.,](?=\d{3}(?!\d))")
+# Tokens are runs of [0-9a-z]: every other byte of the UTF-8 form (non-ASCII ones included)
+# separates them. A byte table and str.split do in C what a regex split did ~3x slower.
+_TOKEN_BYTES = bytes(c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256))
 
 
 def tokenize(text: str) -> list[str]:
     """Text → index terms (see the module docstring for the pipeline)."""
-    text = _THOUSANDS.sub("", text.lower())
-    text = _PERCENT.sub(" persen ", text)
+    text = _THOUSANDS.sub(r"\1", text.lower()).replace("%", " persen ")
     raw: list[str] = []
-    for tok in _SPLIT.split(text):
+    for tok in text.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).decode("ascii").split():
         raw.extend(_raw_terms(tok))
     out: list[str] = []
     size, i = len(raw), 0
@@ -423,21 +425,25 @@ class _Bm25fIndex:
         self.idf = {t: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.idf_unseen = math.log(1.0 + (n + 0.5) / 0.5)
         self.size = n
+        # What each term adds to each entry's score, multiplied out once, not per query.
+        self._weighted = {t: (idf, [(i, idf * sat) for i, sat in self.postings[t]]) for t, idf in self.idf.items()}
 
     def scores(self, terms: Iterable[str]) -> tuple[dict[int, float], float]:
         """Raw BM25F score per entry index, and the best score any entry could reach."""
         acc: dict[int, float] = {}
         best = 0.0
         stop = _stop_words()
+        weighted = self._weighted
         for term in set(terms):
-            idf = self.idf.get(term)
-            if idf is None:
-                if term in stop:  # "penjelasan" → "jelas": a function word in disguise
-                    continue
-                idf = self.idf_unseen
+            found = weighted.get(term)
+            if found is None:
+                if term not in stop:  # "penjelasan" → "jelas": a function word in disguise
+                    best += self.idf_unseen
+                continue
+            idf, adds = found
             best += idf
-            for i, sat in self.postings.get(term, ()):
-                acc[i] = acc.get(i, 0.0) + idf * sat
+            for i, add in adds:
+                acc[i] = acc.get(i, 0.0) + add
         return acc, best
 
 
