@@ -1,16 +1,17 @@
-"""Message analysis one batch ahead of the database, in a worker process, for large polls.
+"""Message analysis a few batches ahead of the database, in worker processes, for large polls.
 
 The main process keeps every database write, so batches are still stored in UID order,
-one transaction each. The worker turns raw bytes into `tickets.analysis.Analysis` (parse,
-classify, identity guess, FAQ ranking, raw archive) for the batches after the one being
-stored: on two cores, the analysis no longer waits for the database, nor it for the
-analysis. A poll with fewer than `MIN_BATCHES` batches (the usual hourly handful) does
-it all inline: starting a process costs more than it saves.
+one transaction each. The workers (`imap.workers`, forked when the process is
+single-threaded, else spawned: see `start_method_now`) turn raw bytes into
+`tickets.analysis.Analysis` (parse, classify, identity guess, FAQ ranking) for the
+batches after the one being stored: on two cores, the analysis no longer waits for the
+database, nor it for the analysis. A poll with fewer than `MIN_BATCHES` batches (the
+usual hourly handful) does it all inline: starting processes costs more than it saves.
 
-If the worker fails (killed, out of memory, a bug), the batches it owed are analysed
-inline and the poll goes on; nothing is lost or stored twice, since the worker writes
-nothing the database refers to until the main process commits. If the main process dies
-(SIGKILL, OOM), the workers notice within half a second and exit.
+If a worker fails (killed, out of memory, a bug), the batches it owed are analysed
+inline and the poll goes on; nothing is lost or stored twice, since the workers write
+nothing at all. If the main process dies (SIGKILL, OOM), the workers notice within half
+a second and exit.
 """
 from __future__ import annotations
 
