@@ -10,6 +10,8 @@ The same context gives the same text either way.
 """
 from __future__ import annotations
 
+import functools
+
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,10 +63,15 @@ class Replies:
 
     # --- contexts ---------------------------------------------------------------------
 
+    @functools.cached_property
+    def _helpdesk(self) -> dict:
+        # The same for every mail this process sends: built once (the labels are formatted).
+        return {"name": self.me.name, "address": self.me.address, "tag": self.me.tag,
+                "service_hours": self.calendar.hours_label(), "days": self.calendar.days_label()}
+
     def base_context(self, ticket: Ticket) -> dict:
         return {
-            "helpdesk": {"name": self.me.name, "address": self.me.address, "tag": self.me.tag,
-                         "service_hours": self.calendar.hours_label(), "days": self.calendar.days_label()},
+            "helpdesk": dict(self._helpdesk),
             "ticket": {"id": ticket.id, "ref": ref(ticket.id, self.me.tag), "subject": ticket.subject,
                        "created_at": ticket.created_at, "status_label": LABELS.get(Status(ticket.status), ticket.status)},
             "requester": {"name": ticket.requester_name, "email": ticket.requester},
