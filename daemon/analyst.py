@@ -92,9 +92,7 @@ class AnalysisPipeline:
             if self._pool is None:
                 method = self.start_method or start_method_now()
                 if method == "fork":
-                    # The child flushes what it inherited when it ends: it must inherit nothing.
-                    sys.stdout.flush()
-                    sys.stderr.flush()
+                    _flush_std_streams()
                 self._pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context(method),
                     initializer=_worker_init, initargs=(self.spec, os.getpid()))
@@ -144,6 +142,17 @@ def start_method_now() -> str:
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return "fork"
     return "spawn"
+
+
+def _flush_std_streams() -> None:
+    """A forked child flushes what it inherited when it ends: it must inherit nothing. (A
+    stream may be None, closed at start-up, or a broken pipe: none of that may stop a fork.)"""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
 
 
 def _worker_init(spec: AnalystSpec, parent: int) -> None:

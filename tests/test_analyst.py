@@ -204,21 +204,83 @@ def test_duplicates_within_a_batch_are_caught_when_its_message_ids_are_read_at_o
     assert results[2] == results[0]
 
 
-def test_workers_are_forked_only_from_a_single_threaded_process():
-    import threading
+def test_an_interrupted_batch_leaves_no_batch_state_behind(tmp_path, imap_user, monkeypatch):
+    """Ctrl-C in the middle of a batch: what the batch read ahead (stored rows by
+    Message-ID) must not answer for the next batch."""
+    from kpudesk.mailbox.message import FetchedMail
+    from kpudesk.tickets.analysis import Analyst
+    from kpudesk.tickets.ingest import PollStats
 
-    from kpudesk.daemon.analyst import start_method_now
-
-    assert threading.active_count() == 1  # the test process itself
-    assert start_method_now() == "fork"
-    stop = threading.Event()
-    t = threading.Thread(target=stop.wait)
-    t.start()
+    desk = Desk(tmp_path / "desk", imap_user)
+    app = desk.app()
     try:
-        assert start_method_now() == "spawn"  # fork would copy that thread's locks, not the thread
+        analyst = Analyst(app.analyst_spec())
+        mails = [FetchedMail("INBOX", 1, i + 1, raw, None) for i, raw in enumerate(corpus(4))]
+        analyses = [analyst.full(m.raw, m.internaldate) for m in mails]
+
+        def interrupted(*args, **kwargs):
+            assert app.ingestor._known is not None  # the batch did read ahead
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(app.ingestor, "_process", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            app.ingestor.ingest_batch("INBOX", 1, mails, is_spam=False, stats=PollStats(), analyses=analyses)
+        assert app.ingestor._known is None and app.ingestor._contacts is None
+        assert Message.select().count() == 0  # and the transaction was rolled back
     finally:
-        stop.set()
-        t.join()
+        close_database()
+
+
+def _in_fresh_python(code: str) -> str:
+    """`code`'s stdout, run in a new interpreter: a process whose threads we know (pytest's
+    own may keep threads of earlier tests alive)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_workers_are_forked_only_from_a_single_threaded_process():
+    code = (
+        "import threading\n"
+        "from kpudesk.daemon.analyst import start_method_now\n"
+        "alone = start_method_now()\n"
+        "stop = threading.Event(); t = threading.Thread(target=stop.wait); t.start()\n"
+        "crowded = start_method_now()\n"
+        "stop.set(); t.join()\n"
+        "print(alone, crowded)\n"
+    )
+    # fork would copy another thread's held locks, not the thread: spawn then.
+    assert _in_fresh_python(code) == "fork spawn"
+
+
+def test_workers_start_when_the_process_has_no_stdout():
+    """A poll started with its stdout closed (a cron job's >&-): the fork must not fail on
+    flushing it, or the poll would run without its workers."""
+    code = (
+        "import os, sys, tempfile, datetime\n"
+        "from pathlib import Path\n"
+        "from kpudesk.daemon.analyst import AnalysisPipeline\n"
+        "from kpudesk.mailbox.message import FetchedMail\n"
+        "from kpudesk.tickets.analysis import AnalystSpec\n"
+        "from kpudesk.tickets.classify import OwnIdentity\n"
+        "from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry\n"
+        "from tests.corpus.hostile import party_mail\n"
+        "own = OwnIdentity(addresses=frozenset({'helpdesk@kpu-mesuji.example.org'}), "
+        "msgid_domain='kpu-mesuji.example.org', loop_header='X-KPUDesk-Loop', loop_value='x')\n"
+        "spec = AnalystSpec(own=own, registry=PartyRegistry.load(DEFAULT_PARTIES_PATH), faq_path=None)\n"
+        "out = os.fdopen(os.dup(1), 'w')\n"
+        "sys.stdout.close(); sys.stdout = None\n"
+        "raw = party_mail('lo@pkb.example.org', 'Tanya', 'Isi')\n"
+        "batches = [[FetchedMail('INBOX', 1, i * 2 + j + 1, raw, None) for j in range(2)] for i in range(3)]\n"
+        "AnalysisPipeline.inline_while_starting = False\n"
+        "with AnalysisPipeline(spec, 1) as p:\n"
+        "    done = [a is not None for _, a in p.run(batches, 6, 2)]\n"
+        "    print(p._broken, done, file=out, flush=True)\n"
+    )
+    assert _in_fresh_python(code) == "False [True, True, True]"
 
 
 def test_an_analysis_crosses_the_process_boundary_unchanged():

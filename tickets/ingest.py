@@ -126,6 +126,19 @@ class Ingestor:
         alone (`tickets.analysis`); what is missing is done here."""
         fstats = stats.folders.setdefault(folder, FolderStats(uidvalidity=uidvalidity))
         analyses = analyses or [None] * len(mails)
+        try:
+            top = self._store(folder, uidvalidity, mails, analyses, is_spam=is_spam, stats=stats, high_uid=high_uid)
+        finally:
+            # Batch-scoped state never outlives its batch, whatever ends it (an interrupt too).
+            self._contacts = None
+            self._known = None
+        fstats.fetched += len(mails)
+        fstats.last_uid = max(fstats.last_uid, top)
+        stats.fetched += len(mails)
+
+    def _store(self, folder: str, uidvalidity: int, mails: list[FetchedMail], analyses: list[Analysis | None], *,
+               is_spam: bool, stats: PollStats, high_uid: int | None) -> int:
+        """The batch's transaction; returns the folder's new mark."""
         before = stats.counters()
         try:
             # The usual case first: the whole batch as one plain transaction, events
@@ -141,7 +154,7 @@ class Ingestor:
                 contacts, self._contacts = self._contacts, None
                 if contacts:
                     executemany(_CONTACT_UPSERT, contacts)
-                top = self._advance(folder, uidvalidity, mails, high_uid)
+                return self._advance(folder, uidvalidity, mails, high_uid)
         except Exception as exc:  # noqa: BLE001
             # ... so then the batch, rolled back whole, is stored again message by message,
             # each in its own savepoint, and what fails again is quarantined.
@@ -154,10 +167,7 @@ class Ingestor:
             with db.atomic():
                 for mail, analysis in zip(mails, analyses, strict=True):
                     self._one(mail, analysis, is_spam=is_spam, stats=stats)
-                top = self._advance(folder, uidvalidity, mails, high_uid)
-        fstats.fetched += len(mails)
-        fstats.last_uid = max(fstats.last_uid, top)
-        stats.fetched += len(mails)
+                return self._advance(folder, uidvalidity, mails, high_uid)
 
     def _advance(self, folder: str, uidvalidity: int, mails: list[FetchedMail], high_uid: int | None) -> int:
         """Move the folder's mark past the batch (in the batch's transaction)."""
