@@ -226,7 +226,9 @@ class Ingestor:
         known = self._known
         if known is not None:
             # Read at the start of the batch; an id the batch stored or released since is
-            # dropped from it (see _process), so it is looked up afresh.
+            # dropped from it (see _process), so it is looked up afresh. A copy another
+            # host commits meanwhile (a shared PostgreSQL) trips the UNIQUE identity: the
+            # batch is then stored message by message, which counts it as a duplicate.
             found = known.get(msg.msgid)
             if found is not None:
                 return found
