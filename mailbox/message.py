@@ -57,7 +57,6 @@ def msgid_list(value: str | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
-@compact_pickle
 @dataclass(frozen=True, slots=True)
 class FetchedMail:
     """One message as read from an IMAP folder, before parsing."""

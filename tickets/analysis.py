@@ -11,7 +11,6 @@ The worker writes nothing: storing, the raw archive included, is the main proces
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +19,8 @@ from kpudesk.mailbox.message import InboundMessage, compact_pickle
 from kpudesk.mailbox.parse import parse
 
 from .classify import Classification, Kind, OwnIdentity, classify
-from .faq import FaqHit, FaqLibrary
+from .faq import FaqBase, FaqHit, FaqLibrary
 from .identity import IdentityGuess, PartyRegistry, identify
-
-log = logging.getLogger(__name__)
 
 NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none
 
@@ -47,7 +44,11 @@ def message_identity(msg: InboundMessage) -> str:
 
 def analyze(raw: bytes, internaldate: datetime | None, own: OwnIdentity) -> Analysis:
     """The part every message needs: parse, dedupe key, class. Raises ParseError."""
-    msg = parse(raw, internaldate)
+    return analysis_of(parse(raw, internaldate), own)
+
+
+def analysis_of(msg: InboundMessage, own: OwnIdentity) -> Analysis:
+    """`analyze` for a message parsed already (a held spam message being released)."""
     return Analysis(msg, message_identity(msg), classify(msg, own))
 
 
@@ -79,14 +80,17 @@ class Analyst:
         self.faq = FaqLibrary(spec.faq_path) if spec.faq_path is not None else None
 
     def full(self, raw: bytes, internaldate: datetime | None) -> Analysis:
+        return self._full(raw, internaldate, self.faq.current() if self.faq is not None else None)
+
+    def _full(self, raw: bytes, internaldate: datetime | None, faq_base: FaqBase | None) -> Analysis:
         a = analyze(raw, internaldate, self.spec.own)
         guess = faq = None
         # Replies usually join their ticket and need neither; if one opens a new ticket
         # after all (or completes a ticket's identity), ingest does it then.
         if a.cls.kind == Kind.NORMAL and not a.msg.thread_ids:
             guess = identify(a.msg, self.spec.registry)
-            if self.faq is not None:
-                faq = ranked(self.faq.for_ticket(ticket_subject(a.msg), a.msg.text))
+            if faq_base is not None:
+                faq = ranked(faq_base.for_ticket(ticket_subject(a.msg), a.msg.text))
         # The header list is the bulk of what crosses the process boundary, and only
         # classification reads it: it has run, so the copy sent back goes without.
         return Analysis(replace(a.msg, headers=()), a.identity_key, a.cls, guess, faq)
@@ -95,9 +99,11 @@ class Analyst:
         """One result per item; None where analysis failed (ingest then redoes it inline,
         where a failure quarantines the message with its error)."""
         out: list[Analysis | None] = []
+        # The FAQ file's reload check (a stat) once per batch, not once per message.
+        faq_base = self.faq.current() if self.faq is not None else None
         for raw, internaldate in items:
             try:
-                out.append(self.full(raw, internaldate))
+                out.append(self._full(raw, internaldate, faq_base))
             except Exception:  # noqa: BLE001 - reported by the inline retry, not here
                 out.append(None)
         return out

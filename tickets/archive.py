@@ -103,16 +103,15 @@ class Archive:
         name, _, span = rel.partition("#")
         if not span:
             return (self.root / rel).read_bytes()
-        offset, _, length = span.partition(":")
+        start, _, size = span.partition(":")
+        offset, length = int(start), int(size)
         if self._pack is not None and self._pack[1] == name:  # appended, not yet synced
-            data = bytes(self._pack[0][int(offset):int(offset) + int(length)])
-            if len(data) != int(length):
-                raise OSError(f"{name}: truncated at {offset}+{length}")
-            return data
-        with open(self.root / name, "rb") as fh:
-            fh.seek(int(offset))
-            data = fh.read(int(length))
-        if len(data) != int(length):
+            data = bytes(self._pack[0][offset:offset + length])
+        else:
+            with open(self.root / name, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(length)
+        if len(data) != length:
             raise OSError(f"{name}: truncated at {offset}+{length}")
         return data
 

@@ -583,6 +583,11 @@ class FaqBase:
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [FaqHit(self._entries[i], min(1.0, raw / best)) for i, raw in ranked]
 
+    def for_ticket(self, subject: str, body: str, limit: int = 3) -> list[FaqHit]:
+        """Suggestions for a party's question: its subject and the question itself, without
+        greeting, signature or quoted history (their words dilute a well-covered question)."""
+        return self.search(f"{subject}\n{question_text(body, 600)}", limit)
+
     @staticmethod
     def is_covered(hits: Sequence[FaqHit], threshold: float = DEFAULT_THRESHOLD) -> bool:
         """True when the best hit is good enough to answer from the FAQ."""
@@ -649,6 +654,4 @@ class FaqLibrary:
         return self.current().search(text, limit)
 
     def for_ticket(self, subject: str, body: str, limit: int = 3) -> list[FaqHit]:
-        """Suggestions for a party's question: its subject and the question itself, without
-        greeting, signature or quoted history (their words dilute a well-covered question)."""
-        return self.search(f"{subject}\n{question_text(body, 600)}", limit)
+        return self.current().for_ticket(subject, body, limit)

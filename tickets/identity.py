@@ -611,11 +611,20 @@ class PartyRegistry:
         # pattern is only tried near it; a term without one ("PDI-P") has a hint, a
         # piece every match contains, tested as a substring.
         self._terms: list[_Term] = []
-        self._index: tuple | None = None  # `_term_index`, built at the first search
         for p in sorted(parties, key=lambda p: p.number):
             self._add_party(p)
         for c in contacts:
             self._add_contact(c)
+        # The terms by anchor key (and those without one), each with its registry
+        # position: `mentions` visits only the keys that are words of the text.
+        self._by_key: dict[bytes, list[tuple[int, _Term]]] = {}
+        self._unanchored: list[tuple[int, _Term]] = []
+        for i, term in enumerate(self._terms):
+            if term.anchor:
+                self._by_key.setdefault(term.key, []).append((i, term))
+            else:
+                self._unanchored.append((i, term))
+        self._keys = frozenset(self._by_key)
 
     # -- construction -------------------------------------------------------------------
 
@@ -769,11 +778,10 @@ class PartyRegistry:
         masked = _mask_addresses(text, lowered)
         if masked is not text:
             lowered = masked.lower()
-        keys, by_key, unanchored = self._term_index()
         # Only the terms whose anchor is a word of the text (a handful of ~70), in
         # registry order: ties in `_resolve` keep the first.
-        todo = [it for key in _ascii_words(lowered, keys) for it in by_key[key]]
-        todo += [it for it in unanchored if it[1].hint in lowered]
+        todo = [it for key in _ascii_words(lowered, self._keys) for it in self._by_key[key]]
+        todo += [it for it in self._unanchored if it[1].hint in lowered]
         todo.sort(key=lambda it: it[0])
         raw: list[tuple[int, int, Party, bool]] = []
         for _, term in todo:
@@ -781,20 +789,6 @@ class PartyRegistry:
             for m in found:
                 raw.append((m.start(), m.end(), term.party, term.tiny))
         return self._resolve(text, masked, raw)
-
-    def _term_index(self) -> tuple[frozenset[bytes], dict[bytes, list[tuple[int, _Term]]], list[tuple[int, _Term]]]:
-        """The anchor keys; the terms by anchor key, and those without one; each term with
-        its registry position."""
-        if self._index is None or self._index[0] != len(self._terms):
-            by_key: dict[bytes, list[tuple[int, _Term]]] = {}
-            unanchored: list[tuple[int, _Term]] = []
-            for i, term in enumerate(self._terms):
-                if term.anchor:
-                    by_key.setdefault(term.key, []).append((i, term))
-                else:
-                    unanchored.append((i, term))
-            self._index = (len(self._terms), frozenset(by_key), by_key, unanchored)
-        return self._index[1:]
 
     def _resolve(self, text: str, masked: str, raw: list[tuple[int, int, Party, bool]]) -> list[Mention]:
         """Overlapping matches → leftmost-longest mentions, each with its role."""

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
-from .analysis import Analysis, analyze, message_identity, ticket_subject
+from .analysis import Analysis, analysis_of, analyze, message_identity, ticket_subject
 from .archive import Archive
-from .classify import Kind, OwnIdentity, classify
+from .classify import Kind, OwnIdentity
 from .identity import IdentityGuess, PartyRegistry, identify
 from .matching import Match, MatchContext, find_ticket
 from .models import Attachment, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db, executemany, rows
@@ -150,7 +150,6 @@ class Ingestor:
                 with Event.deferred():
                     for mail, analysis in zip(mails, analyses, strict=True):
                         self._process(mail, is_spam=is_spam, stats=stats, analysis=analysis)
-                self._known = None
                 contacts, self._contacts = self._contacts, None
                 if contacts:
                     executemany(_CONTACT_UPSERT, contacts)
@@ -192,7 +191,7 @@ class Ingestor:
                 self._process(mail, is_spam=is_spam, stats=stats, analysis=analysis)
         except Exception as exc:  # noqa: BLE001 - one bad message must never block the queue
             stats.restore(before)  # the savepoint undid the message; undo its counts too
-            if isinstance(exc, pw.IntegrityError) and self._stored_meanwhile(mail):
+            if isinstance(exc, pw.IntegrityError) and self._stored_meanwhile(mail, analysis):
                 # Another poller (sharing a PostgreSQL database from another host) stored it
                 # between our dedupe check and our insert: a duplicate, not a failure.
                 stats.duplicates += 1
@@ -223,20 +222,21 @@ class Ingestor:
         "Message-ID reused?"."""
         if msg.msgid is None:
             return rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "identity" = ?', identity_key)
-        known = self._known
-        if known is not None:
-            # Read at the start of the batch; an id the batch stored or released since is
-            # dropped from it (see _process), so it is looked up afresh. A copy another
-            # host commits meanwhile (a shared PostgreSQL) trips the UNIQUE identity: the
-            # batch is then stored message by message, which counts it as a duplicate.
-            found = known.get(msg.msgid)
+        if self._known is not None:
+            # Read at the start of the batch, and taken out as it is used: the message in
+            # hand is stored or released next, so a later copy in the batch looks up
+            # afresh. A copy another host commits meanwhile (a shared PostgreSQL) trips
+            # the UNIQUE identity: the batch is then stored message by message, which
+            # counts it as a duplicate.
+            found = self._known.pop(msg.msgid, None)
             if found is not None:
                 return found
         return rows('SELECT "id", "identity", "disposition" FROM "message" WHERE "msgid" = ?', msg.msgid)
 
     @staticmethod
-    def _stored_meanwhile(mail: FetchedMail) -> bool:
-        return Message.get_or_none(Message.identity == message_identity(parse(mail.raw, mail.internaldate))) is not None
+    def _stored_meanwhile(mail: FetchedMail, analysis: Analysis | None) -> bool:
+        key = analysis.identity_key if analysis is not None else message_identity(parse(mail.raw, mail.internaldate))
+        return Message.get_or_none(Message.identity == key) is not None
 
     # --- one message ------------------------------------------------------------------
 
@@ -245,8 +245,6 @@ class Ingestor:
         a = analysis or analyze(mail.raw, mail.internaldate, self.config.own)
         msg, identity_key, cls = a.msg, a.identity_key, a.cls
         same_id = self._same_id(msg, identity_key)
-        if self._known is not None and msg.msgid is not None:
-            self._known.pop(msg.msgid, None)  # this message is stored or released below
         existing = next((r for r in same_id if r[1] == identity_key), None)
         if existing is not None:
             stats.duplicates += 1
@@ -477,7 +475,7 @@ class Ingestor:
         if row.disposition != "spam_held":
             raise ValueError(f"message {row.id} is not held spam")
         msg = msg or parse(self.archive.read(row.raw_path))
-        a = Analysis(msg, message_identity(msg), classify(msg, self.config.own))
+        a = analysis_of(msg, self.config.own)
         match = find_ticket(msg, self.config.match)
         with db.atomic():
             ticket, identity = self._ticket_for(a, match, from_spam=True)

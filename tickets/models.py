@@ -127,7 +127,7 @@ class BaseModel(pw.Model):
         """INSERT this instance (defaults applied) with a cached statement; sets its id."""
         cls = type(self)
         data = self.__data__
-        defaults, fields, pk = _insert_plan(cls)
+        defaults, fields, pk, _ = _insert_plan(cls)
         for name, default in defaults:  # defaults peewee has not applied (see `build`)
             if name not in data:
                 data[name] = default() if callable(default) else default
@@ -152,6 +152,7 @@ class BaseModel(pw.Model):
 
     # The same reasoning for the reads and updates on the ingest path: cached statements.
     _select_sql: dict = {}
+    _update_sql: dict = {}
 
     @classmethod
     def first_where(cls, where: str, *params):
@@ -187,12 +188,11 @@ class BaseModel(pw.Model):
         cls = type(self)
         meta = cls._meta
         pk = meta.primary_key
-        key = (cls, "update")
-        cached = BaseModel._select_sql.get(key)
+        cached = BaseModel._update_sql.get(cls)
         if cached is None:
-            fields = [f for f in meta.sorted_fields if f is not pk]
+            fields = _insert_plan(cls)[3]
             sets = ", ".join(f'"{f.column_name}" = ?' for f in fields)
-            cached = BaseModel._select_sql[key] = (
+            cached = BaseModel._update_sql[cls] = (
                 f'UPDATE "{meta.table_name}" SET {sets} WHERE "{pk.column_name}" = ?', fields)
         sql, fields = cached
         rows(sql, *[f.db_value(self.__data__.get(f.name)) for f in fields], pk.db_value(self.__data__[pk.name]))
@@ -202,13 +202,16 @@ class BaseModel(pw.Model):
 _PLANS: dict = {}
 
 
-def _insert_plan(cls) -> tuple[list, list, pw.Field]:
-    """Per model, once: the fields with defaults, every field in column order, the key."""
+def _insert_plan(cls) -> tuple[list, list, pw.Field, list[pw.Field]]:
+    """Per model, once: the fields with defaults, every field in column order, the key,
+    and the fields other than the key."""
     plan = _PLANS.get(cls)
     if plan is None:
         meta = cls._meta
+        pk = meta.primary_key
         plan = _PLANS[cls] = ([(f.name, f.default) for f in meta.sorted_fields if f.default is not None],
-                              [(f.name, f) for f in meta.sorted_fields], meta.primary_key)
+                              [(f.name, f) for f in meta.sorted_fields], pk,
+                              [f for f in meta.sorted_fields if f is not pk])
     return plan
 
 
@@ -353,7 +356,7 @@ class Event(BaseModel):
         # The values straight from the arguments: a model instance per event was half the cost.
         cls._buffer.append([f.db_value(query[f.name] if f.name in query else
                                        (f.default() if callable(f.default) else f.default))
-                            for f in cls._insert_fields()])
+                            for f in _insert_plan(cls)[3]])
         return None  # deferred: no row, no id yet
 
     @classmethod
@@ -373,13 +376,9 @@ class Event(BaseModel):
         finally:
             cls._buffer = None
         if collected:
-            fields = cls._insert_fields()
+            fields = _insert_plan(cls)[3]
             cols = ", ".join('"%s"' % f.column_name for f in fields)
             executemany(f'INSERT INTO "event" ({cols}) VALUES ({", ".join("?" * len(fields))})', collected)
-
-    @classmethod
-    def _insert_fields(cls) -> list[pw.Field]:
-        return [f for f in cls._meta.sorted_fields if f is not cls._meta.primary_key]
 
 
 MODELS: list[type[BaseModel]] = [
