@@ -83,6 +83,7 @@ class ImapSettings:
     mark_seen: bool
     timeout: float
     workers: int = 2  # analysis processes for a large poll (0: all in the main process)
+    max_message_mb: int = 25  # larger mail is quarantined by its RFC822.SIZE, never downloaded whole
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,16 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """Sender authentication: whose Authentication-Results headers to believe."""
+
+    trusted_authserv_id: str | None = None  # the receiving server's authserv-id (RFC 8601)
+    # Domains whose mail servers sign nothing: their mail counts as authenticated when it
+    # is not an explicit fail (a relaxation `kpudesk check` warns about).
+    unsigned_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     helpdesk: HelpdeskSettings
@@ -138,6 +149,8 @@ class Settings:
     faq_threshold: float | None
     log_level: str
     default_officer: str | None = None
+    mail: MailSettings = field(default_factory=MailSettings)
+    database_password: Secret = field(default_factory=lambda: Secret("database.password"))
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -167,10 +180,12 @@ _SECTIONS: dict[str, set[str]] = {
                  "language", "msgid_domain", "secret_env", "secret_file", "templates_dir",
                  "ack_per_hour", "ack_per_day", "default_officer"},
     "imap": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
-             "inbox", "spam", "poll_every", "batch_size", "mark_seen", "timeout", "workers"},
+             "inbox", "spam", "poll_every", "batch_size", "mark_seen", "timeout", "workers",
+             "max_message_mb"},
     "smtp": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
              "timeout", "save_sent", "sent_folder"},
-    "database": {"url"},
+    "database": {"url", "password_env", "password_file"},
+    "mail": {"trusted_authserv_id", "unsigned_domains"},
     "storage": {"dir"},
     "escalation": {"anggota", "provinsi", "provinsi_ticket_pattern", "provinsi_roles"},
     "reports": {"progress_at", "recap_at", "progress_to", "recap_to", "followup_at"},
@@ -383,6 +398,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         mark_seen=i.bool("mark_seen", False),
         timeout=i.float("timeout", 60.0, 1.0, 3600.0),
         workers=i.int("workers", 2, 0, 8),
+        max_message_mb=i.int("max_message_mb", 25, 1, 2048),
     )
 
     s = _Reader("smtp", data["smtp"], base)
@@ -403,6 +419,18 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         url = f"sqlite:///{base / url[len('sqlite:///'):]}"  # relative to the settings file
     elif not re.match(r"^(sqlite|postgres|postgresql|postgresext)://", url):
         raise ConfigError("database.url", f"must be sqlite:///PATH or postgresql://..., got {url!r}")
+
+    db_password = d.secret("password", required=False)
+
+    ml = _Reader("mail", data.get("mail", {}), base)
+    authserv = ml.str("trusted_authserv_id")
+    if authserv is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,253}", authserv.strip()):
+        raise ConfigError("mail.trusted_authserv_id", f"must be a host name (the authserv-id), got {authserv!r}")
+    unsigned = tuple(x.strip().lower() for x in ml.strlist("unsigned_domains"))
+    for dom in unsigned:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]*\.[a-z]{2,}", dom):
+            raise ConfigError("mail.unsigned_domains", f"must be domain names, got {dom!r}")
+    mail = MailSettings(trusted_authserv_id=(authserv or "").strip() or None, unsigned_domains=unsigned)
 
     e = _Reader("escalation", data.get("escalation", {}), base)
     pattern = e.str("provinsi_ticket_pattern")
@@ -465,5 +493,5 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         path=path, helpdesk=helpdesk, imap=imap, smtp=smtp, database_url=url, storage_dir=storage_dir,
         escalation=escalation, reports=reports, officers=tuple(officers), parties_registry=registry,
         faq_file=faq_file, faq_threshold=f.float("threshold", None, 0.0, 1.0), log_level=level,
-        default_officer=h.str("default_officer"), raw=data,
+        default_officer=h.str("default_officer"), mail=mail, database_password=db_password, raw=data,
     )

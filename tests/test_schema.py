@@ -28,15 +28,18 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
     con = sqlite3.connect(db)
     con.execute("insert into meta(key, value) values ('probe', 'kept')")
     con.execute("alter table outbox_item drop column lease_until")  # what v1 looked like
+    con.execute("alter table outbox_item drop column lease_holder")
+    con.execute("alter table message drop column authentication")
     con.execute("update meta set value='1' where key='schema_version'")
     con.commit()
     con.close()
     open_database(f"sqlite:///{db}")
     close_database()
     con = sqlite3.connect(db)
-    assert "lease_until" in {r[1] for r in con.execute("pragma table_info(outbox_item)")}
+    assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(outbox_item)")}
+    assert "authentication" in {r[1] for r in con.execute("pragma table_info(message)")}
     assert con.execute("select value from meta where key='probe'").fetchone() == ("kept",)
-    assert version(db) == "2"
+    assert version(db) == str(SCHEMA_VERSION) == "3"
 
 
 def test_a_newer_database_is_refused_with_a_clear_error(tmp_path):

@@ -125,7 +125,10 @@ class Ingestor:
         `analyses` (one per mail, None where missing) is the work done ahead from the bytes
         alone (`tickets.analysis`); what is missing is done here."""
         fstats = stats.folders.setdefault(folder, FolderStats(uidvalidity=uidvalidity))
-        analyses = analyses or [None] * len(mails)
+        # Parse before BEGIN: the write lock is held only for the database work, so an
+        # officer's command can write between batches instead of waiting out a slow parse.
+        analyses = [a if a is not None else self._analyze_or_none(m)
+                    for m, a in zip(mails, analyses or [None] * len(mails), strict=True)]
         try:
             top = self._store(folder, uidvalidity, mails, analyses, is_spam=is_spam, stats=stats, high_uid=high_uid)
         finally:
@@ -135,6 +138,14 @@ class Ingestor:
         fstats.fetched += len(mails)
         fstats.last_uid = max(fstats.last_uid, top)
         stats.fetched += len(mails)
+
+    def _analyze_or_none(self, mail: FetchedMail) -> Analysis | None:
+        """The analysis of one mail, or None when it fails: the message is then analysed
+        again inside its savepoint, which quarantines it with the error."""
+        try:
+            return analyze(mail.raw, mail.internaldate, self.config.own)
+        except Exception:  # noqa: BLE001 - reported by the quarantine path
+            return None
 
     def _store(self, folder: str, uidvalidity: int, mails: list[FetchedMail], analyses: list[Analysis | None], *,
                is_spam: bool, stats: PollStats, high_uid: int | None) -> int:

@@ -16,7 +16,7 @@ from playhouse.db_url import connect
 
 from .errors import SchemaError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 db = pw.DatabaseProxy()
 
@@ -302,6 +302,8 @@ class Message(BaseModel):
     reasons = JsonField(default=list)  # classification reasons
     defects = JsonField(default=list)
     author = pw.TextField(null=True)  # officer for out/note
+    # Sender authentication verdict {"verdict": "pass"|"fail"|"none", "reason": ...} (v3)
+    authentication = JsonField(null=True)
     created_at = UtcDateTimeField(index=True)
 
 
@@ -460,7 +462,16 @@ def _to_v2(database: pw.Database) -> None:
         database.execute_sql('ALTER TABLE "outbox_item" ADD COLUMN "mail" TEXT')
 
 
-MIGRATIONS = {2: _to_v2}
+def _to_v3(database: pw.Database) -> None:
+    """v3: each incoming message's sender-authentication verdict; the outbox lease's holder
+    (host and pid), so a lease held by a dead sender is taken over at once."""
+    if "authentication" not in {c.name for c in database.get_columns("message")}:
+        database.execute_sql('ALTER TABLE "message" ADD COLUMN "authentication" TEXT')
+    if "lease_holder" not in {c.name for c in database.get_columns("outbox_item")}:
+        database.execute_sql('ALTER TABLE "outbox_item" ADD COLUMN "lease_holder" TEXT')
+
+
+MIGRATIONS = {2: _to_v2, 3: _to_v3}
 
 
 def close_database() -> None:

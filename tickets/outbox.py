@@ -41,6 +41,7 @@ class OutboxItem(BaseModel):
     created_at = UtcDateTimeField(index=True)
     sent_at = UtcDateTimeField(null=True)
     lease_until = UtcDateTimeField(null=True)  # a sender is delivering it: others keep off
+    lease_holder = pw.TextField(null=True)  # "host:pid" of that sender (v3)
 
 
 OutboxItem.add_index(OutboxItem.rcpt_key, OutboxItem.kind, OutboxItem.created_at)  # the per-sender caps
