@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging("DEBUG" if args.verbose else os.environ.get("KPUDESK_LOG_LEVEL", "WARNING"))
+    # Everything kpudesk writes (database, archive, keys, locks) is the service user's
+    # alone, whatever umask the caller has; restored after, for callers that embed main().
+    umask = os.umask(0o077)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         raise  # pragma: no cover - _KNOWN is built from ERRORS
     finally:
         close_database()
+        os.umask(umask)
 
 
 # What each failure tells the user, and the exit code scripts rely on; first match wins.

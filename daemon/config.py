@@ -153,6 +153,10 @@ class Settings:
     database_password: Secret = field(default_factory=lambda: Secret("database.password"))
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def database_dsn(self) -> str:
+        """The URL to connect with (credentials included): never print it."""
+        return self.database_url
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.helpdesk.timezone)

@@ -126,7 +126,7 @@ def sync_parties(registry: PartyRegistry) -> None:
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
-    open_database(settings.database_url)
+    open_database(settings.database_dsn())
     registry = PartyRegistry.load(DEFAULT_PARTIES_PATH, settings.parties_registry)
     sync_parties(registry)
     try:
