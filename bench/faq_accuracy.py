@@ -19,7 +19,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqBase, tokenize
+from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, RELATED_THRESHOLD, FaqBase, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_QUESTIONS = ROOT / "tests" / "data" / "faq_questions.toml"
@@ -76,7 +76,14 @@ def evaluate(base: FaqBase, questions: list[tuple[str, list[str]]], threshold: f
         hits = base.search(text, limit=1)
         out_scores.append((text, hits[0].score if hits else 0.0, hits[0].entry.id if hits else "-"))
     in_scores = [top_score(base, t) for t, _ in inscope]
+    # Naming precision: of the questions whose top hit scores >= RELATED_THRESHOLD, the share
+    # whose top hit is an expected entry (an out-of-scope question's top hit is never right).
+    named = [(text, expected) for text, expected in questions
+             if (h := base.search(text, limit=1)) and h[0].score >= RELATED_THRESHOLD]
+    right = sum(base.search(t, limit=1)[0].entry.id in e for t, e in named)
     return {
+        "named": len(named),
+        "named_right": right / max(1, len(named)),
         "n_in": len(inscope),
         "n_out": len(outscope),
         "top1": top1 / len(inscope),
@@ -125,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
           f"median {statistics.median(ins):.3f}")
     if outs:
         print(f"  out-of-scope score  max {outs[-1]:.3f}  median {statistics.median(outs):.3f}")
+    print(f"naming precision at RELATED_THRESHOLD {RELATED_THRESHOLD:.2f}: {r['named_right']:.3f} "
+          f"({r['named']} of {r['n_in'] + r['n_out']} questions get an entry named)")
     cold, warm = timings[0], timings[1] + timings[2]
     print(f"search time: first pass (new words stemmed) mean {statistics.mean(cold):.2f} ms; "
           f"repeat passes mean {statistics.mean(warm):.3f} ms, "
