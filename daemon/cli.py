@@ -2,7 +2,8 @@
 Indonesia; with --json stdout holds only the JSON document and logs go to stderr.
 
 Exit codes (design.md): 0 ok; 1 a failure the user must fix; 2 usage or settings error;
-75 a server could not be reached or another poll holds the lock — try again later.
+75 a server could not be reached, another poll holds the lock, or the database stayed
+locked by another process past its busy timeout — try again later.
 """
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
+import peewee as pw
+
 from kpudesk.mailbox.errors import AuthenticationFailed, FolderMissing, MailServerError, ServerUnavailable
 from kpudesk.tickets.errors import ConfigError, SchemaError, TempFailure, UserError
-from kpudesk.tickets.models import close_database
+from kpudesk.tickets.models import close_database, is_locked
 
 from .lock import LockBusy
 from .logsetup import configure_logging
@@ -23,6 +27,11 @@ from .logsetup import configure_logging
 log = logging.getLogger("kpudesk")
 
 EX_OK, EX_USER, EX_USAGE, EX_TEMPFAIL = 0, 1, 2, 75
+
+
+class DatabaseLocked(Exception):
+    """Another process (the daemon's poll, a migration) held the database's write lock
+    for longer than the busy timeout."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,11 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except _KNOWN as exc:
-        for kinds, what, code in ERRORS:
-            if isinstance(exc, kinds):
-                print(f"kpudesk: {what.format(exc=exc)}", file=sys.stderr)
-                return code
-        raise  # pragma: no cover - _KNOWN is built from ERRORS
+        return _report(exc)
+    except (pw.OperationalError, sqlite3.OperationalError) as exc:
+        if not is_locked(exc):
+            raise
+        log.debug("database locked: %s", exc)
+        return _report(DatabaseLocked(str(exc)))
     finally:
         close_database()
         os.umask(umask)
@@ -77,9 +87,19 @@ ERRORS: list[tuple[type | tuple[type, ...], str, int]] = [
     ((ServerUnavailable, TempFailure), "server tidak dapat dihubungi, coba lagi nanti: {exc}", EX_TEMPFAIL),
     (MailServerError, "galat server surel: {exc}", EX_TEMPFAIL),
     (LockBusy, "proses {exc} lain sedang berjalan untuk kotak surat ini; coba lagi nanti", EX_TEMPFAIL),
+    (DatabaseLocked, "basis data sedang dikunci proses lain (mis. daemon yang sedang mengambil "
+                     "surel); perintah ini tidak selesai, coba lagi sebentar lagi", EX_TEMPFAIL),
     (UserError, "{exc}", EX_USER),
 ]
 _KNOWN = tuple(k for kinds, _what, _code in ERRORS for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+
+
+def _report(exc: BaseException) -> int:
+    for kinds, what, code in ERRORS:
+        if isinstance(exc, kinds):
+            print(f"kpudesk: {what.format(exc=exc)}", file=sys.stderr)
+            return code
+    raise exc  # pragma: no cover - _KNOWN is built from ERRORS
 
 
 def emit_json(obj) -> None:

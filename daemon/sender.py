@@ -2,18 +2,25 @@
 
 Each accepted mail is marked sent in its own transaction as soon as the server says 250, so
 a crash loses at most the mark of the one mail in flight (it is then sent again once, with
-the same Message-ID). Optionally a copy goes to the IMAP Sent folder afterwards.
+the same Message-ID). A mark the locked database refuses does not stop the batch: the mail
+is remembered as accepted and marked again before the flush ends and at the next one
+(tickets/outbox.py says what window remains). A failure mark (4xx/5xx) the database
+refuses leaves the row leased: it is tried again once this process is gone or the lease
+ends. Optionally a copy goes to the IMAP Sent folder afterwards.
 """
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import TYPE_CHECKING
 
+import peewee as pw
 from jinja2 import TemplateError
 
 from kpudesk.mailbox.compose import compose, from_record
 from kpudesk.mailbox.errors import MailServerError, ServerUnavailable
 from kpudesk.tickets import outbox
+from kpudesk.tickets.models import is_locked
 
 from .wiring import App
 
@@ -25,9 +32,24 @@ log = logging.getLogger(__name__)
 
 def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
     """Returns (stats, server_unreachable)."""
+    stats = outbox.SendStats()
+    outbox.retry_marks()  # what an earlier flush of this process could not mark
+    try:
+        result = _flush(app, stats, ignore_backoff=ignore_backoff)
+    finally:
+        # Before this process may end: accepted mail must not be sent again.
+        left = outbox.retry_marks(attempts=outbox.MARK_ATTEMPTS) if outbox.unmarked() else 0
+    if left:
+        # The daemon tries again at its next flush; a manual `send` exits 75 and the
+        # documented window applies (these are sent again once, same Message-ID).
+        log.error("%d mail(s) accepted by the SMTP server are not marked sent yet", left)
+        raise pw.OperationalError(f"database is locked: {left} accepted mail(s) not marked sent")
+    return result
+
+
+def _flush(app: App, stats: outbox.SendStats, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
     from kpudesk.mailbox.smtp import Envelope  # not at import: see App.smtp
 
-    stats = outbox.SendStats()
     items = outbox.due(app.clock.now(), ignore_backoff=ignore_backoff)
     unreachable = False
     sent_data: list[bytes] = []
@@ -44,15 +66,24 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
                 return
             now = app.clock.now()
             if r.ok:
-                outbox.mark_sent(r.key, now, r.message)
+                outbox.record_sent(r.key, now, r.message)  # the server has it: counted sent either way
                 stats.sent += 1
                 sent_data.append(by_id[r.key].data)
-            elif r.permanent:
-                outbox.mark_permanent(r.key, now, f"{r.code} {r.message}")
-                stats.failed += 1
-            elif outbox.mark_temporary(r.key, now, f"{r.code or ''} {r.message}".strip()):
-                stats.failed += 1
-            else:
+                return
+            try:
+                if r.permanent:
+                    outbox.mark_permanent(r.key, now, f"{r.code} {r.message}")
+                    stats.failed += 1
+                elif outbox.mark_temporary(r.key, now, f"{r.code or ''} {r.message}".strip()):
+                    stats.failed += 1
+                else:
+                    stats.deferred += 1
+            except (pw.OperationalError, sqlite3.OperationalError) as exc:
+                if not is_locked(exc):
+                    raise
+                # Not sent, so nothing is lost: the row keeps its lease and is tried again.
+                log.warning("outbox item=%s: %s %s not recorded (database locked): %s",
+                            r.key, r.code or "", r.message, exc)
                 stats.deferred += 1
 
         envelopes = []

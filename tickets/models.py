@@ -7,6 +7,7 @@ back as aware UTC (`UtcDateTimeField`), whatever the backend does with time zone
 from __future__ import annotations
 
 import json
+import sqlite3
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -429,6 +430,16 @@ def open_database(url: str) -> pw.Database:
 
 
 def _ensure_schema(database: pw.Database) -> None:
+    """Check the schema; create or upgrade it only when that is due.
+
+    Every CLI command opens the database, and officers run commands while the daemon
+    ingests: a current schema is checked with plain reads (in WAL mode they never wait for
+    a writer), and the write lock is taken only to create tables or migrate."""
+    found = _current_version(database)
+    if found == SCHEMA_VERSION:
+        return
+    if found is not None:
+        _refuse_newer(found)
     with database.atomic():
         database.create_tables(MODELS, safe=True)
         row = Meta.get_or_none(Meta.key == "schema_version")
@@ -436,14 +447,41 @@ def _ensure_schema(database: pw.Database) -> None:
             Meta.create(key="schema_version", value=str(SCHEMA_VERSION))
             return
         found = int(row.value)
+    _refuse_newer(found)
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        with database.atomic():
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            if int(Meta.get(Meta.key == "schema_version").value) >= version:
+                continue
+            MIGRATIONS[version](database)
+            Meta.update(value=str(version)).where(Meta.key == "schema_version").execute()
+
+
+def _refuse_newer(found: int) -> None:
     if found > SCHEMA_VERSION:
         raise SchemaError(
             f"database schema version {found} is newer than this kpudesk ({SCHEMA_VERSION}); upgrade kpudesk"
         )
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        with database.atomic():
-            MIGRATIONS[version](database)
-            Meta.update(value=str(version)).where(Meta.key == "schema_version").execute()
+
+
+def _current_version(database: pw.Database) -> int | None:
+    """The stored schema version, read without a transaction; None when the database lacks
+    a table this kpudesk needs (new, older, or a module registered a table since) and the
+    write path has to run."""
+    tables = set(database.get_tables())
+    if any(m._meta.table_name not in tables for m in MODELS):
+        return None
+    row = Meta.get_or_none(Meta.key == "schema_version")
+    return int(row.value) if row is not None else None
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether a database error means "another process holds the write lock" (SQLite's
+    SQLITE_BUSY once busy_timeout ran out): worth trying again later, not a defect."""
+    if not isinstance(exc, (pw.OperationalError, sqlite3.OperationalError)):
+        return False
+    text = str(exc).lower()
+    return "database is locked" in text or "database table is locked" in text or "database is busy" in text
 
 
 def _to_v2(database: pw.Database) -> None:

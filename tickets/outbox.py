@@ -6,16 +6,34 @@ marked sent in its own small transaction right after the server accepts it; a cr
 between resends that one mail once, with the same Message-ID, which mail clients collapse.
 Temporary failures (connection errors, 4xx) back off and keep trying for `RETRY_FOR`;
 permanent ones (5xx) mark the row failed, flag its ticket and show in `tickets list`.
+
+Leases. A sender claims each row right before sending it: `lease_until` and `lease_holder`
+("host:pid:start", the start time of the process against pid reuse). A lease is taken
+over at once when its holder ran on this host and is gone; a live holder on this host keeps
+its rows however long it takes (it may still be delivering them); a holder on another host
+cannot be checked and keeps them until `lease_until`. So two live senders never deliver
+the same row, except across hosts when one is stalled past `LEASE`.
+
+A mark that fails because the database stayed locked (`record_sent`): the server already
+accepted the mail, so it must not go out again. Its id is remembered in this process
+(`_accepted`), skipped by `due`/`claim`, and marked again on every flush; its lease stays,
+so no other sender on this host takes the row while this process lives. The window that
+remains: this process ends before any retry succeeds (or, across hosts, stays stalled past
+`LEASE`) — then that one mail is sent again, with the same Message-ID.
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import peewee as pw
 
-from .models import BaseModel, Event, Message, Ticket, UtcDateTimeField, JsonField, db, register_models
+from .models import BaseModel, Event, Message, Ticket, UtcDateTimeField, JsonField, db, is_locked, register_models
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +59,81 @@ class OutboxItem(BaseModel):
     created_at = UtcDateTimeField(index=True)
     sent_at = UtcDateTimeField(null=True)
     lease_until = UtcDateTimeField(null=True)  # a sender is delivering it: others keep off
-    lease_holder = pw.TextField(null=True)  # "host:pid" of that sender (v3)
+    lease_holder = pw.TextField(null=True)  # "host:pid:start" of that sender (v3)
 
 
 OutboxItem.add_index(OutboxItem.rcpt_key, OutboxItem.kind, OutboxItem.created_at)  # the per-sender caps
 register_models(OutboxItem)
 
-# How long a claimed row stays reserved for its sender; a sender that dies mid-batch
-# releases its rows when this runs out.
+# How long a claimed row stays reserved for a sender on another host (one on this host is
+# checked directly: see the module docstring).
 LEASE = timedelta(minutes=5)
+
+
+_PROC = os.path.exists("/proc/self/stat")
+
+
+def _proc_stat(pid: int) -> tuple[bytes, str] | None:
+    """(state, start time in clock ticks since boot) of a process, from /proc; None when it
+    is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return fields[0], fields[19].decode()
+
+
+_HOST = socket.gethostname()
+_holder: tuple[int, str] | None = None  # (pid, holder text), computed again after a fork
+
+
+def holder() -> str:
+    """This process as a lease holder: "host:pid:start"."""
+    global _holder
+    pid = os.getpid()
+    if _holder is None or _holder[0] != pid:
+        stat = _proc_stat(pid) if _PROC else None
+        _holder = (pid, f"{_HOST}:{pid}:{stat[1] if stat else ''}")
+    return _holder[1]
+
+
+def holder_alive(text: str) -> bool | None:
+    """Whether a lease holder still runs: True/False on this host, None (unknown) on another."""
+    host, _, rest = text.partition(":")
+    pid_text, _, token = rest.partition(":")
+    if host != _HOST or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    if not _PROC:
+        return True  # no /proc to tell a reused pid: the process exists
+    stat = _proc_stat(pid)
+    # A zombie (SIGKILLed, not yet reaped) holds nothing any more; another start time is
+    # another process that got the same pid.
+    return stat is not None and stat[0] not in (b"Z", b"X") and (not token or token == stat[1])
+
+
+def _takeable(lease_until: datetime | None, lease_holder: str | None, now: datetime) -> bool:
+    if lease_until is None:
+        return True
+    if lease_holder is None or lease_holder == holder():
+        return lease_until < now  # a v2 lease, or this process's own (kept while it lives anyway)
+    alive = holder_alive(lease_holder)
+    if alive is None:
+        return lease_until < now  # another host: only the clock can tell
+    return not alive
+
+
+# Accepted by the server, not yet marked sent (the database stayed locked): id -> (when, note).
+_accepted: dict[int, tuple[datetime, str]] = {}
+MARK_ATTEMPTS = 3  # each waits out the busy timeout
 
 
 @dataclass
@@ -101,19 +185,40 @@ def materialize(item: OutboxItem, compose_record, render_record=None) -> bytes:
 
 
 def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 500) -> list[OutboxItem]:
+    """Pending rows a sender may claim now: unleased, leased until a time now past, or
+    leased by a sender on this host that is gone."""
     q = OutboxItem.select().where((OutboxItem.status == "pending")
-                                  & (OutboxItem.lease_until.is_null() | (OutboxItem.lease_until < now)))
+                                  & (OutboxItem.lease_until.is_null() | (OutboxItem.lease_until < now)
+                                     | OutboxItem.lease_holder.startswith(f"{_HOST}:")))
     if not ignore_backoff:
         q = q.where(OutboxItem.next_attempt_at <= now)
-    return list(q.order_by(OutboxItem.id).limit(limit))
+    if _accepted:
+        q = q.where(OutboxItem.id.not_in(list(_accepted)))
+    found = []
+    for item in q.order_by(OutboxItem.id):
+        if _takeable(item.lease_until, item.lease_holder, now):
+            found.append(item)
+            if len(found) == limit:
+                break
+    return found
 
 
 def claim(item_id: int, now: datetime) -> bool:
     """Reserve a row for delivery (its own committed statement): two senders — a daemon and
-    a manual `kpudesk send`, or two daemons — never deliver the same mail twice."""
-    return OutboxItem.update(lease_until=now + LEASE).where(
-        (OutboxItem.id == item_id) & (OutboxItem.status == "pending")
-        & (OutboxItem.lease_until.is_null() | (OutboxItem.lease_until < now))).execute() == 1
+    a manual `kpudesk send`, or two daemons — never deliver the same mail twice. The lease
+    seen is compared and swapped in one UPDATE, so of two senders taking over the same
+    dead holder's row only one wins."""
+    if item_id in _accepted:
+        return False
+    seen = (OutboxItem.select(OutboxItem.status, OutboxItem.lease_until, OutboxItem.lease_holder)
+            .where(OutboxItem.id == item_id).first())
+    if seen is None or seen.status != "pending" or not _takeable(seen.lease_until, seen.lease_holder, now):
+        return False
+    same_lease = ((OutboxItem.lease_until.is_null() if seen.lease_until is None else OutboxItem.lease_until == seen.lease_until)
+                  & (OutboxItem.lease_holder.is_null() if seen.lease_holder is None
+                     else OutboxItem.lease_holder == seen.lease_holder))
+    return OutboxItem.update(lease_until=now + LEASE, lease_holder=holder()).where(
+        (OutboxItem.id == item_id) & (OutboxItem.status == "pending") & same_lease).execute() == 1
 
 
 def mark_sent(item_id: int, now: datetime, note: str = "") -> None:
@@ -121,12 +226,43 @@ def mark_sent(item_id: int, now: datetime, note: str = "") -> None:
         item = OutboxItem.get_by_id(item_id)
         item.status = "sent"
         item.sent_at = now
-        item.lease_until = None
+        item.lease_until = item.lease_holder = None
         item.attempts += 1
         item.last_error = note or None
         item.save()
         if item.message_id is not None:
             Message.update(disposition="sent").where(Message.id == item.message_id).execute()
+
+
+def record_sent(item_id: int, now: datetime, note: str = "", *, attempts: int = MARK_ATTEMPTS) -> bool:
+    """`mark_sent` for a mail the server just accepted, retried while the database is
+    locked; when it still is, remembered in this process (see the module docstring) and
+    False. Never raises for a lock: the rest of the batch goes on."""
+    for attempt in range(attempts):
+        try:
+            mark_sent(item_id, now, note)
+            _accepted.pop(item_id, None)
+            return True
+        except (pw.OperationalError, sqlite3.OperationalError) as exc:
+            if not is_locked(exc):
+                raise
+            log.warning("outbox item=%s accepted by the server; marking it sent failed (attempt %d): %s",
+                        item_id, attempt + 1, exc)
+            time.sleep(0.1 * (attempt + 1))
+    _accepted[item_id] = (now, note)
+    return False
+
+
+def retry_marks(attempts: int = 1) -> int:
+    """Mark again what the server accepted and a locked database kept unmarked; returns how
+    many are still unmarked."""
+    for item_id, (when, note) in list(_accepted.items()):
+        record_sent(item_id, when, note, attempts=attempts)
+    return len(_accepted)
+
+
+def unmarked() -> int:
+    return len(_accepted)
 
 
 def mark_temporary(item_id: int, now: datetime, error: str) -> bool:
@@ -135,7 +271,7 @@ def mark_temporary(item_id: int, now: datetime, error: str) -> bool:
         item = OutboxItem.get_by_id(item_id)
         item.attempts += 1
         item.last_error = error[:1000]
-        item.lease_until = None
+        item.lease_until = item.lease_holder = None
         if now >= item.deliver_until:
             _fail(item, now, f"menyerah setelah {item.attempts} percobaan: {error}")
             return True
@@ -153,7 +289,7 @@ def mark_permanent(item_id: int, now: datetime, error: str) -> None:
 
 def _fail(item: OutboxItem, now: datetime, error: str) -> None:
     item.status = "failed"
-    item.lease_until = None
+    item.lease_until = item.lease_holder = None
     item.last_error = error[:1000]
     item.save()
     if item.message_id is not None:
@@ -163,7 +299,7 @@ def _fail(item: OutboxItem, now: datetime, error: str) -> None:
         flags = dict(ticket.flags or {})
         flags["delivery_failed"] = True
         ticket.flags = flags
-        ticket.save()
+        ticket.save(only=[Ticket.flags])  # the rest of the row is not ours to write back
         Event.create(ticket=ticket, at=now, actor="system", kind="delivery.failed",
                      detail={"outbox": item.id, "kind": item.kind, "to": item.recipients, "error": error[:500]})
     log.error("outbox item=%s kind=%s ticket=%s failed: %s", item.id, item.kind, item.ticket_id, error)
@@ -195,7 +331,7 @@ def record_bounce(bounce: Message, report, referenced: tuple[str, ...], now: dat
             flags = dict(ticket.flags or {})
             flags["delivery_failed"] = True
             ticket.flags = flags
-            ticket.save()
+            ticket.save(only=[Ticket.flags])
         Event.create(ticket=ticket, at=now, actor="system",
                      kind="delivery.delayed" if delayed else "delivery.bounced", detail=detail)
     if delayed:

@@ -214,12 +214,15 @@ class Replies:
 
 
 def set_status(ticket: Ticket, status: Status, *, actor: str, now: datetime, **detail) -> None:
+    """Move a ticket (read inside the caller's transaction) to `status`, with its event.
+    Writes only the status and `updated_at`: a caller that changed other columns saves
+    those itself, and columns the daemon changed meanwhile are left alone."""
     if ticket.status == status.value:
         return
     old = ticket.status
     ticket.status = status.value
     ticket.updated_at = now
-    ticket.save()
+    ticket.save(only=[Ticket.status, Ticket.updated_at])  # what a status change writes; nothing else
     Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
                  detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
 
