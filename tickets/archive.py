@@ -5,10 +5,16 @@ evidence, quarantined mail) live at `<dir>/<kind>/<aa>/<sha256><suffix>` (archiv
 have `<kind>/<aa>/<bb>/...` files; rows keep the path they were given, and `put` finds the
 old place too). One level of 256 folders: a new folder per message, as the two-level
 layout made for the first tens of thousands, doubled the cost of storing one. Writing the
-same bytes twice is a no-op, so re-ingesting never duplicates anything. Writes go to a temporary name and are
-renamed into place; `sync()` makes every file written since the last call durable (fsync of
-the files and their directories) and must be called *before* the database commit that
+same bytes twice is a no-op, so re-ingesting never duplicates anything. Every file is
+written under a temporary name, fsynced and renamed into place (a content-addressed file
+that exists is trusted as complete, so it must never appear half-written); `sync()` makes
+the directory entries durable too and must be called *before* the database commit that
 refers to them — so a committed row never points at a file a power cut could lose.
+
+A failed write (disk full, quota, RLIMIT_FSIZE, EIO) removes its partial file, drops the
+unwritten pack and raises `ArchiveWriteError` (a `TempFailure`: the caller's transaction
+rolls back, the UID mark stays, and the next poll after space returns stores it all once).
+Files are created 0600 and folders 0700 whatever the umask: mail is the service's alone.
 """
 from __future__ import annotations
 
@@ -19,11 +25,48 @@ import os
 import secrets
 from pathlib import Path
 
+from .errors import TempFailure
+
 try:  # syncfs(2): one call makes a whole batch durable, instead of an fsync per file
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     _syncfs = _libc.syncfs
 except (OSError, AttributeError):  # not Linux/glibc: fall back to fsync per file
     _syncfs = None
+
+
+FILE_MODE, DIR_MODE = 0o600, 0o700
+
+
+class ArchiveWriteError(TempFailure):
+    """The archive could not be written (disk full, quota...): nothing was stored; retry later."""
+
+    def __init__(self, folder: Path, exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        super().__init__(f"gagal menulis arsip surel di folder {folder}: {reason} (errno {exc.errno}); "
+                         "periksa ruang disk dan izin folder itu, lalu jalankan lagi")
+        self.folder, self.os_error = folder, exc
+
+
+def _write_file(path: Path, data) -> None:
+    """Write `data` to `path` via a temporary name + fsync + rename; on failure remove the
+    temporary file and raise ArchiveWriteError (the target is never left half-written)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+        try:
+            view = memoryview(data)
+            while view:  # write() may be short (a signal, a nearly full disk)
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ArchiveWriteError(path.parent, exc) from exc
 
 
 class Archive:
@@ -43,13 +86,8 @@ class Archive:
             legacy = Path(kind) / digest[:2] / digest[2:4] / f"{digest}{suffix}"
             if (self.root / legacy).exists():
                 return digest, legacy.as_posix()
-            if path.parent not in self._made_dirs:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._made_dirs.add(path.parent)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            self._mkdirs(path.parent)
+            _write_file(path, data)
             self._pending_files.append(path)
             self._pending_dirs.add(path.parent)
         return digest, rel.as_posix()
@@ -70,32 +108,64 @@ class Archive:
         buf += data  # written in one piece by sync(): many small writes cost ~10x more
         return sha256 or hashlib.sha256(data).hexdigest(), f"{rel}#{offset}:{len(data)}"
 
+    def _mkdirs(self, folder: Path) -> None:
+        """Create `folder` and its missing parents 0700 (Path.mkdir(parents=True) would
+        give the parents the umask's mode)."""
+        if folder in self._made_dirs:
+            return
+        missing = []
+        p = folder
+        while not p.is_dir():
+            missing.append(p)
+            p = p.parent
+        try:
+            for p in reversed(missing):
+                try:
+                    os.mkdir(p, DIR_MODE)
+                except FileExistsError:
+                    continue
+                os.chmod(p, DIR_MODE)  # explicit: a umask of 0o077 or 0o022 alike
+                self._pending_dirs.add(p.parent)
+        except OSError as exc:
+            raise ArchiveWriteError(p, exc) from exc
+        self._made_dirs.add(folder)
+
+    def discard(self) -> None:
+        """Forget the unwritten pack (its messages' rows were rolled back)."""
+        self._pack = None
+
     def sync(self) -> None:
-        """Make everything written since the last sync durable (and close the pack)."""
+        """Make everything written since the last sync durable (and close the pack).
+
+        Raises ArchiveWriteError; the pack is then dropped either way: the transaction that
+        pointed at it rolls back, and the batch is fetched and packed again next time."""
         if self._pack is not None:
             buf, rel = self._pack
+            self._pack = None  # whatever happens next, a new batch starts a new pack
             path = self.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "xb") as fh:
-                fh.write(buf)
+            self._mkdirs(path.parent)
+            _write_file(path, buf)
             self._pending_files.append(path)
             self._pending_dirs.add(path.parent)
-            self._pack = None
-        if self._pending_files and _syncfs is not None:
-            fd = os.open(self.root, os.O_RDONLY)
-            try:
-                if _syncfs(fd) == 0:
-                    self._pending_files.clear()
-                    self._pending_dirs.clear()
-                    return
-            finally:
-                os.close(fd)
-        for path in [*self._pending_files, *self._pending_dirs]:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        try:
+            if self._pending_files and _syncfs is not None:
+                fd = os.open(self.root, os.O_RDONLY)
+                try:
+                    if _syncfs(fd) == 0:
+                        self._pending_files.clear()
+                        self._pending_dirs.clear()
+                        return
+                finally:
+                    os.close(fd)
+            # The files were fsynced when written; their directory entries remain.
+            for path in self._pending_dirs:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            raise ArchiveWriteError(self.root, exc) from exc
         self._pending_files.clear()
         self._pending_dirs.clear()
 
