@@ -7,6 +7,11 @@ caller did not supply fails loudly instead of sending "Yth. Bapak/Ibu ," to a pa
 `Renderer.check` renders every template with a sample context so `kpudesk check` and the tests
 catch such mistakes before a mail is queued.
 
+Every template renders in Jinja2's `SandboxedEnvironment`: an override folder is the
+deployment's data, and a template that reaches for `__class__`, `__globals__` and the like
+(to run code as the service user) fails with `SecurityError` instead. The built-in
+templates need nothing the sandbox forbids, so they share the one environment.
+
 Autoescaping is on for `*.html.j2` only; plain-text templates must stay verbatim.
 Dates are always shown in the helpdesk's zone (settings `helpdesk.timezone`) through
 `zoneinfo`, never through the host's local time.
@@ -22,13 +27,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import (
     ChoiceLoader,
-    Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
     TemplateSyntaxError,
     UndefinedError,
 )
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
 __all__ = [
@@ -163,7 +168,7 @@ class Renderer:
         if self.override_dir is not None:
             loaders.append(FileSystemLoader(str(self.override_dir), encoding="utf-8"))
         loaders.append(FileSystemLoader(str(BUILTIN_DIR), encoding="utf-8"))
-        self.env = Environment(
+        self.env = SandboxedEnvironment(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
             autoescape=_autoescape,
@@ -183,7 +188,8 @@ class Renderer:
         )
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
-        """Render one template. Raises jinja2's TemplateNotFound / UndefinedError / TemplateSyntaxError."""
+        """Render one template. Raises jinja2's TemplateNotFound / UndefinedError /
+        TemplateSyntaxError, and SecurityError for what the sandbox refuses."""
         return self.env.get_template(name).render(dict(context))
 
     def exists(self, name: str) -> bool:
@@ -227,6 +233,8 @@ def _describe(name: str, exc: Exception) -> str:
         return f"{where}:{exc.lineno}: syntax error: {exc.message}"
     if isinstance(exc, TemplateNotFound):
         return f"{name}: template not found" + (f" ({exc.name})" if exc.name and exc.name != name else "")
+    if isinstance(exc, SecurityError):
+        return f"{name}: ditolak sandbox templat (akses tidak aman): {exc.message}"
     if isinstance(exc, UndefinedError):
         return f"{name}: {exc.message}"
     return f"{name}: {type(exc).__name__}: {exc}"

@@ -5,18 +5,19 @@ import pytest
 
 from tests.corpus.hostile import party_mail
 from tests.desk import Desk
+from tests.frozen_kpudesk import freeze
 
 
 @pytest.fixture
 def desk(tmp_path, imap_user, smtp_server, monkeypatch):
     d = Desk(tmp_path / "desk", imap_user, smtp=smtp_server,
              extra='\n[escalation]\nanggota = ["anggota@kpu-mesuji.example.org"]\n')
-    monkeypatch.setenv("KPUDESK_NOW", "2026-11-27T09:00:00+07:00")
+    freeze(monkeypatch, "2026-11-27T09:00:00+07:00")
     return d
 
 
 def at(monkeypatch, when):
-    monkeypatch.setenv("KPUDESK_NOW", when)
+    freeze(monkeypatch, when)
 
 
 def test_overdue_lists_tickets_past_the_sop_standard_in_service_minutes(desk, imap_user, monkeypatch):

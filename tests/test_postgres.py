@@ -5,7 +5,7 @@ fresh database of a throw-away cluster (tests/servers/postgres.py), against the 
 Dovecot and SMTP test servers. Where the answer is data (`poll`, `send`, `tickets list/show
 --json`, `report ... --json`), the same flow also runs on SQLite and the two outputs must be
 equal after normalising what legitimately differs (UIDVALIDITY, our Message-IDs, which carry
-a random per-installation key, the installation folder). The clock is frozen (KPUDESK_NOW),
+a random per-installation key, the installation folder). The clock is frozen (tests/frozen_kpudesk.py),
 so timestamps and ids are comparable.
 
 The two product bugs this first found (VARCHAR limits PostgreSQL enforces and SQLite does not)
@@ -29,6 +29,7 @@ import pytest
 
 from tests.corpus.hostile import hostile_messages, party_mail
 from tests.desk import Desk
+from tests.frozen_kpudesk import freeze
 from tests.servers.dovecot import Dovecot, ImapUser
 from tests.servers.postgres import Postgres, missing_reason
 from tests.servers.smtp import SmtpServer
@@ -63,7 +64,7 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture
 def frozen(monkeypatch) -> None:
-    monkeypatch.setenv("KPUDESK_NOW", NOW)
+    freeze(monkeypatch, NOW)
 
 
 def make_desk(root: Path, imap_user: ImapUser, smtp: SmtpServer, url: str | None = None, extra: str = EXTRA) -> Desk:

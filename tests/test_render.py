@@ -288,3 +288,23 @@ def test_zone_label_follows_daylight_saving():
     summer = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
     assert jam(summer, "Europe/Amsterdam") == "14.00 UTC+2"
     assert zone_label("Asia/Makassar") == "WITA"
+
+
+@pytest.mark.parametrize("payload", [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
+    "{{ joiner.__init__.__globals__['os'].system('touch MARKER') }}",
+    "{% set x = namespace().__class__ %}{{ x.__base__.__subclasses__() }}",
+])
+def test_an_override_template_cannot_reach_python_internals(tmp_path, payload):
+    from jinja2.sandbox import SecurityError
+
+    marker = tmp_path / "ran"
+    (tmp_path / "party").mkdir()
+    (tmp_path / "party" / "ack.txt.j2").write_text(payload.replace("MARKER", str(marker)))
+    r = Renderer(tmp_path)
+    with pytest.raises(SecurityError):
+        r.render("party/ack.txt.j2", copy.deepcopy(SAMPLES["party/ack.txt.j2"]))
+    (problem,) = r.check({"party/ack.txt.j2": SAMPLES["party/ack.txt.j2"]})
+    assert problem.startswith("party/ack.txt.j2: ditolak sandbox templat") and "\n" not in problem
+    assert not marker.exists()

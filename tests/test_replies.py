@@ -213,7 +213,8 @@ def test_send_killed_mid_batch_delivers_everything_at_most_one_twice(tmp_path, i
         assert 8 <= delivered_before < n
         assert desk.json("send")["pending"] <= 1  # the one in flight is still reserved
         from datetime import UTC, datetime, timedelta
-        monkeypatch.setenv("KPUDESK_NOW", (datetime.now(UTC) + timedelta(minutes=6)).isoformat())
+        from tests.frozen_kpudesk import freeze
+        freeze(monkeypatch, datetime.now(UTC) + timedelta(minutes=6))
         assert desk.json("send")["pending"] == 0  # its lease ran out: delivered
         ids = collections.Counter(m.message["Message-ID"] for m in server.messages)
         assert len(ids) == n

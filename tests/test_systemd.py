@@ -45,3 +45,17 @@ def test_env_example_names_the_variables_the_example_settings_use():
     settings = (ROOT / "settings.toml").read_text()
     for var in ("KPUDESK_IMAP_PASSWORD", "KPUDESK_SMTP_PASSWORD"):
         assert var in env and var in settings
+
+
+def test_the_start_checks_settings_only_so_a_mail_server_outage_does_not_stop_the_service():
+    """`check` online exits 75 while IMAP or SMTP is down, which would keep the daemon (and so
+    the outbox) stopped for the whole outage; `check --offline` contacts nothing."""
+    s = unit()["Service"]
+    assert s["ExecStartPre"].split()[-2:] == ["check", "--offline"]
+    assert s["UMask"] == "0077"
+
+
+def test_env_example_names_the_database_password_variable_of_the_example_settings():
+    env = (ROOT / "systemd" / "kpudesk.env.example").read_text()
+    settings = (ROOT / "settings.toml").read_text()
+    assert "KPUDESK_DB_PASSWORD" in env and 'password_env = "KPUDESK_DB_PASSWORD"' in settings

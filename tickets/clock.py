@@ -1,12 +1,17 @@
 """The one place that reads the wall clock. Everything else takes a `Clock`.
 
+Time is moved only by tests, in-process (`install_test_clock`), never by the environment.
+
 All datetimes handed out are aware and in UTC; conversion to the helpdesk's time zone
 happens at the edges (schedules, templates, reports).
 """
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -38,12 +43,27 @@ class FrozenClock:
         return self._now
 
 
+# The in-process test seam: None in every deployed process. Only code running inside the
+# process (a test, or tests/frozen_kpudesk.py, which installs one and then calls the CLI)
+# can set it; no environment variable, setting or argument reaches it.
+_test_clock: Clock | None = None
+
+
+def install_test_clock(clock: Clock | None) -> Clock | None:
+    """Tests only: make `clock_from_env` hand out `clock` in this process (None: the system
+    clock again). Returns the clock that was installed before."""
+    global _test_clock
+    previous, _test_clock = _test_clock, clock
+    return previous
+
+
 def clock_from_env(value: str | None) -> Clock:
-    """SystemClock, or a FrozenClock at `value` (ISO 8601 with offset) — the KPUDESK_NOW
-    override that lets tests and demonstrations run the CLI at a chosen moment."""
-    if not value:
-        return SystemClock()
-    when = datetime.fromisoformat(value)
-    if when.tzinfo is None:
-        raise ValueError("KPUDESK_NOW needs an offset, e.g. 2026-11-27T09:00:00+07:00")
-    return FrozenClock(when)
+    """The clock the application runs on: the system clock, or the test seam's.
+
+    `value` is what the environment says (the retired KPUDESK_NOW). It is never honoured:
+    a service whose environment can move its clock stores events before the tickets they
+    belong to. It is only reported, so whoever set it learns why nothing moved.
+    """
+    if value:
+        log.warning("KPUDESK_NOW is ignored: the clock is the system clock")
+    return _test_clock or SystemClock()

@@ -1,16 +1,22 @@
-"""Mail-side commands: init, check, poll."""
+"""Mail-side commands: init, check, poll, send, run, demo.
+
+Nothing here prints a credential: the database is shown by `Settings.database_location()`
+(no password), and secrets are only read, never echoed."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import resources
 from pathlib import Path
 
-from kpudesk.mailbox.render import SAMPLES
-from kpudesk.tickets.errors import ConfigError, UserError
+import peewee as pw
+
+from kpudesk.mailbox.render import SAMPLES, Renderer
+from kpudesk.tickets.errors import ConfigError, TempFailure, UserError
 
 from ..cli import config_path, emit_json
-from ..config import load_settings
+from ..config import Settings, load_settings, settings_warnings, validate_secrets
 from ..poller import poll
 from ..sender import flush
 from ..wiring import build_app
@@ -24,7 +30,10 @@ def register(sub) -> None:
     p.add_argument("dir", nargs="?", default=".", help="folder tujuan (bawaan: folder ini)")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("check", help="periksa pengaturan dan login ke server IMAP")
+    p = sub.add_parser("check", help="periksa pengaturan dan login ke server IMAP dan SMTP")
+    p.add_argument("--offline", action="store_true",
+                   help="periksa pengaturan saja (kata sandi terbaca, templat), tanpa menghubungi server "
+                        "atau basis data (untuk ExecStartPre)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="jalankan layanan (daemon): baca surel tiap jam, kirim laporan terjadwal")
@@ -56,13 +65,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     target = Path(args.dir)
     target.mkdir(parents=True, exist_ok=True)
     path = target / "settings.toml"
-    if path.exists():
-        raise UserError(f"{path} sudah ada; tidak ditimpa")
-    path.write_text(example_settings_text(), encoding="utf-8")
+    # 0600: the settings name where the secrets are and who may act; an administrator who
+    # installs them for the service group (/etc/kpudesk) gives the group read (0640).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UserError(f"{path} sudah ada; tidak ditimpa") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(example_settings_text())
     settings = load_settings(path)
     build_app(settings)
     print(f"Pengaturan awal ditulis ke {path}")
-    print(f"Basis data dibuat: {settings.database_url}")
+    print(f"Basis data dibuat: {settings.database_location()}")
     print("Langkah berikut: isi [helpdesk], [imap] dan [smtp], simpan kata sandi di variabel")
     print("lingkungan yang disebut password_env, lalu jalankan `kpudesk check`.")
     return 0
@@ -70,9 +84,30 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args))
-    app = build_app(settings)
+    # Everything that needs no server first: only then is the file called valid.
+    validate_secrets(settings)
+    renderer = Renderer(settings.helpdesk.templates_dir, settings.helpdesk.timezone)
+    check_templates(renderer)
     print(f"Pengaturan valid: {settings.path}")
-    print(f"Basis data: {settings.database_url}")
+    print(f"Basis data: {settings.database_location()}")
+    print(f"Templat: {len(SAMPLES)} templat dirender tanpa galat"
+          + (f" (termasuk pengganti dari {settings.helpdesk.templates_dir})" if settings.helpdesk.templates_dir else ""))
+    for warning in settings_warnings(settings):
+        print(f"Peringatan: {warning}")
+    if args.offline:
+        print("Pemeriksaan luring: server IMAP, SMTP dan basis data tidak dihubungi.")
+        return 0
+    check_servers(settings)
+    return 0
+
+
+def check_servers(settings: Settings) -> None:
+    try:
+        app = build_app(settings)
+    except pw.OperationalError as exc:  # the driver's message names host and port, never the password
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TempFailure(f"basis data {settings.database_location()}: {reason}") from None
+    print("Basis data: tersambung, skema terkini")
     with app.imap() as source:
         spam = source.resolve_spam(settings.imap.spam)
         inbox = source.examine(settings.imap.inbox)
@@ -86,16 +121,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     banner = app.smtp().check()
     print(f"SMTP {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}): tersambung"
           + (f", login sebagai {settings.smtp.username}" if settings.smtp.username else "") + f" — {banner}")
-    check_templates(app)
-    print(f"Templat: {len(SAMPLES)} templat dirender tanpa galat"
-          + (f" (termasuk pengganti dari {settings.helpdesk.templates_dir})" if settings.helpdesk.templates_dir else ""))
-    return 0
 
 
-def check_templates(app) -> None:
-    """A missing variable or a syntax error in any template is a settings error now,
-    not a blank in a mail later."""
-    problems = app.replies.renderer.check(SAMPLES)
+def check_templates(renderer: Renderer) -> None:
+    """A missing variable, a syntax error or an unsafe construct in any template is a
+    settings error now, not a blank (or worse) in a mail later."""
+    problems = renderer.check(SAMPLES)
     if problems:
         raise ConfigError("helpdesk.templates_dir", "; ".join(problems))
 
@@ -136,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args))
     configure_logging("DEBUG" if args.verbose else settings.log_level)
     app = build_app(settings)
-    check_templates(app)
+    check_templates(app.replies.renderer)
     return Runner(app).run_forever()
 
 
