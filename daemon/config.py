@@ -367,6 +367,12 @@ def settings_warnings(settings: Settings) -> list[str]:
         warnings.append("mail.unsigned_domains melonggarkan pemeriksaan pengirim untuk "
                         + ", ".join(settings.mail.unsigned_domains)
                         + ": surel dari domain ini yang tidak gagal eksplisit dianggap asli")
+    storage = settings.storage_dir
+    if storage.is_dir() and storage.stat().st_mode & 0o077:
+        # Files made before kpudesk set its umask (0644 packs, a 0755 folder) stay readable
+        # through a folder others may enter.
+        warnings.append(f"folder penyimpanan {storage} dapat dibuka pengguna lain "
+                        f"(mode {storage.stat().st_mode & 0o777:o}); jalankan `chmod 700 {storage}`")
     t = settings.helpdesk.templates_dir
     if t is not None and any(p.stat().st_mode & 0o002 for p in (t, *t.rglob("*"))):
         warnings.append(f"folder templat {t} dapat ditulis siapa saja; batasi ke root dan pengguna layanan")

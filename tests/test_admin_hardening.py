@@ -290,6 +290,16 @@ def test_everything_kpudesk_writes_is_private_under_umask_022(tmp_path, imap_use
     assert _not_private(state) == []
 
 
+def test_check_warns_about_a_storage_folder_others_can_enter(tmp_path, imap_user):
+    desk = Desk(tmp_path / "desk", imap_user)
+    (desk.root / "state").mkdir(mode=0o755)
+    os.chmod(desk.root / "state", 0o755)  # made before kpudesk set its umask
+    r = desk.run("check", "--offline")
+    assert r.code == 0 and "chmod 700" in r.out
+    os.chmod(desk.root / "state", 0o700)
+    assert "chmod 700" not in desk.run("check", "--offline").out
+
+
 def test_init_under_umask_022_writes_private_settings_and_storage(tmp_path):
     site = tmp_path / "site"
     proc = subprocess.run([sys.executable, "-m", "kpudesk.daemon", "init", str(site)], capture_output=True,
