@@ -25,6 +25,7 @@ from kpudesk.tickets.matching import MatchContext
 from kpudesk.tickets.models import Message, Party, Ticket, db, open_database
 from kpudesk.tickets.officer import OfficerActions
 from kpudesk.tickets.replies import MailIdentity, Replies
+from kpudesk.tickets.sender_auth import SenderPolicy
 
 from .config import Settings
 
@@ -75,7 +76,12 @@ class App:
 
     def analyst_spec(self) -> AnalystSpec:
         return AnalystSpec(own=self.own_identity(), registry=self.registry,
-                           faq_path=self.settings.faq_file or DEFAULT_FAQ_PATH)
+                           faq_path=self.settings.faq_file or DEFAULT_FAQ_PATH, policy=self.sender_policy())
+
+    def sender_policy(self) -> SenderPolicy:
+        """Sender authentication from `[mail]`; DNS (for DKIM) through dnspython."""
+        m = self.settings.mail
+        return SenderPolicy(trusted_authserv_id=m.trusted_authserv_id, unsigned_domains=m.unsigned_domains)
 
     def own_identity(self) -> OwnIdentity:
         h = self.settings.helpdesk
@@ -96,6 +102,7 @@ class App:
 
         return MatchContext(secret=self.secret, msgid_domain=self.settings.helpdesk.msgid_domain,
                             tag=self.settings.helpdesk.tag, escalation_addresses=frozenset(escal),
+                            officer_addresses=frozenset(o.email.lower() for o in self.settings.officers),
                             party_of=party_of, external_lookup=self.escalations.external_lookup)
 
 
@@ -154,7 +161,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         app.replies, app.faq, app.clock, app.faq_threshold)
     app.ingestor = Ingestor(archive=app.archive, registry=registry, clock=app.clock,
                             config=IngestConfig(own=app.own_identity(), match=app.match_context(),
-                                                inbox=settings.imap.inbox),
+                                                inbox=settings.imap.inbox, policy=app.sender_policy()),
                             on_ticket_message=_acknowledge(app), on_bounce=_bounce(app),
                             on_internal=app.escalations.receive, ticket_flags=_ticket_flags(app))
     return app
@@ -185,6 +192,8 @@ def _acknowledge(app: App):
 
     def hook(ticket: Ticket, row: Message, analysis: Analysis, identity) -> None:
         if identity is not None and analysis.cls.kind == Kind.NORMAL:  # a new ticket (FAQ flags set at its INSERT)
+            if (ticket.flags or {}).get("possible_forgery"):
+                return  # the address was forged: an acknowledgement would go to its real owner
             app.replies.queue_ack(ticket, row, identity)
 
     return hook

@@ -21,6 +21,7 @@ from kpudesk.mailbox.parse import parse
 from .classify import Classification, Kind, OwnIdentity, classify
 from .faq import FaqBase, FaqHit, FaqLibrary
 from .identity import IdentityGuess, PartyRegistry, identify
+from .sender_auth import SenderPolicy, Verdict
 
 NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none
 
@@ -33,6 +34,7 @@ class Analysis:
     cls: Classification
     guess: IdentityGuess | None = None  # None: not computed ahead
     faq: tuple[tuple[str, float], ...] | None = None  # (FAQ id, score), best first; None: not computed ahead
+    auth: Verdict | None = None  # the sender-authentication verdict (None: no policy given)
 
 
 def message_identity(msg: InboundMessage) -> str:
@@ -42,14 +44,44 @@ def message_identity(msg: InboundMessage) -> str:
     return f"fp:{msg.fingerprint}"
 
 
-def analyze(raw: bytes, internaldate: datetime | None, own: OwnIdentity) -> Analysis:
-    """The part every message needs: parse, dedupe key, class. Raises ParseError."""
-    return analysis_of(parse(raw, internaldate), own)
+def analyze(raw: bytes, internaldate: datetime | None, own: OwnIdentity,
+            policy: SenderPolicy | None = None) -> Analysis:
+    """The part every message needs: parse, dedupe key, class, and (with a policy) the
+    sender-authentication verdict, which needs the raw bytes. Raises ParseError."""
+    msg = parse(raw, internaldate)
+    return analysis_of(msg, own, policy.verdict(raw, msg) if policy is not None else None)
 
 
-def analysis_of(msg: InboundMessage, own: OwnIdentity) -> Analysis:
-    """`analyze` for a message parsed already (a held spam message being released)."""
-    return Analysis(msg, message_identity(msg), classify(msg, own))
+def analysis_of(msg: InboundMessage, own: OwnIdentity, auth: Verdict | None = None) -> Analysis:
+    """`analyze` for a message parsed already (a held spam message being released, with
+    the verdict stored when it arrived)."""
+    return Analysis(msg, message_identity(msg), classify(msg, own), auth=auth)
+
+
+class _AddressBlind:
+    """A party registry that knows no address: what an unauthenticated From: may not
+    claim (the registry's liaison addresses and contacts). Text matches still work."""
+
+    def __init__(self, registry: PartyRegistry) -> None:
+        self._registry = registry
+
+    def by_address(self, email):
+        return None
+
+    def contact(self, email):
+        return None
+
+    def __getattr__(self, name):
+        return getattr(self._registry, name)
+
+
+def guess_identity(msg: InboundMessage, registry: PartyRegistry, auth: Verdict | None) -> IdentityGuess:
+    """The identity guess; a From: that failed authentication confirms nothing by its
+    address (a phishing mail "from" a party liaison is not that party's), so the party,
+    name and phone then come from the mail's text only."""
+    if auth is not None and auth.failed:
+        return identify(msg, _AddressBlind(registry))  # type: ignore[arg-type]
+    return identify(msg, registry)
 
 
 def ranked(hits: list[FaqHit]) -> tuple[tuple[str, float], ...]:
@@ -69,6 +101,7 @@ class AnalystSpec:
     own: OwnIdentity
     registry: PartyRegistry
     faq_path: Path | None
+    policy: SenderPolicy | None = None
 
 
 class Analyst:
@@ -83,17 +116,17 @@ class Analyst:
         return self._full(raw, internaldate, self.faq.current() if self.faq is not None else None)
 
     def _full(self, raw: bytes, internaldate: datetime | None, faq_base: FaqBase | None) -> Analysis:
-        a = analyze(raw, internaldate, self.spec.own)
+        a = analyze(raw, internaldate, self.spec.own, self.spec.policy)
         guess = faq = None
         # Replies usually join their ticket and need neither; if one opens a new ticket
         # after all (or completes a ticket's identity), ingest does it then.
         if a.cls.kind == Kind.NORMAL and not a.msg.thread_ids:
-            guess = identify(a.msg, self.spec.registry)
+            guess = guess_identity(a.msg, self.spec.registry, a.auth)
             if faq_base is not None:
                 faq = ranked(faq_base.for_ticket(ticket_subject(a.msg), a.msg.text))
         # The header list is the bulk of what crosses the process boundary, and only
         # classification reads it: it has run, so the copy sent back goes without.
-        return Analysis(replace(a.msg, headers=()), a.identity_key, a.cls, guess, faq)
+        return Analysis(replace(a.msg, headers=()), a.identity_key, a.cls, guess, faq, a.auth)
 
     def batch(self, items: list[tuple[bytes, datetime | None]]) -> list[Analysis | None]:
         """One result per item; None where analysis failed (ingest then redoes it inline,

@@ -1,11 +1,21 @@
 """The SOP's escalation chain: officer → commission member (Anggota KPU) → KPU Provinsi.
 
 An escalation mails a summary of the ticket to the target and records who, when, to whom;
-the target's answer threads back (our Message-ID, our subject tag, or — for the Provinsi —
-their own ticket number, learnt from their first reply and accepted only from their address)
-and is stored as an *internal* message: never forwarded to the party automatically. The
-ticket then returns to the officers' queue, marked that the answer arrived, and an officer
-relays it with `tickets reply`.
+the target's answer threads back and is stored as an *internal* message: never forwarded
+to the party automatically. The ticket then returns to the officers' queue, marked that
+the answer arrived, and an officer relays it with `tickets reply`.
+
+Only an authenticated mail (`tickets.sender_auth` verdict "pass") from the target's
+address counts, and it is *the answer* only when it threads through one of our own signed
+Message-IDs or — for the Provinsi — their own ticket number, and the escalation is still
+open (`answered_at` unset). The Provinsi's number (`external_ref`) is learnt from that
+first answer. A later authenticated mail from the target (a second "answer", one that
+came by our subject tag only) is kept as an internal follow-up — shown, never taken as
+the answer, no flag, no status change. A failing mail claiming the target's address never
+gets here: matching makes it an ordinary ticket flagged as a possible forgery.
+
+Writes name their columns (`save(only=...)`) on a ticket read inside the transaction, so
+an officer's command and the daemon never undo each other's changes.
 """
 from __future__ import annotations
 
@@ -19,9 +29,11 @@ from kpudesk.mailbox.compose import tagged_subject
 from kpudesk.mailbox.message import InboundMessage
 
 from .errors import ConfigError, UserError
+from .matching import Match
 from .models import BaseModel, Event, Identity, JsonField, Message, Ticket, UtcDateTimeField, db, register_models
 from .queries import ref
-from .replies import ROLE_LABELS, Replies, set_status
+from .replies import ROLE_LABELS, Replies
+from .sender_auth import Verdict
 from .status import Status
 
 log = logging.getLogger(__name__)
@@ -81,8 +93,6 @@ class Escalations:
     def escalate(self, ticket: Ticket, *, target: str, officer, note: str = "") -> Escalation:
         if target not in TARGETS:
             raise UserError(f"tujuan eskalasi harus salah satu dari: {', '.join(TARGETS)}")
-        if ticket.status == Status.SELESAI.value:
-            raise UserError(f"tiket #{ticket.id} sudah selesai; buka kembali dulu")
         if target == "anggota":
             to = list(self.config.anggota)
             if not to:
@@ -97,6 +107,11 @@ class Escalations:
             to = [self.config.provinsi]
         now = self.clock.now()
         with db.atomic():
+            # Read again inside the transaction: the ticket handed in may be older than
+            # what the daemon wrote meanwhile.
+            ticket = Ticket.get_by_id(ticket.id)
+            if ticket.status == Status.SELESAI.value:
+                raise UserError(f"tiket #{ticket.id} sudah selesai; buka kembali dulu")
             ctx = self._context(ticket, officer, note)
             template = f"internal/escalation_{target}"
             tag_ref = ref(ticket.id, self.replies.me.tag)
@@ -105,12 +120,11 @@ class Escalations:
                                       template=template, context=ctx, author=officer.name, direction="internal")
             esc = Escalation.create(ticket=ticket, target=target, to=to, by=officer.name, at=now, note=note or "",
                                     outbox_id=item.id)
-            set_status(ticket, Status.ESKALASI_ANGGOTA if target == "anggota" else Status.ESKALASI_PROVINSI,
-                       actor=officer.name, now=now)
             flags = dict(ticket.flags or {})
             flags.pop("escalation_answer", None)
             ticket.flags = flags
-            ticket.save()
+            _set_status(ticket, Status.ESKALASI_ANGGOTA if target == "anggota" else Status.ESKALASI_PROVINSI,
+                        actor=officer.name, now=now, also=[Ticket.flags])
             Event.create(ticket=ticket, at=now, actor=officer.name, kind="ticket.escalated",
                          detail={"to": target, "addresses": to, "escalation": esc.id, "note": note or None})
             if target == "provinsi" and ticket.requester:
@@ -161,8 +175,9 @@ class Escalations:
         m = self._pattern.search(msg.subject or "")
         return m.group(1) if m else None
 
-    def receive(self, ticket: Ticket, row: Message, msg: InboundMessage) -> bool:
-        """An answer from an escalation target: store it as internal. False if not one."""
+    def receive(self, ticket: Ticket, row: Message, msg: InboundMessage, auth: Verdict, match: Match) -> bool:
+        """Mail from an escalation target on an existing ticket: the answer, a follow-up
+        (both stored as internal), or — False — not escalation mail at all."""
         target = self.config.target_of(msg.sender_key)
         if target is None:
             return False
@@ -171,26 +186,54 @@ class Escalations:
         if esc is None:
             return False  # e.g. a member writing on their own account: an ordinary message
         now = self.clock.now()
+        actor = msg.sender_key or target
+        if not auth.passed:
+            # Anyone can write this From: line. No escalation effect; the officers see why.
+            Event.create(ticket=ticket, at=now, actor=actor, kind="escalation.unverified",
+                         detail={"to": target, "escalation": esc.id, "message": row.id,
+                                 "verdict": auth.verdict, "reason": auth.reason})
+            return False
+        Message.update(direction="internal").where(Message.id == row.id).execute()
         row.direction = "internal"
-        row.save()
+        ticket = Ticket.get_by_id(ticket.id)  # fresh, inside the ingest transaction
+        if esc.answered_at is not None or match.rule not in ("own-msgid", "external-number"):
+            why = "already answered" if esc.answered_at is not None else f"threaded by {match.rule}"
+            ticket.updated_at = now
+            ticket.save(only=[Ticket.updated_at])
+            Event.create(ticket=ticket, at=now, actor=actor, kind="escalation.followup",
+                         detail={"to": target, "escalation": esc.id, "message": row.id, "reason": why})
+            log.info("escalation follow-up ticket=%s target=%s message=%s (%s)", ticket.id, target, row.id, why)
+            return True
+        esc.answered_at = now
+        esc.answer = row
+        changed = [Escalation.answered_at, Escalation.answer]
         if target == "provinsi" and esc.external_ref is None:
             number = self._external_number(msg)
             if number:
                 esc.external_ref = number
-        if esc.answered_at is None:
-            esc.answered_at = now
-            esc.answer = row
-        esc.save()
+                changed.append(Escalation.external_ref)
+        esc.save(only=changed)
         flags = dict(ticket.flags or {})
         flags["escalation_answer"] = target
         ticket.flags = flags
-        ticket.save()
-        set_status(ticket, Status.BARU, actor=msg.sender_key or target, now=now,
-                   reason=f"jawaban {TARGET_LABELS[target]} diterima")
-        Event.create(ticket=ticket, at=now, actor=msg.sender_key or target, kind="escalation.answered",
-                     detail={"to": target, "escalation": esc.id, "message": row.id, "external_ref": esc.external_ref})
+        _set_status(ticket, Status.BARU, actor=actor, now=now, also=[Ticket.flags],
+                    reason=f"jawaban {TARGET_LABELS[target]} diterima")
+        Event.create(ticket=ticket, at=now, actor=actor, kind="escalation.answered",
+                     detail={"to": target, "escalation": esc.id, "message": row.id, "external_ref": esc.external_ref,
+                             "verdict": auth.reason})
         log.info("escalation answer ticket=%s target=%s message=%s", ticket.id, target, row.id)
         return True
+
+
+def _set_status(ticket: Ticket, status: Status, *, actor: str, now, also: list, **detail) -> None:
+    """Write the status (when it changes), `updated_at` and the `also` columns only."""
+    old = ticket.status
+    ticket.status = status.value
+    ticket.updated_at = now
+    ticket.save(only=[Ticket.status, Ticket.updated_at, *also])
+    if old != status.value:
+        Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
+                     detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
 
 
 def escalation_views(ticket: Ticket, zone) -> list[dict]:

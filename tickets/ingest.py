@@ -22,12 +22,13 @@ from dataclasses import asdict, dataclass, field
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
-from .analysis import Analysis, analysis_of, analyze, message_identity, ticket_subject
+from .analysis import Analysis, analysis_of, analyze, guess_identity, message_identity, ticket_subject
 from .archive import Archive
 from .classify import Kind, OwnIdentity
-from .identity import IdentityGuess, PartyRegistry, identify
+from .identity import IdentityGuess, PartyRegistry
 from .matching import Match, MatchContext, find_ticket
 from .models import Attachment, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db, executemany, rows
+from .sender_auth import NONE, SenderPolicy, Verdict
 from .status import REOPEN_FROM, Status
 
 log = logging.getLogger(__name__)
@@ -81,12 +82,18 @@ class IngestConfig:
     own: OwnIdentity
     match: MatchContext
     inbox: str = "INBOX"  # the poller reads the inbox and the spam folder, nothing else
+    policy: SenderPolicy | None = None  # sender authentication (None: every verdict "none")
+
+
+_UNCHECKED = Verdict(NONE, "sender authentication not configured")
 
 
 # Called inside the transaction for a message that opened a new ticket, or a follow-up;
 # the reply module uses it to queue acknowledgements atomically with the ticket.
 # `identity` is the record made for a new ticket (None for a follow-up).
 TicketHook = Callable[[Ticket, Message, Analysis, Identity | None], None]
+# An escalation target's mail on an existing ticket: True when it was taken as internal.
+InternalHook = Callable[[Ticket, Message, InboundMessage, Verdict, Match], bool]
 
 
 class Ingestor:
@@ -99,7 +106,7 @@ class Ingestor:
         config: IngestConfig,
         on_ticket_message: TicketHook | None = None,
         on_bounce: Callable[[Message, InboundMessage], None] | None = None,
-        on_internal: Callable[[Ticket, Message, InboundMessage], bool] | None = None,
+        on_internal: InternalHook | None = None,
         ticket_flags: Callable[[Analysis], dict] | None = None,
     ) -> None:
         self.archive = archive
@@ -143,7 +150,7 @@ class Ingestor:
         """The analysis of one mail, or None when it fails: the message is then analysed
         again inside its savepoint, which quarantines it with the error."""
         try:
-            return analyze(mail.raw, mail.internaldate, self.config.own)
+            return analyze(mail.raw, mail.internaldate, self.config.own, self.config.policy)
         except Exception:  # noqa: BLE001 - reported by the quarantine path
             return None
 
@@ -253,8 +260,9 @@ class Ingestor:
 
     def _process(self, mail: FetchedMail, *, is_spam: bool, stats: PollStats,
                  analysis: Analysis | None = None) -> Message | None:
-        a = analysis or analyze(mail.raw, mail.internaldate, self.config.own)
+        a = analysis or analyze(mail.raw, mail.internaldate, self.config.own, self.config.policy)
         msg, identity_key, cls = a.msg, a.identity_key, a.cls
+        auth = self._verdict(mail, a)
         same_id = self._same_id(msg, identity_key)
         existing = next((r for r in same_id if r[1] == identity_key), None)
         if existing is not None:
@@ -277,23 +285,29 @@ class Ingestor:
 
         sha, raw_path = self.archive.append(mail.raw, msg.raw_sha256)
         row = self._new_row(msg, mail, cls, identity_key, sha, raw_path, conflict)
+        row.authentication = auth.as_json()
 
         if cls.kind == Kind.OWN:
             self._finish(row, msg, None, "ignored")
             stats.ignored += 1
             return row
 
-        match = find_ticket(msg, self.config.match)
+        match = find_ticket(msg, self.config.match, auth)
         if is_spam:
-            known_party = msg.sender_key and self.registry.by_address(msg.sender_key) is not None
-            if match.ticket_id is None and not known_party:
+            # The spam filter's verdict stands unless the sender is authenticated and
+            # the mail continues a ticket: a From: line (a party's registered address,
+            # the Provinsi's) is exactly what a phishing mail forges.
+            if not (auth.passed and match.ticket_id is not None):
                 self._finish(row, msg, None, "spam_held")
                 stats.spam_held += 1
                 return row
             stats.spam_rescued += 1
 
         if cls.kind in (Kind.AUTO_REPLY, Kind.BOUNCE, Kind.BULK):
-            ticket = Ticket.by_id(match.ticket_id) if match.ticket_id and cls.kind != Kind.BULK else None
+            # These never reopen nor answer anything, so a bounce of our mail joins the
+            # ticket it threads to even where a person's reply would open a new one.
+            tid = match.ticket_id or (None if match.forgery else match.related)
+            ticket = Ticket.by_id(tid) if tid and cls.kind != Kind.BULK else None
             self._finish(row, msg, ticket, "ticket" if ticket else "ignored")
             if ticket is not None:
                 stats.messages_added += 1
@@ -305,18 +319,39 @@ class Ingestor:
                 self.on_bounce(row, msg)
             return row
 
-        ticket, identity = self._ticket_for(a, match, from_spam=is_spam)
+        ticket, identity = self._ticket_for(a, match, from_spam=is_spam, auth=auth)
         created = identity is not None
         self._finish(row, msg, ticket, "rescued" if is_spam else "ticket")
         stats.messages_added += 1
         if created:
             stats.tickets_created += 1
-        elif self.on_internal is not None and self.on_internal(ticket, row, msg):
-            return row  # an escalation answer: internal, no reopen, no acknowledgement
+            self._note_related(ticket, row, msg, match, auth)
+        elif self.on_internal is not None and self.on_internal(ticket, row, msg, auth, match):
+            return row  # an escalation target's mail: internal, no reopen, no acknowledgement
         else:
-            self._follow_up(ticket, msg, a.guess)
+            self._follow_up(ticket, msg, a.guess, auth=auth, reopen=not match.stranger)
         self._after_ticket_message(ticket, row, a, identity, rescued=is_spam)
         return row
+
+    def _verdict(self, mail: FetchedMail, a: Analysis) -> Verdict:
+        """The analysis's verdict; computed here when it came without one."""
+        if a.auth is not None:
+            return a.auth
+        policy = self.config.policy
+        if policy is None:
+            return _UNCHECKED
+        # A worker's analysis drops the headers; the verdict reads them.
+        msg = a.msg if a.msg.headers else parse(mail.raw, mail.internaldate)
+        return policy.verdict(mail.raw, msg)
+
+    def _note_related(self, ticket: Ticket, row: Message, msg: InboundMessage, match: Match, auth: Verdict) -> None:
+        """A new ticket opened by a mail that threaded to another ticket it may not join:
+        the old ticket records it (and is not reopened)."""
+        if match.related is None:
+            return
+        self._event(Ticket.by_id(match.related), msg.sender_key or "unknown", "ticket.related",
+                    new_ticket=ticket.id, message=row.id, reason="possible_forgery" if match.forgery else "not on the ticket",
+                    verdict=auth.verdict)
 
     def _new_row(self, msg: InboundMessage, mail: FetchedMail, cls, identity_key: str,
                  sha: str, raw_path: str, conflict: bool) -> Message:
@@ -343,7 +378,8 @@ class Ingestor:
             Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
                               size=att.size, sha256=sha, path=path)
 
-    def _ticket_for(self, a: Analysis, match: Match, *, from_spam: bool) -> tuple[Ticket, Identity | None]:
+    def _ticket_for(self, a: Analysis, match: Match, *, from_spam: bool,
+                    auth: Verdict) -> tuple[Ticket, Identity | None]:
         """The matched ticket, or a new one with its identity record (None: not new)."""
         now = self.clock.now()
         if match.ticket_id is not None:
@@ -352,13 +388,20 @@ class Ingestor:
                 raise pw.DoesNotExist(f"ticket {match.ticket_id} matched but not found")
             return ticket, None
         msg = a.msg
-        guess = a.guess or identify(msg, self.registry)
+        guess = a.guess or guess_identity(msg, self.registry, auth)
         party_id = self._party_id(guess.party) if guess.party else None
+        flags = self.ticket_flags(a) if self.ticket_flags else {}
+        if match.related is not None:
+            flags["related_ticket"] = match.related
+        if match.forgery:
+            flags["possible_forgery"] = True
+            flags["forgery_reason"] = (f"pengirim mengaku {msg.sender_key}, tetapi autentikasi gagal: "
+                                       f"{auth.reason}")
         ticket = Ticket.create(
             status=Status.BARU.value, subject=ticket_subject(msg), channel="email",
             requester=msg.sender_key, requester_name=guess.name, party=party_id, from_spam=from_spam,
             claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
-            flags=self.ticket_flags(a) if self.ticket_flags else {}, created_at=now, updated_at=now,
+            flags=flags, created_at=now, updated_at=now,
         )
         identity = Identity.create(
             ticket=ticket, name=guess.name, name_source=guess.name_source,
@@ -367,29 +410,32 @@ class Ingestor:
             email=guess.email, email_source=guess.email_source,
         )
         self._event(ticket, msg.sender_key or "unknown", "ticket.created", channel="email",
-                    match=match.rule, claimed_tag=match.claimed_tag, from_spam=from_spam)
+                    match=match.rule, claimed_tag=match.claimed_tag, from_spam=from_spam,
+                    related_ticket=match.related, possible_forgery=match.forgery or None)
         self._remember_contact(guess, party_id)
         return ticket, identity
 
-    def _follow_up(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None = None) -> None:
-        """A party's follow-up: reopen an answered or closed ticket, complete the identity."""
-        if ticket.status in REOPEN_FROM:
+    def _follow_up(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None = None, *,
+                   auth: Verdict, reopen: bool = True) -> None:
+        """A party's follow-up: reopen an answered or closed ticket, complete the identity.
+        `reopen` False: a stranger joined by our Message-ID (see matching), reopening nothing."""
+        if reopen and ticket.status in REOPEN_FROM:
             old = ticket.status
             ticket.status = Status.BARU.value
             self._event(ticket, msg.sender_key or "unknown", "ticket.reopened",
                         reason="balasan dari partai", previous=old)
         ticket.updated_at = self.clock.now()
         ticket.save_now()
-        self._fill_identity(ticket, msg, guess)
+        self._fill_identity(ticket, msg, guess, auth)
 
-    def _fill_identity(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None) -> None:
+    def _fill_identity(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None, auth: Verdict) -> None:
         """A follow-up may supply what the first mail lacked (we ask for it in the ack)."""
         ident = Identity.first_where('"ticket_id" = ?', ticket.id)
         if ident is None or (ident.name and ident.party and ident.phone):
             return
         if msg.sender_key and ticket.requester and msg.sender_key != ticket.requester:
             return  # only the requester completes their own record
-        guess = guess or identify(msg, self.registry)
+        guess = guess or guess_identity(msg, self.registry, auth)
         changed = {}
         for f in ("name", "party", "phone"):
             if not getattr(ident, f):
@@ -486,16 +532,19 @@ class Ingestor:
         if row.disposition != "spam_held":
             raise ValueError(f"message {row.id} is not held spam")
         msg = msg or parse(self.archive.read(row.raw_path))
-        a = analysis_of(msg, self.config.own)
-        match = find_ticket(msg, self.config.match)
+        auth = Verdict.from_json(row.authentication)  # as it was when the mail arrived
+        a = analysis_of(msg, self.config.own, auth)
+        match = find_ticket(msg, self.config.match, auth)
         with db.atomic():
-            ticket, identity = self._ticket_for(a, match, from_spam=True)
+            ticket, identity = self._ticket_for(a, match, from_spam=True, auth=auth)
             row.ticket = ticket
             row.disposition = "released"
             row.save()
             self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
             if identity is None:
-                self._follow_up(ticket, msg)
+                self._follow_up(ticket, msg, auth=auth, reopen=not match.stranger)
+            else:
+                self._note_related(ticket, row, msg, match, auth)
             self._after_ticket_message(ticket, row, a, identity, rescued=False)
         return ticket
 

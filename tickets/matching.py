@@ -2,21 +2,40 @@
 
 1. our own signed Message-ID in In-Reply-To / References;
 2. any stored Message-ID in In-Reply-To / References (newest reference first);
-3. the subject tag `[HD-MSJ #12]`, trusted only from a sender already on that ticket, of the
-   same party, or a configured escalation address — otherwise noted as a *claimed* tag;
+3. the subject tag `[HD-MSJ #12]`;
 4. the escalation target's own ticket number, mapped through the escalation record;
 5. nothing: a new ticket.
+
+Who may join a ticket (`may_join`) is the same question for rules 2 and 3: the
+requester, a sender already on the ticket, someone of the ticket's party (the party
+known from the registry address, so only with a passing sender-authentication verdict),
+or an escalation address (only with a passing verdict). Anyone can learn a Message-ID
+(a stranger CC'd on a party's mail) or write a tag, so a mail failing the rule does not
+join: by a tag it opens a new ticket noting the *claimed* tag; by a reference it opens a
+new ticket linked to the old one (`Match.related`), and never reopens the old one.
+
+Rule 1 is different: the MAC proves the writer received a mail we sent on that ticket
+(a colleague we copied, the member we escalated to), so even a stranger joins an open
+ticket, marked `stranger` (no reopening, no escalation effect). Only when the ticket is
+answered or closed — where joining would reopen it — does a stranger's reply open a new
+linked ticket instead, like rule 2.
+
+Rule 4 is taken only from the escalation target's address with a passing verdict. A
+failing mail claiming an escalation or officer address joins nothing (`Match.forgery`):
+it becomes an ordinary new ticket, linked to what it tried to reach.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kpudesk.mailbox.message import InboundMessage
 
 from . import msgid as ourid
 from .models import Message, Ticket, rows
+from .sender_auth import Verdict
+from .status import REOPEN_FROM
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +43,9 @@ class Match:
     ticket_id: int | None  # None: open a new ticket
     rule: str  # "own-msgid" | "references" | "subject-tag" | "external-number" | "new"
     claimed_tag: int | None = None  # a tag we saw but did not trust
+    related: int | None = None  # new ticket: the ticket the mail threaded to but may not join
+    stranger: bool = False  # joined by our Message-ID although not entitled by `may_join`
+    forgery: bool = False  # failed authentication while claiming an escalation/officer address
 
 
 @dataclass(frozen=True)
@@ -32,6 +54,7 @@ class MatchContext:
     msgid_domain: str
     tag: str  # "HD-MSJ"
     escalation_addresses: frozenset[str] = frozenset()
+    officer_addresses: frozenset[str] = frozenset()
     party_of: Callable[[str], int | None] = lambda email: None  # sender email → party id
     external_lookup: Callable[[InboundMessage], int | None] = lambda msg: None  # rule 4
 
@@ -53,7 +76,33 @@ def subject_tag(subject: str, tag: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def find_ticket(msg: InboundMessage, ctx: MatchContext) -> Match:
+def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = None) -> Match:
+    """The ticket `msg` belongs to, given its sender-authentication verdict (None: not
+    checked, treated as "none")."""
+    authenticated = auth is not None and auth.passed
+    claimed = subject_tag(msg.subject, ctx.tag)
+    sender = msg.sender_key or ""
+    if auth is not None and auth.failed and sender in (ctx.escalation_addresses | ctx.officer_addresses):
+        threaded = _threaded(msg, ctx, authenticated=False)
+        return Match(None, "new", claimed_tag=claimed, related=threaded.ticket_id or threaded.related,
+                     forgery=True)
+    found = _threaded(msg, ctx, authenticated=authenticated)
+    if found.ticket_id is not None or found.related is not None:
+        return found if found.ticket_id is not None else replace(found, claimed_tag=claimed)
+    # 3. the subject tag, only from someone entitled to write into that ticket.
+    if claimed is not None:
+        ticket = Ticket.by_id(claimed)
+        if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
+            return Match(ticket.id, "subject-tag")
+    # 4. the escalation target's own number (only from that target, authenticated).
+    ext = ctx.external_lookup(msg) if authenticated else None
+    if ext is not None:
+        return Match(ext, "external-number")
+    return Match(None, "new", claimed_tag=claimed)
+
+
+def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) -> Match:
+    """Rules 1 and 2: a joined ticket, a new ticket related to one, or nothing ("new")."""
     ids = msg.thread_ids
     if msg.report is not None and msg.report.original_message_id and msg.report.original_message_id not in ids:
         # A DSN names the bounced message in its report part, not in its own headers.
@@ -61,35 +110,38 @@ def find_ticket(msg: InboundMessage, ctx: MatchContext) -> Match:
     # 1. our own Message-IDs: verified by MAC, no database needed.
     for bare in ids:
         t = ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain)
-        if t is not None and rows('SELECT 1 FROM "ticket" WHERE "id" = ?', t):
-            return Match(t, "own-msgid")
+        ticket = Ticket.by_id(t) if t is not None else None
+        if ticket is not None:
+            if may_join(ticket, msg, ctx, authenticated=authenticated):
+                return Match(ticket.id, "own-msgid")
+            if ticket.status in REOPEN_FROM:
+                return Match(None, "new", related=ticket.id)
+            return Match(ticket.id, "own-msgid", stranger=True)
     # 2. any stored Message-ID; newest reference first, so a forwarded chain lands on the
     # ticket of the message actually replied to.
     if ids:
         wanted = list(ids)[:100]
         found = dict(rows(f'SELECT "msgid", "ticket_id" FROM "message" WHERE "msgid" IN ({", ".join("?" * len(wanted))}) '
                           'AND "ticket_id" IS NOT NULL', *wanted))
+        first: int | None = None
         for bare in ids:
-            if bare in found:
-                return Match(found[bare], "references")
-    # 3. the subject tag, only from someone entitled to write into that ticket.
-    claimed = subject_tag(msg.subject, ctx.tag)
-    if claimed is not None:
-        ticket = Ticket.by_id(claimed)
-        if ticket is not None and _may_join(ticket, msg, ctx):
-            return Match(ticket.id, "subject-tag")
-    # 4. the escalation target's own number (only from that target; see escalation module).
-    ext = ctx.external_lookup(msg)
-    if ext is not None:
-        return Match(ext, "external-number")
-    return Match(None, "new", claimed_tag=claimed)
+            if bare not in found:
+                continue
+            first = first or found[bare]
+            ticket = Ticket.by_id(found[bare])
+            if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
+                return Match(ticket.id, "references")
+        if first is not None:
+            return Match(None, "new", related=first)
+    return Match(None, "new")
 
 
-def _may_join(ticket: Ticket, msg: InboundMessage, ctx: MatchContext) -> bool:
+def may_join(ticket: Ticket, msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) -> bool:
+    """May the sender of `msg` write into `ticket`? (See the module docstring.)"""
     sender = msg.sender_key
     if not sender:
         return False
-    if sender in ctx.escalation_addresses:
+    if sender in ctx.escalation_addresses and authenticated:
         return True
     if ticket.requester == sender:
         return True
@@ -100,5 +152,7 @@ def _may_join(ticket: Ticket, msg: InboundMessage, ctx: MatchContext) -> bool:
     )
     if on_ticket:
         return True
+    if not authenticated:
+        return False
     party = ctx.party_of(sender)
     return party is not None and ticket.party_id == party

@@ -8,6 +8,7 @@ import peewee as pw
 
 from .errors import NotFound
 from .models import Attachment, Event, Identity, Message, Party, Ticket
+from .sender_auth import Verdict
 
 
 def iso(value: datetime | None, zone: ZoneInfo) -> str | None:
@@ -96,6 +97,9 @@ def message_view(m: Message, zone: ZoneInfo) -> dict:
             for a in m.attachments.order_by(Attachment.id)
         ],
         "defects": m.defects or [],
+        # sender authentication of incoming mail (design.md); None for what we wrote
+        "authentication": (Verdict.from_json(m.authentication).as_json()
+                           if m.direction in ("in", "internal") else None),
     }
 
 
