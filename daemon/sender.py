@@ -39,6 +39,7 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
     finally:
         # Before this process may end: accepted mail must not be sent again.
         left = outbox.retry_marks(attempts=outbox.MARK_ATTEMPTS) if outbox.unmarked() else 0
+    stats.pending = outbox.counts().get("pending", 0)
     if left:
         # The daemon tries again at its next flush; a manual `send` exits 75 and the
         # documented window applies (these are sent again once, same Message-ID).
@@ -112,7 +113,6 @@ def _flush(app: App, stats: outbox.SendStats, *, ignore_backoff: bool) -> tuple[
                     stats.deferred += 1
     if sent_data and app.settings.smtp.save_sent:
         _save_sent(app, sent_data)
-    stats.pending = outbox.counts().get("pending", 0)
     return stats, unreachable
 
 

@@ -54,3 +54,46 @@ def test_a_newer_database_is_refused_with_a_clear_error(tmp_path):
     with pytest.raises(SchemaError, match="newer than this kpudesk"):
         open_database(f"sqlite:///{db}")
     close_database()
+
+
+def test_opening_a_current_database_takes_no_write_lock(tmp_path):
+    """Every CLI command opens the database while the daemon may be writing: a current
+    schema is only read (issue 11 item 5), so opening never waits for the writer."""
+    import time
+
+    import kpudesk.daemon.wiring  # noqa: F401
+    db = tmp_path / "k.db"
+    open_database(f"sqlite:///{db}")
+    close_database()
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a poll's ingest transaction
+    try:
+        started = time.monotonic()
+        open_database(f"sqlite:///{db}")
+        close_database()
+        assert time.monotonic() - started < 2  # the busy timeout is 10 s
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_a_table_added_since_is_created_even_when_the_version_is_current(tmp_path):
+    import peewee as pw
+
+    import kpudesk.daemon.wiring  # noqa: F401
+    from kpudesk.tickets import models
+    db = tmp_path / "k.db"
+    open_database(f"sqlite:///{db}")
+    close_database()
+
+    class LateTable(models.BaseModel):
+        note = pw.TextField()
+
+    models.register_models(LateTable)
+    try:
+        open_database(f"sqlite:///{db}")
+        close_database()
+        tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")}
+        assert "late_table" in tables and version(db) == str(SCHEMA_VERSION)
+    finally:
+        models.MODELS.remove(LateTable)
