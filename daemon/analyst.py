@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 MIN_BATCHES = 2  # below this many batches of new mail, analyse inline
 AHEAD = 2  # batches submitted beyond the one being stored
+AHEAD_BYTES = 16 * 1024 * 1024  # ... and no more bytes of mail than this held ahead
+# A batch this large is analysed inline: sent to a worker its bytes would be in memory
+# twice more (the pickle, the worker's copy), and the parse's own working set a third time.
+WORKER_MAX_BYTES = 4 * 1024 * 1024
 
 Analysed = tuple[list[FetchedMail], list[Analysis | None] | None]
 
@@ -58,6 +62,7 @@ class AnalysisPipeline:
             return
         ready = self._start()
         ahead: deque[tuple[list[FetchedMail], Future | None]] = deque()
+        held = 0  # bytes of the batches in `ahead`
         try:
             for batch in batches:
                 if not ahead and (ready is None or (self.inline_while_starting and not ready.done())):
@@ -65,9 +70,13 @@ class AnalysisPipeline:
                     # rather than wait for them.
                     yield batch, None
                     continue
-                ahead.append((batch, self._submit(batch)))
-                if len(ahead) > AHEAD:
-                    yield self._collect(*ahead.popleft())
+                nbytes = sum(len(m.raw) for m in batch)
+                ahead.append((batch, self._submit(batch) if nbytes <= WORKER_MAX_BYTES else None))
+                held += nbytes
+                while ahead and (len(ahead) > AHEAD or held > AHEAD_BYTES):
+                    done = ahead.popleft()
+                    held -= sum(len(m.raw) for m in done[0])
+                    yield self._collect(*done)
             while ahead:
                 yield self._collect(*ahead.popleft())
         finally:
@@ -127,7 +136,8 @@ class AnalysisPipeline:
 
 
 def start_method_now() -> str:
-    """fork when this process runs a single thread, else spawn.
+    """fork when this process runs a single thread (not counting threads marked
+    `fork_safe`, such as the watchdog heartbeat), else spawn.
 
     A spawned worker is a new interpreter that imports the whole CLI again: ~0.25 s of
     CPU each, plus a resource-tracker process, a few percent of a 10,000-message poll on
@@ -137,9 +147,12 @@ def start_method_now() -> str:
     The poll forks before its prefetch thread starts. What a forked worker inherits
     and must not use, it never touches: the database connection, the IMAP socket; the
     poll lock's descriptor it closes (daemon/lock.py). It ends with os._exit, so nothing
-    of the parent's is flushed or finalised twice.
+    of the parent's is flushed or finalised twice. A `fork_safe` thread holds no lock the
+    child could need (daemon/notify.py's heartbeat: its own Event, a fresh socket per ping).
     """
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+    others = [t for t in threading.enumerate()
+              if t is not threading.current_thread() and not getattr(t, "fork_safe", False)]
+    if "fork" in multiprocessing.get_all_start_methods() and not others:
         return "fork"
     return "spawn"
 

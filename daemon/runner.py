@@ -20,7 +20,7 @@ import schedule
 
 from kpudesk.mailbox.errors import MailServerError
 from kpudesk.tickets import reports
-from kpudesk.tickets.errors import ConfigError
+from kpudesk.tickets.errors import ConfigError, TempFailure
 from kpudesk.tickets.followups import queue_followups
 from kpudesk.tickets.models import Meta, UtcDateTimeField, db, utc_text
 
@@ -81,6 +81,7 @@ class Runner:
     app: App
     stop: threading.Event = field(default_factory=threading.Event)
     started: bool = False
+    heartbeat: notify.Heartbeat | None = None  # set by run_forever under a systemd watchdog
 
     def __post_init__(self) -> None:
         s = self.app.settings
@@ -142,6 +143,8 @@ class Runner:
             log.error("%s: settings problem: %s", name, exc)
         except MailServerError as exc:
             log.warning("%s: mail server problem: %s", name, exc)
+        except TempFailure as exc:  # e.g. the archive could not be written (disk full)
+            log.error("%s: %s", name, exc)
         except LockBusy as exc:
             log.warning("%s: another %s is running; skipped", name, exc)
         except Exception:  # noqa: BLE001 - one failing job must not stop the daemon
@@ -150,10 +153,14 @@ class Runner:
 
     # --- the jobs ---------------------------------------------------------------------
 
+    def _beat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
+
     def _poll(self, now: datetime) -> None:
         try:
-            stats = poll(self.app, should_stop=self.stop.is_set)
-        except (MailServerError, LockBusy):
+            stats = poll(self.app, should_stop=self.stop.is_set, progress=self._beat)
+        except (MailServerError, LockBusy, TempFailure):
             wait = self.poll_cadence.failed(now)
             log.warning("poll failed; next try in %s", wait)
             raise
@@ -199,18 +206,27 @@ class Runner:
             self._install_signals()
             scheduler = schedule.Scheduler()  # our own instance, not the module default
             scheduler.every(TICK_SECONDS).seconds.do(self.tick)
-            wd = notify.watchdog_interval()
-            if wd:
-                scheduler.every(max(1, int(wd))).seconds.do(notify.notify, "WATCHDOG=1")
+            timeout = notify.watchdog_timeout()
+            if timeout:
+                # Ping four times per WatchdogSec while progress is at most WatchdogSec old:
+                # a hung daemon is killed within 2 x WatchdogSec (see notify.Heartbeat).
+                self.heartbeat = notify.Heartbeat(interval=timeout / 4, stall=timeout).start()
             log.info("kpudesk daemon started: poll every %ss, reports at %s, recap at %s (%s)",
                      self.app.settings.imap.poll_every, ",".join(self.app.settings.reports.progress_at),
                      self.app.settings.reports.recap_at, self.app.settings.helpdesk.timezone)
-            self.tick()
+            # Ready before the first poll: start-up is done (settings, database, lock); a
+            # first poll of a large backlog may take long, and the heartbeat covers it.
             notify.notify("READY=1")
-            while not self.stop.is_set():
-                scheduler.run_pending()
-                idle = scheduler.idle_seconds
-                self.stop.wait(min(max(idle or 1, 0.2), TICK_SECONDS))
+            try:
+                self.tick()
+                while not self.stop.is_set():
+                    self._beat()  # the loop turns at least every TICK_SECONDS
+                    scheduler.run_pending()
+                    idle = scheduler.idle_seconds
+                    self.stop.wait(min(max(idle or 1, 0.2), TICK_SECONDS))
+            finally:
+                if self.heartbeat is not None:
+                    self.heartbeat.stop()
             notify.notify("STOPPING=1")
             log.info("kpudesk daemon stopped")
         return 0

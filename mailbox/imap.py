@@ -3,6 +3,10 @@
 Folders are opened with EXAMINE (read-only) and bodies fetched with BODY.PEEK[], so reading
 never changes the mailbox: nothing is deleted, moved or marked \\Seen. Only `mark_seen`, when
 a setting asks for it, writes a flag, and only after the database commit.
+
+New mail is listed with its RFC822.SIZE first (`sizes_above`), so the caller can plan
+batches by bytes (`plan_batches`) and never download a message over its size limit whole:
+of those only the header is read (`fetch_headers`, BODY.PEEK[HEADER], itself capped).
 """
 from __future__ import annotations
 
@@ -24,6 +28,37 @@ from .message import FetchedMail
 log = logging.getLogger(__name__)
 
 _NET_ERRORS = (OSError, socket.timeout, ssl.SSLError, EOFError, imapclient.exceptions.IMAPClientAbortError)
+
+
+SIZE_CHUNK = 1000  # UIDs per FETCH RFC822.SIZE: ~7 KB of command line
+HEADER_LIMIT = 256 * 1024  # bytes of header read from a message too large to fetch whole
+
+
+def _utc(idate):
+    """INTERNALDATE as aware UTC, or None."""
+    if idate is not None and getattr(idate, "tzinfo", None) is not None:
+        return idate.astimezone(UTC)
+    return None
+
+
+def plan_batches(uids: list[int], sizes: dict[int, int], batch_size: int,
+                 max_bytes: int | None) -> list[list[int]]:
+    """Cut `uids` (ascending) into batches of at most `batch_size` messages and, when
+    `max_bytes` is given, at most `max_bytes` bytes by their RFC822.SIZE (a message larger
+    than that is a batch on its own): memory follows bytes in flight, not message count."""
+    out: list[list[int]] = []
+    chunk: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and (len(chunk) >= batch_size or (max_bytes is not None and total + size > max_bytes)):
+            out.append(chunk)
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += size
+    if chunk:
+        out.append(chunk)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +194,45 @@ class ImapSource:
             raise ServerUnavailable(str(exc)) from exc
         return sorted(u for u in uids if u > last_uid)
 
+    def sizes_above(self, status: FolderStatus, last_uid: int) -> dict[int, int]:
+        """{UID: RFC822.SIZE} of the messages above last_uid (ascending).
+
+        The UIDs come from `uids_above` (so an idle poll sends what it always sent), the
+        sizes from FETCH RFC822.SIZE over explicit UID lists of at most SIZE_CHUNK (a
+        `n:*` range would be shorter, but imapclient drops every answer it did not ask
+        for by number).
+        """
+        uids = self.uids_above(status, last_uid)
+        sizes: dict[int, int] = {}
+        for i in range(0, len(uids), SIZE_CHUNK):
+            chunk = uids[i:i + SIZE_CHUNK]
+            try:
+                data = self._c().fetch(chunk, [b"RFC822.SIZE"])
+            except _NET_ERRORS as exc:
+                raise ServerUnavailable(str(exc)) from exc
+            for uid in chunk:
+                if uid in data:  # expunged meanwhile: skipped, as by `fetch`
+                    sizes[uid] = int(data[uid].get(b"RFC822.SIZE") or 0)
+        return sizes
+
+    def fetch_headers(self, folder: str, uidvalidity: int, uids: list[int],
+                      limit: int = HEADER_LIMIT) -> list[FetchedMail]:
+        """Only the header block (at most `limit` bytes) of each UID: mail too large to fetch whole."""
+        if not uids:
+            return []
+        try:
+            data = self._c().fetch(uids, [f"BODY.PEEK[HEADER]<0.{limit}>".encode(), b"INTERNALDATE"])
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+        out = []
+        for uid in sorted(data):
+            item = data[uid]
+            raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER]")), None)
+            if raw is None:
+                continue
+            out.append(FetchedMail(folder, uidvalidity, uid, bytes(raw), _utc(item.get(b"INTERNALDATE"))))
+        return out
+
     def fetch(self, folder: str, uidvalidity: int, uids: list[int]) -> list[FetchedMail]:
         """Raw bytes of the given UIDs (BODY.PEEK[]: never sets \\Seen), in UID order.
 
@@ -176,17 +250,13 @@ class ImapSource:
             raw = item.get(b"BODY[]")
             if raw is None:
                 continue
-            idate = item.get(b"INTERNALDATE")
-            if idate is not None and idate.tzinfo is not None:
-                idate = idate.astimezone(UTC)
-            else:
-                idate = None
-            out.append(FetchedMail(folder, uidvalidity, uid, bytes(raw), idate))
+            out.append(FetchedMail(folder, uidvalidity, uid, bytes(raw), _utc(item.get(b"INTERNALDATE"))))
         return out
 
-    def iter_batches(self, status: FolderStatus, uids: list[int], batch_size: int) -> Iterator[list[FetchedMail]]:
-        for i in range(0, len(uids), batch_size):
-            chunk = uids[i:i + batch_size]
+    def iter_batches(self, status: FolderStatus, uids: list[int], batch_size: int,
+                     sizes: dict[int, int] | None = None,
+                     max_bytes: int | None = None) -> Iterator[list[FetchedMail]]:
+        for chunk in plan_batches(uids, sizes or {}, batch_size, max_bytes):
             yield self.fetch(status.name, status.uidvalidity, chunk)
 
     def mark_seen(self, folder: str, uids: list[int]) -> None:
