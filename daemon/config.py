@@ -12,10 +12,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kpudesk.tickets.errors import ConfigError, UserError
+
+from .dburl import database_url, redact_url, with_password
 
 ROLES = ("anggota-helpdesk", "koordinator-harian", "koordinator", "sekretaris", "ketua", "anggota-kpu")
 SECURITY = ("tls", "starttls", "none")
@@ -161,11 +163,7 @@ class Settings:
         URL (the driver gets it back with `unquote_password`)."""
         if not self.database_password.configured:
             return self.database_url
-        parts = urlsplit(self.database_url)
-        user = parts.username or ""
-        host = parts.netloc.rpartition("@")[2]
-        netloc = f"{user}:{quote(self.database_password.read(), safe='')}@{host}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        return with_password(self.database_url, self.database_password.read())
 
     def database_location(self) -> str:
         """Where the database is, for people and logs: no password, no query parameters."""
@@ -317,77 +315,6 @@ def parse_duration(key: str, value: Any) -> int:
     return seconds
 
 
-def redact_url(url: str) -> str:
-    """`url` without its password and query string (where libpq takes `password=` too)."""
-    if url.startswith("sqlite:"):
-        return url
-    try:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-        user = parts.username
-    except ValueError:
-        return "<URL tidak terbaca>"
-    if parts.password is not None:
-        user = f"{user or ''}:***"
-    netloc = f"{user}@{host}" if user else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _database_url(d: _Reader, storage_dir: Path, base: Path) -> str:
-    url = d.str("url", None)
-    if url is None:
-        return f"sqlite:///{storage_dir / 'kpudesk.db'}"
-    if url.startswith("sqlite:///"):
-        if not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
-            url = f"sqlite:///{base / url[len('sqlite:///'):]}"  # relative to the settings file
-        return url
-    if not re.match(r"^(postgres|postgresql|postgresext)://", url):
-        raise ConfigError("database.url", f"must be sqlite:///PATH or postgresql://USER@HOST/DB, got {redact_url(url)!r}")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ConfigError("database.url", f"{exc} in {redact_url(url)!r}") from None
-    if not parts.hostname or not parts.path.strip("/"):
-        raise ConfigError("database.url", f"needs a host and a database name (postgresql://USER@HOST/DB), "
-                                          f"got {redact_url(url)!r}")
-    return url
-
-
-def settings_warnings(settings: Settings) -> list[str]:
-    """What `kpudesk check` warns about: valid, but weaker than it should be (Indonesian)."""
-    warnings = []
-    if urlsplit(settings.database_url).password is not None:
-        warnings.append("kata sandi basis data tertulis di database.url; pindahkan ke [database] password_env "
-                        "atau password_file")
-    if not settings.mail.trusted_authserv_id:
-        warnings.append("mail.trusted_authserv_id tidak diatur: DKIM dan DMARC diperiksa sendiri oleh kpudesk "
-                        "(atur authserv-id server penerima kantor, lihat README \"Keamanan pengirim\")")
-    if settings.mail.unsigned_domains:
-        warnings.append("mail.unsigned_domains melonggarkan pemeriksaan pengirim untuk "
-                        + ", ".join(settings.mail.unsigned_domains)
-                        + ": surel dari domain ini yang tidak gagal eksplisit dianggap asli")
-    storage = settings.storage_dir
-    if storage.is_dir() and storage.stat().st_mode & 0o077:
-        # Files made before kpudesk set its umask (0644 packs, a 0755 folder) stay readable
-        # through a folder others may enter.
-        warnings.append(f"folder penyimpanan {storage} dapat dibuka pengguna lain "
-                        f"(mode {storage.stat().st_mode & 0o777:o}); jalankan `chmod 700 {storage}`")
-    t = settings.helpdesk.templates_dir
-    if t is not None and any(p.stat().st_mode & 0o002 for p in (t, *t.rglob("*"))):
-        warnings.append(f"folder templat {t} dapat ditulis siapa saja; batasi ke root dan pengguna layanan")
-    return warnings
-
-
-def validate_secrets(settings: Settings) -> None:
-    """Read every configured secret once: an unset variable or unreadable file is a
-    ConfigError naming its key now, not a failure at the first poll."""
-    for secret in (settings.imap.password, settings.smtp.password if settings.smtp.username else None,
-                   settings.helpdesk.secret, settings.database_password):
-        if secret is not None and secret.configured:
-            secret.read()
-
-
 def _server(r: _Reader, default_ports: dict[str, int], *, need_user: bool) -> tuple:
     host = r.str("host", required=True)
     security = r.str("security", "tls")
@@ -501,7 +428,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
     st = _Reader("storage", data.get("storage", {}), base)
     storage_dir = st.path("dir", "state")
     d = _Reader("database", data.get("database", {}), base)
-    url = _database_url(d, storage_dir, base)
+    url = database_url(d.str("url", None), storage_dir, base)
     db_password = d.secret("password", required=False)
     if db_password.configured:
         if url.startswith("sqlite:"):

@@ -11,14 +11,14 @@ from importlib import resources
 from pathlib import Path
 
 import peewee as pw
-
 from kpudesk.mailbox.render import SAMPLES, Renderer
 from kpudesk.tickets.errors import ConfigError, TempFailure, UserError
 
 from ..cli import config_path, emit_json
-from ..config import Settings, load_settings, settings_warnings, validate_secrets
+from ..config import Settings, load_settings
 from ..poller import poll
 from ..sender import flush
+from ..settings_check import settings_warnings, validate_secrets
 from ..wiring import build_app
 from .common import app_from_args
 
