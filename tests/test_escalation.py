@@ -1,8 +1,14 @@
-"""The escalation chain end to end on real Dovecot + SMTP."""
+"""The escalation chain end to end on real Dovecot + SMTP.
+
+The desk trusts its receiving server's Authentication-Results (`tests.auth_mail`); a
+genuine answer from the member or the Provinsi carries that server's dmarc=pass (issue 11:
+a From: line alone is no longer an answer). Forged answers: tests/test_forged_senders.py.
+"""
 from __future__ import annotations
 
 import pytest
 
+from tests.auth_mail import MAIL_SETTINGS, trusted
 from tests.corpus.hostile import party_mail
 from tests.desk import Desk
 
@@ -13,7 +19,7 @@ EXTRA = f"""
 anggota = ["{ANGGOTA}"]
 provinsi = "{PROVINSI}"
 provinsi_ticket_pattern = "\\\\[Tiket#(\\\\d+)\\\\]"
-"""
+""" + MAIL_SETTINGS
 
 
 @pytest.fixture
@@ -45,8 +51,8 @@ def test_escalation_to_the_member_and_the_answer_comes_back_internal(desk, imap_
     assert f"HD-MSJ #{t['id']}" in esc["Subject"]
     assert "Siti" in body and "ganda" in body and "Mohon arahan." in body and "FAQ" in body
     # The member replies from Outlook without the tag: it threads by our Message-ID.
-    imap_user.append("INBOX", party_mail(ANGGOTA, "RE: Eskalasi", "Boleh dijawab: tidak boleh ganda.",
-                                         in_reply_to=esc["Message-ID"]))
+    imap_user.append("INBOX", trusted(party_mail(ANGGOTA, "RE: Eskalasi", "Boleh dijawab: tidak boleh ganda.",
+                                                 in_reply_to=esc["Message-ID"])))
     desk.json("poll")
     shown = desk.json("tickets", "show", str(t["id"]))
     internal = [m for m in shown["messages"] if m["direction"] == "internal" and m["from"] == ANGGOTA]
@@ -77,9 +83,13 @@ def test_provinsi_answer_threads_back_by_each_route(desk, imap_user, smtp_server
     notice = [m for m in sent_to(smtp_server, "siti@psi.example.org") if "koordinasi lebih lanjut dengan KPU Provinsi" in m.get_body(("plain",)).get_content()]
     assert len(notice) == 1
     # Their helpdesk first acknowledges with its own number, threading by our Message-ID.
-    imap_user.append("INBOX", party_mail(PROVINSI, f"[Tiket#7781] {esc['Subject']}", "Diterima, sedang diproses.",
-                                         in_reply_to=esc["Message-ID"]))
+    imap_user.append("INBOX", trusted(party_mail(PROVINSI, f"[Tiket#7781] {esc['Subject']}",
+                                                 "Diterima, sedang diproses.", in_reply_to=esc["Message-ID"])))
     desk.json("poll")
+    # That first mail was the answer (it came through our Message-ID); the escalation
+    # takes no second one: what follows is an internal follow-up (issue 11).
+    first = desk.json("tickets", "show", str(t["id"]))["escalations"][0]
+    assert first["answered_at"] and first["answer"] == "Diterima, sedang diproses." and first["external_ref"] == "7781"
     answer = "Jawaban Provinsi: keanggotaan ganda tidak diperbolehkan."
     if route == "message-id":
         raw = party_mail(PROVINSI, "Re: jawaban", answer, in_reply_to=esc["Message-ID"])
@@ -87,7 +97,7 @@ def test_provinsi_answer_threads_back_by_each_route(desk, imap_user, smtp_server
         raw = party_mail(PROVINSI, f"Jawaban [HD-MSJ #{t['id']}]", answer)
     else:
         raw = party_mail(PROVINSI, "[Tiket#7781] Jawaban akhir", answer)
-    imap_user.append("INBOX", raw)
+    imap_user.append("INBOX", trusted(raw))
     stats = desk.json("poll")
     assert stats["tickets_created"] == 0
     shown = desk.json("tickets", "show", str(t["id"]))
@@ -95,7 +105,9 @@ def test_provinsi_answer_threads_back_by_each_route(desk, imap_user, smtp_server
     assert any(answer in m["text"] for m in internal)
     assert shown["status"] == "baru" and shown["flags"]["escalation_answer"] == "provinsi"
     (e,) = shown["escalations"]
-    assert e["external_ref"] == "7781"
+    assert e["external_ref"] == "7781" and e["answered_at"] == first["answered_at"]
+    assert e["answer"] == "Diterima, sedang diproses."  # the follow-up is shown, not taken as the answer
+    assert any(ev["kind"] == "escalation.followup" for ev in shown["events"])
     human = desk.run("tickets", "show", str(t["id"])).out
     assert "jawaban Provinsi diterima" in human
     # The officer relays it.
@@ -110,7 +122,8 @@ def test_a_stranger_carrying_the_provinsi_number_is_not_accepted(desk, imap_user
     desk.run("tickets", "escalate", str(t["id"]), "--to", "provinsi", "--as", "Ahmad Fauzi")
     desk.json("send")
     (esc,) = sent_to(smtp_server, PROVINSI)
-    imap_user.append("INBOX", party_mail(PROVINSI, "[Tiket#7781] diterima", "ok", in_reply_to=esc["Message-ID"]))
+    imap_user.append("INBOX", trusted(party_mail(PROVINSI, "[Tiket#7781] diterima", "ok",
+                                                 in_reply_to=esc["Message-ID"])))
     desk.json("poll")
     imap_user.append("INBOX", party_mail("impostor@evil.example.net", "[Tiket#7781] Jawaban palsu", "palsu"))
     stats = desk.json("poll")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.auth_mail import MAIL_SETTINGS, trusted
 from tests.corpus.hostile import cpython_email_corpus, hostile_messages, party_mail
 from tests.desk import HELPDESK, Desk
 
@@ -109,32 +110,38 @@ def test_mail_without_message_id_is_not_duplicated_on_reread(desk, imap_user):
     assert again["fetched"] == 1 and again["duplicates"] == 1 and again["tickets_created"] == 0
 
 
-def test_spam_folder_rescues_threaded_and_registered_and_holds_the_rest(tmp_path, imap_user):
+def test_spam_folder_rescues_only_authenticated_threaded_mail_and_holds_the_rest(tmp_path, imap_user):
+    # Issue 11: a registered party address in From: no longer rescues (a phishing mail
+    # forges exactly that); only a passing verdict plus a thread to a ticket does.
     registry = tmp_path / "parties-local.toml"
     registry.write_text('[[party]]\nshort = "PKB"\naddresses = ["lo@pkb.example.org"]\n', encoding="utf-8")
-    desk = Desk(tmp_path / "desk", imap_user, extra=f'\n[parties]\nregistry = "{registry}"\n')
+    desk = Desk(tmp_path / "desk", imap_user, extra=MAIL_SETTINGS + f'\n[parties]\nregistry = "{registry}"\n')
     first = party_mail("ani@nasdem.example.org", "Pertanyaan awal", "Bagaimana cara login Sipol?",
                        message_id="<q1@nasdem.example.org>")
     imap_user.append("INBOX", first)
     desk.json("poll")
-    # A follow-up that the spam filter caught: threads by References, so it is rescued.
+    # A follow-up that the spam filter caught: authenticated and threading by References: rescued.
     follow = party_mail("ani@nasdem.example.org", "Re: Pertanyaan awal", "Tambahan pertanyaan",
                         in_reply_to="<q1@nasdem.example.org>", references="<q1@nasdem.example.org>")
-    imap_user.append("Spam", follow)
-    imap_user.append("Spam", party_mail("lo@pkb.example.org", "Tanya jadwal", "Kapan verifikasi?"))
+    imap_user.append("Spam", trusted(follow))
+    # The same thread without the server's word for the sender: held.
+    imap_user.append("Spam", party_mail("ani@nasdem.example.org", "Re: Pertanyaan awal", "Tanpa autentikasi",
+                                        in_reply_to="<q1@nasdem.example.org>"))
+    imap_user.append("Spam", trusted(party_mail("lo@pkb.example.org", "Tanya jadwal", "Kapan verifikasi?")))
     imap_user.append("Spam", party_mail("promo@shop.example.net", "DISKON 90%", "Beli sekarang"))
     stats = desk.json("poll")
-    assert stats["spam_rescued"] == 2 and stats["spam_held"] == 1 and stats["tickets_created"] == 1
-    assert counted(stats) == stats["fetched"] == 3
+    assert stats["spam_rescued"] == 1 and stats["spam_held"] == 3 and stats["tickets_created"] == 0
+    assert counted(stats) == stats["fetched"] == 4
     held = desk.json("spam", "list")
-    assert [h["from"] for h in held] == ["promo@shop.example.net"]
+    assert sorted(h["from"] for h in held) == ["ani@nasdem.example.org", "lo@pkb.example.org", "promo@shop.example.net"]
     tickets = desk.json("tickets", "list")
-    assert len(tickets) == 2
-    r = desk.run("spam", "release", str(held[0]["id"]), "--as", "Rina Wulandari")
+    assert len(tickets) == 1 and tickets[0]["messages"] >= 2
+    promo = next(h for h in held if h["from"] == "promo@shop.example.net")
+    r = desk.run("spam", "release", str(promo["id"]), "--as", "Rina Wulandari")
     assert r.code == 0, r.err
-    assert len(desk.json("tickets", "list")) == 3
-    assert desk.json("spam", "list") == []
-    assert desk.run("spam", "release", str(held[0]["id"])).code == 1
+    assert len(desk.json("tickets", "list")) == 2
+    assert len(desk.json("spam", "list")) == 2
+    assert desk.run("spam", "release", str(promo["id"])).code == 1
 
 
 def test_a_broken_message_is_quarantined_and_the_poll_goes_on(desk, imap_user, monkeypatch):

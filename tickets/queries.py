@@ -97,9 +97,10 @@ def message_view(m: Message, zone: ZoneInfo) -> dict:
             for a in m.attachments.order_by(Attachment.id)
         ],
         "defects": m.defects or [],
-        # sender authentication of incoming mail (design.md); None for what we wrote
+        # sender authentication of incoming mail (design.md; an escalation answer is
+        # "internal" but came in); None for what we wrote
         "authentication": (Verdict.from_json(m.authentication).as_json()
-                           if m.direction in ("in", "internal") else None),
+                           if m.authentication is not None or m.direction == "in" else None),
     }
 
 
