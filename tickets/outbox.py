@@ -12,7 +12,9 @@ Leases. A sender claims each row right before sending it: `lease_until` and `lea
 over at once when its holder ran on this host and is gone; a live holder on this host keeps
 its rows however long it takes (it may still be delivering them); a holder on another host
 cannot be checked and keeps them until `lease_until`. So two live senders never deliver
-the same row, except across hosts when one is stalled past `LEASE`.
+the same row, except across hosts when one is stalled past `LEASE`. "This host" is the
+host name: senders sharing a database must not share a host name across pid namespaces
+(containers), or one would judge the other's pid.
 
 A mark that fails because the database stayed locked (`record_sent`): the server already
 accepted the mail, so it must not go out again. Its id is remembered in this process
