@@ -30,6 +30,11 @@ quotes, and it is slower on ordinary mail too.
 Only `ParseError` escapes `parse`, and only for input that is not a mail message at all
 (empty, or no header block and binary content). Everything else degrades into a message
 whose ``defects`` say what was wrong.
+
+Cost is bounded before the standard library parser sees the bytes (`mailbox.bounds`): too
+many MIME parts or nested boundaries, a huge header block and large leaf bodies are cut or
+decoded straight from the raw bytes, so one hostile mail costs well under a second and a
+small multiple of its size in memory.
 """
 from __future__ import annotations
 
@@ -54,6 +59,7 @@ import mailparser
 from mailparser.dates import parse_mail_date
 from mailparser.utils import decode_base64_payload, get_addresses
 
+from . import bounds
 from .message import (
     Address,
     Attachment,
@@ -721,9 +727,12 @@ def _looks_binary(data: bytes) -> bool:
 class _Walker:
     """Collects body segments, attachments and DSN pieces from a compat32 message tree."""
 
-    def __init__(self, defects: list[str], linesep: str = "\n") -> None:
+    def __init__(self, defects: list[str], linesep: str = "\n", bounded: bounds.Bounded | None = None,
+                 data: bytes = b"") -> None:
         self.defects = defects
         self.linesep = linesep
+        self.leaves = bounded.leaves if bounded is not None else {}
+        self.data = data  # what the leaves' spans index
         self.attachments: list[Attachment] = []
         self.delivery_status: list[Message] = []
         self.rfc822_headers: list[str] = []
@@ -738,8 +747,9 @@ class _Walker:
             what = doc[0].rstrip(".") if doc else ""
             self.defects.append(f"{type(d).__name__} ({ctype}){': ' + what if what else ''}")
 
-    def payload_bytes(self, part: Message, ctype: str) -> bytes:
-        """Transfer-decoded payload of a non-multipart part."""
+    def payload_bytes(self, part: Message, ctype: str, text_limit: int | None = None) -> bytes:
+        """Transfer-decoded payload of a non-multipart part (a large leaf's text: at most
+        about `text_limit` bytes)."""
         # The raw payload: get_payload() would already apply the declared charset to 8-bit
         # text (with errors="replace"), losing the bytes we need for our own fallbacks.
         payload = getattr(part, "_payload", None)
@@ -749,8 +759,12 @@ class _Walker:
             return b""
         if not isinstance(payload, str):
             payload = str(payload)
-        raw = payload.encode("utf-8", "surrogateescape")
         cte = str(part.get("content-transfer-encoding", "") or "").strip().lower()
+        if self.leaves and payload.startswith(bounds.LEAF_MARK):
+            span = self.leaves.get(payload.strip("\r\n"))
+            if span is not None:
+                return self._leaf(span, cte, ctype, text_limit)
+        raw = payload.encode("utf-8", "surrogateescape")
         if not cte or cte in ("7bit", "8bit", "binary"):
             return raw
         if cte == "base64":
@@ -774,8 +788,17 @@ class _Walker:
         self.defects.append(f"unknown Content-Transfer-Encoding {cte[:40]!r} in {ctype} part")
         return raw
 
+    def _leaf(self, span: tuple[int, int], cte: str, ctype: str, limit: int | None) -> bytes:
+        data, invalid = bounds.leaf_bytes(self.data, span, cte, limit)
+        if invalid:
+            self.defects.append(f"invalid base64 in {ctype} part, decoded leniently")
+        if limit is not None and len(data) > limit:
+            self.defects.append(f"{ctype} part over {limit // (1024 * 1024)} MB: only its start was read")
+            data = data[:limit]
+        return data
+
     def _flatten(self, msg: Message, depth: int = 0) -> bytes:
-        return _raw_text(msg, self.linesep, depth).encode("utf-8", "surrogateescape")
+        return _raw_text(msg, self.linesep, depth, self).encode("utf-8", "surrogateescape")
 
     def _flatten_list(self, items: list) -> bytes:
         return self.linesep.encode().join(self._flatten(m) for m in items if isinstance(m, Message))
@@ -812,7 +835,7 @@ class _Walker:
         return str(value).split(";", 1)[0].strip().lower()
 
     def decode_text(self, part: Message, ctype: str) -> str:
-        data = self.payload_bytes(part, ctype)
+        data = self.payload_bytes(part, ctype, bounds.TEXT_CAP)
         try:
             charset = part.get_content_charset()
         except Exception:  # noqa: BLE001
@@ -915,7 +938,7 @@ class _Walker:
         return plain[0] if plain else (html_[0] if html_ else [])
 
 
-def _raw_text(msg: Message, nl: str, depth: int = 0) -> str:
+def _raw_text(msg: Message, nl: str, depth: int = 0, walker: _Walker | None = None) -> str:
     """A parsed compat32 message back as text, as close to the original as we can get.
 
     Not `BytesGenerator`: that re-validates headers and raises on values the parser
@@ -931,7 +954,7 @@ def _raw_text(msg: Message, nl: str, depth: int = 0) -> str:
     out.append(nl)
     payload = getattr(msg, "_payload", None)
     if isinstance(payload, list):
-        subs = [_raw_text(m, nl, depth + 1) for m in payload if isinstance(m, Message)]
+        subs = [_raw_text(m, nl, depth + 1, walker) for m in payload if isinstance(m, Message)]
         if msg.get_content_maintype() == "multipart":
             boundary = msg.get_boundary() or ""
             if msg.preamble is not None:
@@ -944,7 +967,11 @@ def _raw_text(msg: Message, nl: str, depth: int = 0) -> str:
         else:
             out.append(nl.join(subs))
     elif payload is not None:
-        out.append(str(payload))
+        payload = str(payload)
+        span = walker.leaves.get(payload.strip("\r\n")) if walker is not None and walker.leaves else None
+        if span is not None:  # a large leaf kept out of the parse: its bytes as they arrived
+            payload = walker.data[span[0]:span[1]].decode("ascii", "surrogateescape")
+        out.append(payload)
     return "".join(out)
 
 
@@ -1104,18 +1131,50 @@ def _fingerprint(raw: bytes, body_start: int, from_value: str, date_value: str, 
     Message-ID differ by body, From or Date. A filter that rewrites the body itself
     (SpamAssassin ``report_safe``) produces a different fingerprint.
     """
-    body = raw[body_start:]
-    if body:
-        if b"\r" in body:
-            body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        body = b"\n".join([line.rstrip(b" \t") for line in body.split(b"\n")]).rstrip(b" \t\n")
     h = hashlib.sha256(FINGERPRINT_VERSION)
     for v in (from_value, date_value, msgid_value):
         h.update(b"\x00")
         h.update(v.encode("utf-8", "surrogatepass"))
     h.update(b"\x00")
+    if len(raw) - body_start > _FP_CHUNK:
+        _fingerprint_body_chunked(h, raw, body_start)
+        return h.hexdigest()
+    body = raw[body_start:]
+    if body:
+        if b"\r" in body:
+            body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        body = b"\n".join([line.rstrip(b" \t") for line in body.split(b"\n")]).rstrip(b" \t\n")
     h.update(body)
     return h.hexdigest()
+
+
+_FP_CHUNK = 1024 * 1024
+
+
+def _fingerprint_body_chunked(h, raw: bytes, start: int, chunk: int = _FP_CHUNK) -> None:
+    """The body part of `_fingerprint`, the same bytes hashed, a chunk at a time: the
+    one-piece version holds the body three times over plus a bytes object per line (~4x a
+    25 MB mail). Chunks end just after a "\n", so no CRLF pair and no line is split; the
+    trailing run of blanks and newlines is held back until non-blank content follows it,
+    which is the final rstrip of the one-piece version."""
+    pending: list[bytes] = []
+    n = len(raw)
+    pos = start
+    while pos < n:
+        end = raw.find(b"\n", min(pos + chunk, n) - 1)
+        end = n if end < 0 else end + 1
+        piece = raw[pos:end]
+        if b"\r" in piece:
+            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        piece = b"\n".join([line.rstrip(b" \t") for line in piece.split(b"\n")])
+        kept = piece.rstrip(b" \t\n")
+        if kept:
+            for p in pending:
+                h.update(p)
+            pending.clear()
+            h.update(kept)
+        pending.append(piece[len(kept):])
+        pos = end
 
 
 # --------------------------------------------------------------------------------------
@@ -1142,7 +1201,7 @@ def parse(raw: bytes, internaldate: datetime | None = None) -> InboundMessage:
         raw = bytes(raw)
     if not isinstance(raw, bytes):
         raise TypeError(f"parse() needs bytes, not {type(raw).__name__}")
-    if not raw.strip():
+    if not raw[:4096].strip() and not raw.strip():  # the head first: no copy of a large mail
         raise ParseError("empty message")
     defects: list[str] = []
     data = raw
@@ -1169,8 +1228,14 @@ def parse(raw: bytes, internaldate: datetime | None = None) -> InboundMessage:
 def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | None,
            defects: list[str]) -> InboundMessage:
     data_body = _find_body_start(data, has_headers)  # where the body starts in `data`
+    bounded = bounds.bound(data, data_body) if has_headers else None
+    if bounded is not None:
+        defects.extend(bounded.defects)
     try:
-        msg = _message_from_bytes(data, data_body) if has_headers else _body_only(data)
+        if bounded is not None:
+            msg = _message_from_bytes(bounded.skeleton, bounded.body_start)
+        else:
+            msg = _message_from_bytes(data, data_body) if has_headers else _body_only(data)
     except RecursionError:
         defects.append("MIME nesting too deep to parse; body kept as text")
         msg = _headers_only(data)
@@ -1232,7 +1297,7 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
     # body ------------------------------------------------------------------------------
     first_eol = data.find(b"\n")
     crlf = first_eol > 0 and data[first_eol - 1] == 0x0D
-    walker = _Walker(defects, "\r\n" if crlf else "\n")
+    walker = _Walker(defects, "\r\n" if crlf else "\n", bounded, data)
     try:
         segments = walker.walk(top)
     except RecursionError:

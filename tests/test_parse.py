@@ -679,3 +679,86 @@ def test_bounce_with_huge_recipient_list_is_fast_and_capped():
     assert time.perf_counter() - t < 3.0
     assert msg.report is not None and len(msg.report.recipients) == 200
     assert msg.report.original_message_id == "o@x.id"
+
+
+# --- bounded cost (issue 11 item 3) -----------------------------------------------------
+
+import email as _email
+import hashlib as _hashlib
+import random as _random
+import time as _time
+
+from kpudesk.mailbox import bounds as _bounds
+from kpudesk.mailbox import parse as _parse_mod
+from tests.corpus.bigmail import attachment_mail, deep_mail, huge_header_mail, many_parts_mail
+from tests.corpus.hostile import party_mail
+
+
+def _cpu(fn):
+    t = _time.process_time()
+    out = fn()
+    return out, _time.process_time() - t
+
+
+def test_a_mail_of_80000_parts_parses_in_well_under_a_second_with_a_defect():
+    raw = many_parts_mail(1, 80_000)
+    assert len(raw) > 2_500_000
+    msg, cpu = _cpu(lambda: parse(raw))
+    assert cpu < 0.6, cpu  # was ~1.3 s here (15 s on the reviewer's machine)
+    assert "Pertanyaan Sipol di bagian pertama." in msg.text
+    assert msg.from_addr.email == "lo1@partai-uji.example.org"
+    assert any("MIME parts" in d for d in msg.defects)
+
+
+def test_deep_nesting_and_a_huge_header_are_bounded():
+    deep, cpu = _cpu(lambda: parse(deep_mail(2, 5_000)))
+    assert cpu < 0.3 and any("nested" in d for d in deep.defects)
+    raw = huge_header_mail(3, 4 * 1024 * 1024)
+    msg, cpu = _cpu(lambda: parse(raw))
+    assert cpu < 0.5, cpu
+    assert msg.msgid == "big-3@partai-uji.example.org" and msg.subject == "Header besar 3"
+    assert msg.text.strip() == "Isi pertanyaan."
+    assert any("header block" in d for d in msg.defects)
+    assert sum(len(k) + len(v) for k, v in msg.headers) < 600_000
+
+
+def test_a_large_attachment_is_decoded_from_the_raw_bytes_exactly_as_the_stdlib_would():
+    raw = attachment_mail(4, 3 * 1024 * 1024)
+    msg = parse(raw)
+    ref = [p for p in _email.message_from_bytes(raw).walk() if p.get_filename()][0].get_payload(decode=True)
+    assert len(msg.attachments) == 1 and msg.attachments[0].filename == "kta.pdf"
+    assert msg.attachments[0].payload == ref
+    assert msg.attachments[0].sha256 == _hashlib.sha256(ref).hexdigest()
+    assert "terlampir berkas KTA" in msg.text
+    assert msg.defects == ()
+
+
+def test_a_large_text_body_is_read_up_to_the_cap_with_a_defect():
+    body = ("Pertanyaan tentang Sipol. " * 100_000).encode()  # 2.6 MB of text
+    raw = (b"From: a@partai.example.org\r\nTo: h@kpu.example.org\r\nSubject: panjang\r\n"
+           b"Message-ID: <long@partai.example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body)
+    msg = parse(raw)
+    assert msg.text.startswith("Pertanyaan tentang Sipol.")
+    assert len(msg.text) <= _bounds.TEXT_CAP
+    assert any("only its start" in d for d in msg.defects)
+
+
+def test_the_chunked_fingerprint_hashes_exactly_what_the_one_piece_one_does():
+    rng = _random.Random(7)
+    alphabet = [b"a", b"b", b" ", b"\t", b"\r", b"\n", b"\r\n", b"--x", b"  \n\n"]
+    for _ in range(300):
+        raw = b"From: a@b\r\n\r\n" + b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        start = raw.index(b"\r\n\r\n") + 4
+        one = _hashlib.sha256()
+        body = raw[start:]
+        if b"\r" in body:
+            body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        one.update(b"\n".join([line.rstrip(b" \t") for line in body.split(b"\n")]).rstrip(b" \t\n"))
+        chunked = _hashlib.sha256()
+        _parse_mod._fingerprint_body_chunked(chunked, raw, start, chunk=rng.randint(1, 9))
+        assert chunked.hexdigest() == one.hexdigest(), raw
+
+
+def test_ordinary_mail_is_not_touched_by_the_bounds():
+    raw = party_mail("lo@pkb.example.org", "Tanya", "Isi -- biasa\n--\nsalam")
+    assert _bounds.bound(raw, raw.index(b"\r\n\r\n") + 4) is None

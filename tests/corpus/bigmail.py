@@ -42,7 +42,8 @@ def many_parts_mail(n: int, parts: int = 80_000) -> bytes:
     """`parts` tiny MIME parts in one multipart/mixed (~38 bytes a part: 80,000 ~ 3 MB)."""
     head = _head(n, f"Banyak bagian {n}", 'multipart/mixed; boundary="p"')
     one = b"--p\r\nContent-Type: text/plain\r\n\r\nx\r\n"
-    return head + b"Pertanyaan Sipol di bagian pertama.\r\n" + one * parts + b"--p--\r\n"
+    first = b"--p\r\nContent-Type: text/plain\r\n\r\nPertanyaan Sipol di bagian pertama.\r\n"
+    return head + first + one * (parts - 1) + b"--p--\r\n"
 
 
 def deep_mail(n: int, depth: int = 5_000) -> bytes:
