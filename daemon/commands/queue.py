@@ -7,6 +7,7 @@ from kpudesk.tickets.errors import NotFound
 from kpudesk.tickets.ingest import PollStats
 from kpudesk.tickets.models import Message, Quarantine
 from kpudesk.tickets.queries import iso
+from kpudesk.tickets.quarantine import adopt_whole, too_large
 
 from ..cli import emit_json
 from ..lock import FileLock
@@ -66,17 +67,45 @@ def cmd_q_retry(args: argparse.Namespace) -> int:
             raise NotFound(f"pesan karantina #{args.id} tidak ada (atau sudah diproses)")
     ok = failed = 0
     stats = PollStats()
+    notes: list[str] = []
     with FileLock(app.state_dir / "poll.lock", "poll"):
         for row in list(q):
+            big = too_large(row)
+            if big is not None and not _fetch_whole(app, row, big, notes):
+                failed += 1
+                continue
             if app.ingestor.retry_quarantined(row, stats):
                 ok += 1
             else:
                 failed += 1
     if args.json:
-        emit_json({"retried": ok + failed, "succeeded": ok, "failed": failed})
+        emit_json({"retried": ok + failed, "succeeded": ok, "failed": failed, "notes": notes})
     else:
+        for note in notes:
+            print(note)
         print(f"Diproses ulang: {ok} berhasil, {failed} masih gagal.")
     return 0 if failed == 0 else 1
+
+
+def _fetch_whole(app, row: Quarantine, big: tuple[float, int], notes: list[str]) -> bool:
+    """A message quarantined for its size: fetch it whole when the limit now allows it."""
+    size_mb, _old = big
+    limit = app.settings.imap.max_message_mb
+    if size_mb > limit:
+        notes.append(f"Pesan karantina #{row.id} terlalu besar ({size_mb:.1f} MB, batas {limit} MB) dan belum "
+                     "diunduh utuh. Untuk memprosesnya, naikkan [imap] max_message_mb di settings.toml "
+                     f"(misalnya max_message_mb = {int(size_mb) + 1}), lalu jalankan lagi "
+                     f"`kpudesk quarantine retry {row.id}`.")
+        return False
+    with app.imap() as source:
+        status = source.examine(row.folder or app.settings.imap.inbox)
+        found = source.fetch(status.name, status.uidvalidity, [row.uid]) if status.uidvalidity == row.uidvalidity else []
+    if not found:
+        notes.append(f"Pesan karantina #{row.id} tidak ada lagi di folder {row.folder} (UID {row.uid}); "
+                     "tidak dapat diunduh utuh.")
+        return False
+    adopt_whole(app.archive, row, found[0].raw)
+    return True
 
 
 def cmd_spam_list(args: argparse.Namespace) -> int:
