@@ -49,10 +49,6 @@ def desk(tmp_path, imap_user):
     return d
 
 
-# Opening the database no longer writes (tickets/models.py), but daemon/wiring.py's
-# sync_parties still opens a write transaction at every start; remove this marker with the
-# change there (read the parties first, write only when one differs).
-@pytest.mark.xfail(strict=True, reason="daemon/wiring.py sync_parties takes the write lock at every start")
 def test_tickets_list_does_not_wait_for_a_writer(desk):
     with write_lock_held(desk, 30):
         started = time.monotonic()

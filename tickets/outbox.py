@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -87,7 +86,7 @@ def _proc_stat(pid: int) -> tuple[bytes, str] | None:
     return fields[0], fields[19].decode()
 
 
-_HOST = socket.gethostname()
+_HOST = os.uname().nodename  # the host name, as gethostname() says it (no socket module here)
 _holder: tuple[int, str] | None = None  # (pid, holder text), computed again after a fork
 
 
