@@ -59,6 +59,7 @@ class AnalysisPipeline:
         if self.workers < 1 or expected < MIN_BATCHES * batch_size:
             for batch in batches:
                 yield batch, None
+                del batch  # stored: not held while the next is fetched
             return
         ready = self._start()
         ahead: deque[tuple[list[FetchedMail], Future | None]] = deque()
@@ -69,6 +70,7 @@ class AnalysisPipeline:
                     # The workers are still starting (~0.2 s): analyse this one here
                     # rather than wait for them.
                     yield batch, None
+                    del batch
                     continue
                 nbytes = sum(len(m.raw) for m in batch)
                 ahead.append((batch, self._submit(batch) if nbytes <= WORKER_MAX_BYTES else None))
@@ -77,6 +79,7 @@ class AnalysisPipeline:
                     done = ahead.popleft()
                     held -= sum(len(m.raw) for m in done[0])
                     yield self._collect(*done)
+                    del done
             while ahead:
                 yield self._collect(*ahead.popleft())
         finally:

@@ -44,6 +44,21 @@ def _nothing() -> None:
     pass
 
 
+def _malloc_returns_big_buffers() -> None:
+    """Large buffers (a fetched message, its decoded attachment) mmapped and given back to
+    the system when freed. glibc raises its mmap threshold to the size of each big block
+    freed (up to 32 MB), after which 25 MB messages come from the heap, whose freed
+    space stays resident: 228 MB instead of 175 MB for a poll of three 25 MB messages."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD = 1 MB (fixes it: no dynamic raise)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def poll(app: App, stats: PollStats | None = None, should_stop=lambda: False, progress=_nothing) -> PollStats:
     """Poll every configured folder once. Raises LockBusy when another poll is running.
 
@@ -52,6 +67,7 @@ def poll(app: App, stats: PollStats | None = None, should_stop=lambda: False, pr
     called whenever a fetch or a batch is done.
     """
     stats = stats or PollStats()
+    _malloc_returns_big_buffers()
     with FileLock(app.state_dir / "poll.lock", "poll"):
         with app.imap() as source, AnalysisPipeline(app.analyst_spec(), app.settings.imap.workers) as pipeline:
             spam = source.resolve_spam(app.settings.imap.spam)
@@ -119,6 +135,7 @@ def _poll_folder(app: App, source: ImapSource, pipeline: AnalysisPipeline, folde
             batch.nbytes, batch.high_uid = nbytes, high
             progress()
             yield batch
+            del batch  # not held while the next one waits for the budget
 
     size = app.settings.imap.batch_size
     batches = pipeline.run(_prefetch(fetch_all(), budget=budget), len(small), size)
@@ -129,6 +146,7 @@ def _poll_folder(app: App, source: ImapSource, pipeline: AnalysisPipeline, folde
             budget.give(batch.nbytes)
             progress()
             stored += [m.uid for m in batch]
+            del batch, analyses  # not held while the next batch is fetched and parsed
             if should_stop():
                 log.info("stop requested: %s left after UID %s", folder, stats.folders[folder].last_uid)
                 break
@@ -231,6 +249,7 @@ def _prefetch(batches, depth: int = 2, budget: ByteBudget | None = None):
             if isinstance(item, BaseException):
                 raise item
             yield item
+            del item  # the consumer is done with it: not held while waiting for the next
     finally:
         stop.set()
         if budget is not None:

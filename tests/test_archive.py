@@ -54,6 +54,16 @@ def test_a_packed_path_past_the_end_of_its_pack_is_an_error_not_short_data(tmp_p
         archive.read(f"{name}#5:10")
 
 
+def test_a_pack_written_with_short_writes_is_complete(tmp_path, monkeypatch):
+    real = os.writev
+    monkeypatch.setattr(os, "writev", lambda fd, bufs: real(fd, [bytes(bufs[0])[:5]]))  # 5 bytes a call
+    archive = Archive(tmp_path)
+    stored = [(data, archive.append(data)[1]) for data in (b"Subject: a\r\n\r\nsatu", b"", b"Subject: b\r\n\r\ndua")]
+    archive.sync()
+    for data, rel in stored:
+        assert archive.read(rel) == data
+
+
 def test_a_message_reads_back_before_its_pack_is_written(tmp_path):
     archive = Archive(tmp_path)
     _, rel = archive.append(b"satu")
@@ -78,18 +88,18 @@ from kpudesk.tickets.errors import TempFailure
 
 
 def _failing_writes(monkeypatch, times: int):
-    """os.write raises ENOSPC for the next `times` calls (a full disk), then works."""
-    real = os.write
+    """os.writev raises ENOSPC for the next `times` calls (a full disk), then works."""
+    real = os.writev
     left = [times]
 
-    def write(fd, data):
+    def writev(fd, buffers):
         if left[0] > 0:
             left[0] -= 1
-            real(fd, bytes(data)[:3])  # something reached the disk: the partial file exists
+            os.write(fd, bytes(buffers[0])[:3])  # something reached the disk: the partial file exists
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd, data)
+        return real(fd, buffers)
 
-    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "writev", writev)
 
 
 def test_a_failed_pack_write_leaves_no_file_resets_the_pack_and_the_next_sync_works(tmp_path, monkeypatch):
