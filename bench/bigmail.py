@@ -33,18 +33,7 @@ MB = 1024 * 1024
 
 
 def tree_pss(pid: int) -> int:
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in open(f"/proc/{p}/smaps_rollup"):
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-            for t in os.listdir(f"/proc/{p}/task"):
-                todo += [int(c) for c in open(f"/proc/{p}/task/{t}/children").read().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
+    return _tree_rss(pid, "smaps_rollup", "Pss:")
 
 
 def main() -> int:

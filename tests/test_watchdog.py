@@ -103,14 +103,14 @@ class FakeSystemd:
         self.sock.close()
 
 
-def _tree_rss(pid: int) -> int:
-    """Sum of VmRSS (bytes) of `pid` and its descendants."""
+def _tree_rss(pid: int, source: str = "status", key: str = "VmRSS:") -> int:
+    """Sum of VmRSS (bytes; or another kB field of another /proc file) of `pid` and its descendants."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            for line in open(f"/proc/{p}/status"):
-                if line.startswith("VmRSS:"):
+            for line in open(f"/proc/{p}/{source}"):
+                if line.startswith(key):
                     total += int(line.split()[1]) * 1024
             for t in os.listdir(f"/proc/{p}/task"):
                 todo += [int(c) for c in open(f"/proc/{p}/task/{t}/children").read().split()]
