@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 
 import peewee as pw
+from jinja2 import TemplateError
 
 from kpudesk.mailbox.errors import AuthenticationFailed, FolderMissing, MailServerError, ServerUnavailable
+from kpudesk.tickets.archive import ArchiveWriteError
 from kpudesk.tickets.errors import ConfigError, SchemaError, TempFailure, UserError
 from kpudesk.tickets.models import close_database, is_locked
 
@@ -69,10 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     except _KNOWN as exc:
         return _report(exc)
     except (pw.OperationalError, sqlite3.OperationalError) as exc:
-        if not is_locked(exc):
-            raise
-        log.debug("database locked: %s", exc)
-        return _report(DatabaseLocked(str(exc)))
+        if is_locked(exc):
+            log.debug("database locked: %s", exc)
+            return _report(DatabaseLocked(str(exc)))
+        if isinstance(exc, pw.OperationalError) and not isinstance(exc, sqlite3.OperationalError) \
+                and "connect" in str(exc).lower():
+            # PostgreSQL down or refusing: the server's words, never the URL (it may hold a password).
+            log.debug("database unreachable: %s", exc)
+            return _report(TempFailure("basis data tidak dapat dihubungi"))
+        raise
     finally:
         close_database()
         os.umask(umask)
@@ -84,6 +91,8 @@ ERRORS: list[tuple[type | tuple[type, ...], str, int]] = [
     (SchemaError, "basis data: {exc}", EX_USAGE),
     (AuthenticationFailed, "login ditolak server: {exc}", EX_USAGE),
     (FolderMissing, "folder tidak ada di server: {exc}", EX_USAGE),
+    (ArchiveWriteError, "{exc}", EX_TEMPFAIL),  # says itself that the disk refused, not a server
+    (TemplateError, "templat tidak dapat dirender (periksa helpdesk.templates_dir): {exc}", EX_USAGE),
     ((ServerUnavailable, TempFailure), "server tidak dapat dihubungi, coba lagi nanti: {exc}", EX_TEMPFAIL),
     (MailServerError, "galat server surel: {exc}", EX_TEMPFAIL),
     (LockBusy, "proses {exc} lain sedang berjalan untuk kotak surat ini; coba lagi nanti", EX_TEMPFAIL),

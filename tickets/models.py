@@ -422,7 +422,8 @@ def open_database(url: str) -> pw.Database:
             lock_type="IMMEDIATE",
         )
     else:
-        database = connect(url)
+        # A password inserted into the URL is URL-quoted (daemon/dburl.py); the driver needs it plain.
+        database = connect(url, unquote_password=True, unquote_user=True)
     db.initialize(database)
     database.connect(reuse_if_open=True)
     _ensure_schema(database)

@@ -19,6 +19,7 @@ from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.status import LABELS, Status
 
 from ..cli import emit_json
+from . import ticket_actions
 from .common import app_from_args, clip, table
 
 
@@ -79,6 +80,8 @@ def register(sub) -> None:
     p.add_argument("--as", dest="officer", help="petugas yang mencatat")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_new)
+
+    ticket_actions.register(tsub)  # `tickets answer` and `tickets void`
 
     p = sub.add_parser("faq", help="FAQ Sipol")
     fsub = p.add_subparsers(dest="faq_command", required=True, metavar="AKSI")
