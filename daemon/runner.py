@@ -170,7 +170,7 @@ class Runner:
                      stats.fetched, stats.tickets_created, stats.quarantined, stats.spam_held)
 
     def _flush(self, now: datetime) -> None:
-        stats, unreachable = flush(self.app, ignore_backoff=False)
+        stats, unreachable = flush(self.app, ignore_backoff=False, progress=self._beat)
         if unreachable:
             wait = self.flush_cadence.failed(now)
             log.warning("SMTP unreachable; %d mail(s) wait; next try in %s", stats.pending, wait)

@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
-    """Returns (stats, server_unreachable)."""
+def flush(app: App, *, ignore_backoff: bool, progress=lambda: None) -> tuple[outbox.SendStats, bool]:
+    """Returns (stats, server_unreachable). `progress` is called per mail handled (the
+    daemon's watchdog heartbeat: a long batch is progress, not a hang)."""
     stats = outbox.SendStats()
     outbox.retry_marks()  # what an earlier flush of this process could not mark
     try:
-        result = _flush(app, stats, ignore_backoff=ignore_backoff)
+        result = _flush(app, stats, ignore_backoff=ignore_backoff, progress=progress)
     finally:
         # Before this process may end: accepted mail must not be sent again.
         left = outbox.retry_marks(attempts=outbox.MARK_ATTEMPTS) if outbox.unmarked() else 0
@@ -48,7 +49,8 @@ def flush(app: App, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
     return result
 
 
-def _flush(app: App, stats: outbox.SendStats, *, ignore_backoff: bool) -> tuple[outbox.SendStats, bool]:
+def _flush(app: App, stats: outbox.SendStats, *, ignore_backoff: bool,
+           progress=lambda: None) -> tuple[outbox.SendStats, bool]:
     from kpudesk.mailbox.smtp import Envelope  # not at import: see App.smtp
 
     items = outbox.due(app.clock.now(), ignore_backoff=ignore_backoff)
@@ -63,6 +65,7 @@ def _flush(app: App, stats: outbox.SendStats, *, ignore_backoff: bool) -> tuple[
             return outbox.claim(env.key, app.clock.now())
 
         def on_result(r: SendResult) -> None:
+            progress()
             if not r.attempted:
                 return
             now = app.clock.now()

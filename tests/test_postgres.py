@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 import pytest
 
+from tests.auth_mail import MAIL_SETTINGS, trusted
 from tests.corpus.hostile import hostile_messages, party_mail
 from tests.desk import Desk
 from tests.frozen_kpudesk import freeze
@@ -38,7 +39,7 @@ WIB = ZoneInfo("Asia/Jakarta")
 NOW = "2026-11-27T09:00:00+07:00"  # a Friday, within service hours
 DATA = Path(__file__).parent / "data"
 ANGGOTA = "anggota@kpu-mesuji.example.org"
-EXTRA = f"""
+EXTRA = MAIL_SETTINGS + f"""
 [escalation]
 anggota = ["{ANGGOTA}"]
 
@@ -329,9 +330,9 @@ def escalation_scenario(desk: Desk, user: ImapUser, smtp: SmtpServer) -> dict:
     out = {"escalated": desk.json("tickets", "show", siti)["status"], "send": desk.json("send")}
     (esc,) = [m for m in smtp.messages if ANGGOTA in m.rcpt_tos]
     # The member answers from a client that drops the tag: it threads by our Message-ID.
-    append(user, "INBOX", [party_mail(ANGGOTA, "RE: Eskalasi", "Boleh dijawab: tidak boleh ganda.",
-                                      message_id="<a1@kpu.example.org>", in_reply_to=esc.message["Message-ID"],
-                                      date=SENT_AT)])
+    append(user, "INBOX", [trusted(party_mail(ANGGOTA, "RE: Eskalasi", "Boleh dijawab: tidak boleh ganda.",
+                                              message_id="<a1@kpu.example.org>",
+                                              in_reply_to=esc.message["Message-ID"], date=SENT_AT))])
     out["poll"] = desk.json("poll")
     out["sent"] = sent_mail(smtp)
     out["show"] = desk.json("tickets", "show", siti)

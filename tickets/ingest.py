@@ -23,7 +23,7 @@ from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
 from .analysis import Analysis, analysis_of, analyze, guess_identity, message_identity, ticket_subject
-from .archive import Archive
+from .archive import Archive, ArchiveWriteError
 from .classify import Kind, OwnIdentity
 from .identity import IdentityGuess, PartyRegistry
 from .matching import Match, MatchContext, find_ticket
@@ -172,6 +172,8 @@ class Ingestor:
                 if contacts:
                     executemany(_CONTACT_UPSERT, contacts)
                 return self._advance(folder, uidvalidity, mails, high_uid)
+        except ArchiveWriteError:
+            raise  # the disk refused the batch's bytes: storing it message by message would too
         except Exception as exc:  # noqa: BLE001
             # ... so then the batch, rolled back whole, is stored again message by message,
             # each in its own savepoint, and what fails again is quarantined.
