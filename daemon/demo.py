@@ -291,8 +291,16 @@ class DemoSmtpServer:
 # --- demo content --------------------------------------------------------------------------
 
 
+# The office's receiving mail server, as the demo plays it: it checks each incoming mail
+# (SPF/DKIM/DMARC) and writes its verdict on top, as Gmail or a Postfix with OpenDMARC does.
+# The demo settings trust this authserv-id ([mail] trusted_authserv_id) and nothing else.
+DEMO_MX = "mx.kpu-mesuji.example.org"
+
+
 def _mail(from_addr: str, subject: str, body: str, *, to: str = HELPDESK, in_reply_to: str | None = None,
-          references: str | None = None, extra: dict[str, str] | None = None) -> bytes:
+          references: str | None = None, extra: dict[str, str] | None = None,
+          verdict: str = "dmarc=pass") -> bytes:
+    """A mail as delivered to the helpdesk's mailbox, with the receiving server's verdict."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = from_addr
     msg["To"] = to
@@ -307,7 +315,9 @@ def _mail(from_addr: str, subject: str, body: str, *, to: str = HELPDESK, in_rep
     for k, v in (extra or {}).items():
         msg[k] = v
     msg.set_content(body)
-    return msg.as_bytes(policy=policy.SMTP)
+    stamp = (f"Authentication-Results: {DEMO_MX};\r\n\t{verdict} header.from={domain}\r\n"
+             f"Received: from mail.{domain} by {DEMO_MX} with ESMTPS;\r\n\t{msg['Date']}\r\n")
+    return stamp.encode() + msg.as_bytes(policy=policy.SMTP)
 
 
 @dataclass(frozen=True)
@@ -346,7 +356,7 @@ PARTY_MAILS = (
     PartyMail("wayan", "Spam", WAYAN, "Wayan Sudarta", "NasDem", "Unggah KTA gagal di Sipol",
               "Selamat pagi,\n\nSaat mengunggah KTA anggota di Sipol selalu muncul pesan gagal, padahal "
               "ukuran berkas sudah kecil. Mohon petunjuk.\n\nWayan Sudarta\nLO DPD Partai NasDem Mesuji\n",
-              note="tersaring ke Spam, tetapi alamat LO terdaftar"),
+              note="tersaring ke Spam; petugas memeriksa folder Spam dan melepaskannya"),
     PartyMail("promo", "Spam", PROMO, "Promo Undian", "-", "SELAMAT! Anda memenangkan undian Rp 50.000.000",
               "Klik tautan berikut dalam 24 jam untuk mengklaim hadiah Anda. Kirim nomor rekening dan PIN.\n",
               note="spam sungguhan"),
@@ -421,6 +431,9 @@ url = "sqlite:///state/kpudesk.db"
 
 [storage]
 dir = "state"
+
+[mail]
+trusted_authserv_id = "{DEMO_MX}"   # server penerima yang hasil SPF/DKIM/DMARC-nya dipercaya
 
 [escalation]
 anggota = ["{ANGGOTA}"]
@@ -614,7 +627,8 @@ class Story:
         self.step("Surel partai masuk ke kotak surat helpdesk")
         for m in PARTY_MAILS:
             frm = f"{m.name} <{m.sender}>"
-            self.deliver(m.folder, _mail(frm, m.subject, m.body))
+            verdict = "spf=softfail dkim=none dmarc=fail" if m.key == "promo" else "dmarc=pass"
+            self.deliver(m.folder, _mail(frm, m.subject, m.body, verdict=verdict))
             where = "INBOX" if m.folder == "INBOX" else "Spam "
             note = f"  [{m.note}]" if m.note else ""
             self.say(f"{where} <- {frm}: \u201c{m.subject}\u201d{note}")
@@ -622,9 +636,17 @@ class Story:
 
     def first_poll(self) -> None:
         self.step("kpudesk poll: surel menjadi tiket (INBOX lalu Spam)")
-        stats = self.poll(fetched=5, tickets_created=4, spam_rescued=1, spam_held=1, quarantined=0)
+        stats = self.poll(fetched=5, tickets_created=3, spam_rescued=0, spam_held=2, quarantined=0)
         self.say(f"Diambil {stats['fetched']} surel: {stats['tickets_created']} tiket baru, "
-                 f"{stats['spam_rescued']} diselamatkan dari Spam, {stats['spam_held']} spam ditahan.")
+                 f"{stats['spam_held']} ditahan di folder Spam (tidak ada yang dibalas).")
+        # The SOP: officers check the spam folder too. A new mail is never rescued from
+        # spam by its From: line alone (anyone can write one): an officer releases it.
+        held = self.json("spam", "list", quiet=True)
+        expect(sorted(h["from"] for h in held) == sorted([WAYAN, PROMO]), f"spam yang ditahan: {held}")
+        (wayan_held,) = [h for h in held if h["from"] == WAYAN]
+        r = self.run("spam", "release", str(wayan_held["id"]), "--as", RINA)
+        self.show(r.out)
+        self.say(f"Petugas memeriksa folder Spam: surel LO NasDem dilepas menjadi tiket; {PROMO} tetap ditahan.")
         listing = self.json("tickets", "list", quiet=True)
         by_requester = {t["requester"]: t for t in listing}
         for m in PARTY_MAILS:
@@ -643,7 +665,7 @@ class Story:
             self.say(f"  tiket baru {t['ref']}  {t['party'] or '-':<9} {m.name:<15} \u201c{t['subject']}\u201d "
                      f"({hint}{extra})")
         expect(self.tickets["wayan"]["party"] == "NasDem" and self.tickets["wayan"]["from_spam"],
-               "surel LO NasDem di Spam seharusnya diselamatkan dan dikenali partainya")
+               "surel LO NasDem yang dilepas dari Spam seharusnya menjadi tiket dan dikenali partainya")
         expect(self.tickets["dedi"]["party"] == "Gerindra", "LO Gerindra terdaftar seharusnya dikenali partainya")
         held = self.json("spam", "list")
         expect([h["from"] for h in held] == [PROMO], f"spam yang ditahan: {[h['from'] for h in held]}")

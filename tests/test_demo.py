@@ -203,7 +203,7 @@ def test_a_step_that_goes_wrong_fails_clearly_and_stops_the_servers(tmp_path, mo
         close_database()
     text = out.getvalue()
     assert code == 1
-    assert "DEMO GAGAL pada langkah 3" in text and "tickets_created diharapkan 4, ternyata 5" in text
+    assert "DEMO GAGAL pada langkah 3" in text and "tickets_created diharapkan 3, ternyata 4" in text
     assert f"Folder demo dibiarkan untuk diperiksa: {tmp_path / 'demo'}" in text
     s = load_settings(tmp_path / "demo" / "settings.toml")
     for port in (s.imap.port, s.smtp.port):
