@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -36,10 +37,81 @@ class DatabaseLocked(Exception):
     for longer than the busy timeout."""
 
 
+# argparse's own English, said in Bahasa Indonesia (Python 3.11's wording); matched in
+# order against the messages argparse hands to `error`.
+_ARGPARSE_ID: list[tuple[re.Pattern[str], str]] = [(re.compile(a), b) for a, b in [
+    (r"^the following arguments are required: (.*)$", r"argumen wajib belum diberikan: \1"),
+    (r"^unrecognized arguments: (.*)$", r"argumen tidak dikenal: \1"),
+    (r"^one of the arguments (.*) is required$", r"salah satu argumen \1 wajib diberikan"),
+    (r"^argument (.*?): not allowed with argument (.*)$", r"argumen \1 tidak boleh dipakai bersama \2"),
+    (r"^argument (.*?): expected one argument$", r"argumen \1 memerlukan satu nilai"),
+    (r"^argument (.*?): expected at most one argument$", r"argumen \1 menerima paling banyak satu nilai"),
+    (r"^argument (.*?): expected at least one argument$", r"argumen \1 memerlukan paling sedikit satu nilai"),
+    (r"^argument (.*?): expected (\d+) arguments?$", r"argumen \1 memerlukan \2 nilai"),
+    (r"^argument (.*?): invalid int value: (.*)$", r"argumen \1: bukan bilangan bulat: \2"),
+    (r"^argument (.*?): invalid float value: (.*)$", r"argumen \1: bukan angka: \2"),
+    (r"^argument (.*?): invalid (\S+) value: (.*)$", r"argumen \1: nilai tidak valid: \3"),
+    (r"^argument (.*?): ignored explicit argument (.*)$", r"argumen \1: nilai \2 diabaikan"),
+    (r"^argument (.*?): (.*)$", r"argumen \1: \2"),
+    (r"^ambiguous option: (.*?) could match (.*)$", r"opsi \1 ambigu, bisa berarti: \2"),
+]]
+
+
+def translate_argparse(message: str) -> str:
+    """An argparse error message in Bahasa Indonesia (unknown wording is kept)."""
+    for pattern, repl in _ARGPARSE_ID:
+        if pattern.match(message):
+            return pattern.sub(repl, message, count=1)
+    return message
+
+
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "penggunaan: " if prefix is None else prefix)
+
+
+# Placeholders in usage lines by argument name (argparse would print the English `dest`).
+_METAVARS = {
+    "id": "ID", "n": "NOMOR", "party": "PARTAI", "assignee": "PETUGAS", "officer": "PETUGAS",
+    "file": "BERKAS", "message": "TEKS", "text": "TEKS", "faq": "ID_FAQ", "reason": "ALASAN",
+    "name": "NAMA", "phone": "TELEPON", "email": "SUREL", "subject": "PERIHAL", "date": "TANGGAL",
+    "limit": "JUMLAH", "output": "BERKAS", "html": "BERKAS", "config": "BERKAS", "evidence": "BERKAS",
+    "attach": "BERKAS", "at": "WAKTU", "directory": "FOLDER", "dir": "FOLDER", "search": "KATA",
+    "listen": "HOST:PORT", "who": "SIAPA",
+}
+_HELPS = {"json": "keluaran JSON (untuk skrip)"}
+
+
 class _Parser(argparse.ArgumentParser):
+    """argparse with every word it prints itself in Bahasa Indonesia, without gettext
+    catalogues: group titles, the help option, "usage:", placeholders, its error messages."""
+
+    def _add_action(self, action):
+        # Every argument passes here, those of mutually exclusive groups too.
+        if action.metavar is None and action.nargs != 0 and action.choices is None and action.dest in _METAVARS:
+            action.metavar = _METAVARS[action.dest]
+        if action.help is None and action.dest in _HELPS:
+            action.help = _HELPS[action.dest]
+        return super()._add_action(action)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = "argumen posisi"
+        self._optionals.title = "opsi"
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help="tampilkan bantuan ini lalu keluar")
+
+    def _check_value(self, action, value) -> None:
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            raise argparse.ArgumentError(action, f"pilihan tidak valid: {value!r} (pilih dari {choices})")
+
     def error(self, message: str) -> None:  # argparse exits 2 on usage errors, as we want
         self.print_usage(sys.stderr)
-        self.exit(EX_USAGE, f"kpudesk: galat: {message}\n")
+        self.exit(EX_USAGE, f"kpudesk: galat: {translate_argparse(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

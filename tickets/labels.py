@@ -41,6 +41,8 @@ EVENT_LABELS: dict[str, str] = {
 
 DELIVERY_LABELS: dict[str, str] = {
     "pending": "menunggu dikirim",
+    "queued": "antre kirim",
+    "bounced": "ditolak penerima",
     "sent": "terkirim",
     "failed": "gagal terkirim",
     "given": "disampaikan langsung",
@@ -66,6 +68,32 @@ def waktu(value: datetime | None, zone: ZoneInfo | str = "Asia/Jakarta") -> str:
     if value is None:
         return "-"
     return f"{tgl(value, zone)} {jam(value, zone)}"
+
+
+def waktu_iso(text: str | None, zone: ZoneInfo | str = "Asia/Jakarta") -> str:
+    """`waktu` for a time already written as ISO 8601 (the `--json` shapes); "-" for none."""
+    if not text:
+        return "-"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return waktu(value, zone) if value.tzinfo else text
+
+
+# Channels and message kinds as the officer's views name them.
+CHANNEL_LABELS: dict[str, str] = {"email": "surel", "tatap-muka": "tatap muka",
+                                  "pesan-online": "pesan daring", "pertemuan-online": "pertemuan daring"}
+KIND_LABELS: dict[str, str] = {
+    "ack": "tanda terima otomatis", "answer": "jawaban", "followup": "kabar perkembangan",
+    "notice": "pemberitahuan", "escalation-anggota": "eskalasi ke Anggota KPU",
+    "escalation-provinsi": "eskalasi ke KPU Provinsi", "auto_reply": "balasan otomatis",
+    "bounce": "laporan gagal kirim", "bulk": "surel massal", "note": "catatan",
+}
+
+
+def channel_label(channel: str | None) -> str:
+    return CHANNEL_LABELS.get(channel or "", channel or "-")
 
 
 def poll_summary(counters: dict[str, int]) -> str:

@@ -1,12 +1,14 @@
 """Read-only views of tickets as plain data (the shapes of the CLI's --json output)."""
 from __future__ import annotations
 
+import difflib
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import peewee as pw
 
-from .errors import NotFound
+from .errors import NotFound, UserError
 from .models import Attachment, Event, Identity, Message, Party, Ticket
 from .sender_auth import Verdict
 
@@ -19,27 +21,101 @@ def ref(ticket_id: int, tag: str) -> str:
     return f"{tag} #{ticket_id}"
 
 
-def get_ticket(ticket_id: int | str) -> Ticket:
-    try:
-        tid = int(str(ticket_id).lstrip("#"))
-    except ValueError:
-        raise NotFound(f"nomor tiket tidak valid: {ticket_id!r}") from None
+# `2`, `#2`, `HD-MSJ #2`, `[HD-MSJ #2]`, `hd-msj#2`: the forms a ticket is shown in.
+_TICKET_ID = re.compile(r"\[?\s*(?:(?P<tag>[^\s#\[\]][^#\[\]]*?)\s*)?#?\s*(?P<id>\d{1,18})\s*\]?")
+
+
+def parse_ticket_id(text: str, tag: str | None = None) -> int:
+    """The ticket number in `text`, written as the helpdesk shows it; a tag, when given,
+    must be the helpdesk's own (any case). Raises UserError naming the accepted forms."""
+    m = _TICKET_ID.fullmatch(str(text).strip())
+    shown = f"{tag} #2" if tag else "HD #2"
+    if m is None:
+        raise UserError(f"nomor tiket tidak valid: {text!r} (contoh: 2, #2, {shown!r} atau [{shown}])")
+    written = m.group("tag")
+    if written and tag and written.strip().casefold() != tag.casefold():
+        raise UserError(f"nomor tiket {text!r} memakai label {written.strip()!r}, bukan label helpdesk ini ({tag!r})")
+    return int(m.group("id"))
+
+
+def get_ticket(ticket_id: int | str, tag: str | None = None) -> Ticket:
+    tid = ticket_id if isinstance(ticket_id, int) else parse_ticket_id(ticket_id, tag)
     t = Ticket.get_or_none(Ticket.id == tid)
     if t is None:
         raise NotFound(f"tiket #{tid} tidak ditemukan")
     return t
 
 
+def _fold(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.casefold()).split())
+
+
+def resolve_party(registry, text: str):
+    """The registry's party for a filter as an officer types it: ballot number, short or full
+    name, any alias ("PDIP", "PDI-P"), or an unambiguous beginning of one ("pdi"); an unknown
+    name is a UserError suggesting the closest names."""
+    text = (text or "").strip()
+    if not text:
+        raise UserError("nama partai kosong (pakai singkatan, nama, atau nomor urut)")
+    found = registry.get(text)
+    if found is not None:
+        return found
+    names = {}  # folded name -> (shown name, party)
+    for p in registry.parties:
+        for name in (p.short, p.name, *p.aliases):
+            names.setdefault(_fold(name), (name, p))
+    key = _fold(text)
+    if key in names:
+        return names[key][1]
+    squashed = key.replace(" ", "")
+    starts = {p.number: p for k, (_n, p) in names.items() if key and (k.startswith(key) or k.replace(" ", "").startswith(squashed))}
+    if len(starts) == 1:
+        return next(iter(starts.values()))
+    if len(starts) > 1:
+        which = ", ".join(sorted(p.short for p in starts.values()))
+        raise UserError(f"nama partai {text!r} cocok dengan lebih dari satu partai: {which}")
+    close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.5)
+    shown = list(dict.fromkeys(names[c][1].short for c in close))
+    hint = f"; maksud Anda: {', '.join(shown)}?" if shown else " (pakai singkatan, nama, atau nomor urut)"
+    raise UserError(f"partai tidak dikenal: {text!r}{hint}")
+
+
+def _like(field, word: str):
+    """A case-insensitive substring test (peewee escapes LIKE's wildcards in `word`)."""
+    return pw.fn.LOWER(pw.fn.COALESCE(field, "")).contains(word.lower())
+
+
+def _search_clause(words: str, tag: str):
+    """Every word must appear in the subject, a message's text, the requester's name or
+    address, or the ticket's reference (`HD-MSJ #12`, `#12`, `12`)."""
+    clause = None
+    for word in words.split():
+        in_text = Message.select(Message.id).where((Message.ticket == Ticket.id) & _like(Message.text, word))
+        one = (_like(Ticket.subject, word) | _like(Ticket.requester_name, word) | _like(Ticket.requester, word)
+               | pw.fn.EXISTS(in_text))
+        digits = word.strip("#[]")
+        if digits.isdigit():
+            one = one | (Ticket.id == int(digits))
+        elif word.strip("[]").casefold() == tag.casefold():
+            one = pw.SQL("1 = 1")
+        clause = one if clause is None else clause & one
+    return clause
+
+
 def list_tickets(*, tag: str, zone: ZoneInfo, status: str | None = None, party: str | None = None,
                  assignee: str | None = None, channel: str | None = None, needs_answer: bool = False,
-                 ids: list[int] | None = None) -> list[dict]:
+                 ids: list[int] | None = None, search: str | None = None) -> list[dict]:
+    """Tickets matching every filter given; `party` is a ballot number (see resolve_party)
+    or, for other callers, a short name, name or number as stored."""
     count = (Message.select(pw.fn.COUNT(Message.id)).where(
         (Message.ticket == Ticket.id) & (Message.direction.in_(["in", "out"]))))
     q = (Ticket.select(Ticket, Party, count.alias("n_messages"))
          .join(Party, pw.JOIN.LEFT_OUTER).order_by(Ticket.id))
     if status:
         q = q.where(Ticket.status == status)
-    if party:
+    if isinstance(party, int):
+        q = q.where(Party.number == party)
+    elif party:
         p = party.lower()
         q = q.where((pw.fn.LOWER(Party.short) == p) | (pw.fn.LOWER(Party.name) == p) | (Party.number == (int(p) if p.isdigit() else -1)))
     if assignee:
@@ -50,6 +126,8 @@ def list_tickets(*, tag: str, zone: ZoneInfo, status: str | None = None, party: 
         q = q.where(Ticket.status == "baru")
     if ids is not None:
         q = q.where(Ticket.id.in_(ids))
+    if search and search.split():
+        q = q.where(_search_clause(search, tag))
     return [summary(t, tag=tag, zone=zone, n_messages=t.n_messages) for t in q]
 
 
@@ -108,6 +186,11 @@ def detail(t: Ticket, *, tag: str, zone: ZoneInfo) -> dict:
     d = summary(t, tag=tag, zone=zone)
     msgs = list(Message.select().where(Message.ticket == t).order_by(Message.created_at, Message.id))
     d["messages"] = [message_view(m, zone) for m in msgs]
+    n = 0
+    for m in d["messages"]:  # numbered as `tickets attachment ID N` takes them
+        for a in m["attachments"]:
+            n += 1
+            a["number"] = n
     ident = Identity.get_or_none(Identity.ticket == t)
     d["identity"] = {
         "name": ident.name if ident else None,
@@ -124,3 +207,9 @@ def detail(t: Ticket, *, tag: str, zone: ZoneInfo) -> dict:
         for e in Event.select().where(Event.ticket == t).order_by(Event.at, Event.id)
     ]
     return d
+
+
+def ticket_attachments(t: Ticket) -> list[Attachment]:
+    """The ticket's files in the order `detail` numbers them (1 = the first)."""
+    return list(Attachment.select().join(Message).where(Message.ticket == t)
+                .order_by(Message.created_at, Message.id, Attachment.id))

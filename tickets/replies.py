@@ -10,8 +10,8 @@ The same context gives the same text either way.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +24,7 @@ from . import msgid as ourid
 from . import outbox
 from .errors import UserError
 from .hours import ServiceCalendar
-from .models import Event, Identity, Message, Ticket, rows, utc_text
+from .models import Attachment, Event, Identity, Message, Ticket, rows, utc_text
 from .queries import ref
 from .status import LABELS, Status
 
@@ -38,6 +38,64 @@ ROLE_LABELS = {
     "ketua": "Ketua KPU Kabupaten",
     "anggota-kpu": "Anggota KPU Kabupaten",
 }
+
+
+# What one answer may carry: enough for scans of forms and letters, small enough for
+# the parties' mailboxes (many refuse more than 10-25 MB after base64's third).
+MAX_ATTACH_BYTES = 10 * 1024 * 1024
+
+# Leading bytes of the types officers attach, and the type recorded for each.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),  # .doc/.xls
+    (b"Rar!\x1a\x07", "application/vnd.rar"),
+)
+_ZIP_KINDS = {".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+              ".odt": "application/vnd.oasis.opendocument.text",
+              ".ods": "application/vnd.oasis.opendocument.spreadsheet"}
+_OLE_KINDS = {".doc": "application/msword", ".xls": "application/vnd.ms-excel"}
+
+
+def sniff_type(data: bytes, filename: str = "") -> str:
+    """The content type from the file's first bytes (the name only tells zip and OLE
+    containers apart); text that is valid UTF-8 is text/plain; else application/octet-stream."""
+    suffix = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
+    head = bytes(data[:16])
+    if head.startswith(b"PK\x03\x04"):
+        return _ZIP_KINDS.get(suffix, "application/zip")
+    if head.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, ctype in _MAGIC:
+        if head.startswith(magic):
+            return _OLE_KINDS.get(suffix, ctype) if ctype == "application/x-ole-storage" else ctype
+    sample = bytes(data[:4096])
+    if sample and b"\0" not in sample:
+        try:
+            sample.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(sample) - 4:  # not just a character cut at the sample's end
+                return "application/octet-stream"
+        return "text/csv" if suffix == ".csv" else "text/plain"
+    return "application/octet-stream"
+
+
+def prepare_attachments(files: list[tuple[str, bytes]]) -> tuple[tuple[str, str, bytes], ...]:
+    """(filename, content type, data) for each file an officer attaches; UserError when
+    a file is empty or all together exceed MAX_ATTACH_BYTES."""
+    total = sum(len(data) for _name, data in files)
+    if total > MAX_ATTACH_BYTES:
+        raise UserError(f"lampiran terlalu besar: {total / 1048576:.1f} MB bersama-sama "
+                        f"(batas {MAX_ATTACH_BYTES // 1048576} MB per jawaban)")
+    for name, data in files:
+        if not data:
+            raise UserError(f"lampiran {name!r} kosong")
+    return tuple((name, sniff_type(data, name), data) for name, data in files)
 
 
 @dataclass(frozen=True)
@@ -60,6 +118,18 @@ class Replies:
         self.renderer = renderer
         self.calendar = calendar
         self.clock = clock
+        self._attaching: tuple[tuple, object] = ((), None)
+
+    @contextlib.contextmanager
+    def attaching(self, files: tuple[tuple[str, str, bytes], ...], archive):
+        """Answers queued inside carry `files` (from `prepare_attachments`), stored in
+        `archive` and listed on the answer's message. For callers of OfficerActions.reply,
+        which does not pass attachments on (yet)."""
+        self._attaching = (tuple(files), archive)
+        try:
+            yield
+        finally:
+            self._attaching = ((), None)
 
     # --- contexts ---------------------------------------------------------------------
 
@@ -193,7 +263,8 @@ class Replies:
 
     # --- officers' answers --------------------------------------------------------------
 
-    def queue_answer(self, ticket: Ticket, *, officer, body: str, faq=None) -> outbox.OutboxItem:
+    def queue_answer(self, ticket: Ticket, *, officer, body: str, faq=None, attachments=None,
+                     archive=None) -> outbox.OutboxItem:
         if not ticket.requester:
             raise UserError(f"tiket #{ticket.id} tidak punya alamat surel pemohon; jawaban tidak dapat dikirim "
                             "lewat surel (catat jawaban lisan dengan `tickets note`)")
@@ -202,9 +273,18 @@ class Replies:
             "officer": {"name": officer.name, "role_label": ROLE_LABELS.get(officer.role, officer.role)},
             "faq": {"id": faq.id, "question": faq.question} if faq else None,
         }
-        return self.queue(ticket=ticket, kind="answer", to=[ticket.requester], subject=self.answer_subject(ticket),
+        if attachments is None:
+            attachments, archive = self._attaching
+        item = self.queue(ticket=ticket, kind="answer", to=[ticket.requester], subject=self.answer_subject(ticket),
                           template="party/answer", context=ctx, author=officer.name, html=True,
-                          **self.thread_kwargs(ticket))
+                          attachments=tuple(attachments), **self.thread_kwargs(ticket))
+        if attachments:
+            for filename, ctype, data in attachments:
+                sha, path = archive.put(bytes(data), kind="att", suffix="")
+                Attachment.create(message=item.message, filename=filename, content_type=ctype, size=len(data),
+                                  sha256=sha, path=path)
+            archive.sync()
+        return item
 
     def queue_followup(self, ticket: Ticket, *, waiting_on: str, since: datetime) -> outbox.OutboxItem:
         ctx = self.base_context(ticket) | {"waiting_on": waiting_on, "since": since}

@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import unicodedata
 
+from kpudesk.tickets.errors import UserError
+from kpudesk.tickets.queries import parse_ticket_id
+
 from ..cli import config_path
 from ..config import load_settings
 from ..logsetup import configure_logging
@@ -36,3 +39,14 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def ticket_id(text: str) -> str:
+    """argparse `type=` for a ticket id as shown (`2`, `#2`, `HD-MSJ #2`, `[HD-MSJ #2]`):
+    checks the form here (a usage error, exit 2); `queries.get_ticket(value, tag)` then
+    checks the tag against the settings' and finds the ticket (exit 1 if unknown)."""
+    try:
+        parse_ticket_id(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()

@@ -18,8 +18,8 @@ def register(sub) -> None:
     p = sub.add_parser("progress", help="progres pengisian data Sipol")
     psub = p.add_subparsers(dest="progress_command", required=True, metavar="AKSI")
     i = psub.add_parser("import", help="impor angka dasbor Sipol dari berkas CSV (lihat docs/progress-csv.md)")
-    i.add_argument("file", metavar="FILE.csv")
-    i.add_argument("--evidence", nargs="+", action="extend", default=[], metavar="FILE",
+    i.add_argument("file", metavar="BERKAS.csv")
+    i.add_argument("--evidence", nargs="+", action="extend", default=[], metavar="BERKAS",
                    help="tangkapan layar dasbor Sipol sebagai bukti (boleh lebih dari satu)")
     i.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
     i.add_argument("--json", action="store_true")

@@ -7,20 +7,24 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import textwrap
 from datetime import date
 from pathlib import Path
 
+from kpudesk.mailbox.render import tgl
 from kpudesk.tickets import queries, walkin
+from kpudesk.tickets.errors import UserError
+from kpudesk.tickets.labels import waktu_iso
 from kpudesk.tickets.laporan import consultation_report
+from kpudesk.tickets.status import Status
 from kpudesk.tickets.timing import overdue_ticket_ids, ticket_timings
 from kpudesk.tickets.walkin import CHANNELS
-from kpudesk.tickets.errors import UserError
-from kpudesk.tickets.status import LABELS, Status
 
 from ..cli import emit_json
-from . import ticket_actions
-from .common import app_from_args, clip, table
+from . import faqdesk, ticket_actions, ticket_files
+from .common import app_from_args, clip, table, ticket_id
+from .ticket_view import render_ticket
+
+ID_HELP = "nomor tiket (2, #2, HD-MSJ #2 atau [HD-MSJ #2])"
 
 
 def register(sub) -> None:
@@ -34,35 +38,39 @@ def register(sub) -> None:
     p.add_argument("--channel", choices=["email", "tatap-muka", "pesan-online", "pertemuan-online"])
     p.add_argument("--needs-answer", action="store_true", help="hanya yang perlu dijawab")
     p.add_argument("--overdue", action="store_true", help="hanya yang melewati standar waktu SOP")
+    p.add_argument("--search", nargs="+", metavar="KATA",
+                   help="kata di subjek, isi pesan, nama/surel pengirim atau nomor tiket (semua harus ada)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
     p = tsub.add_parser("show", help="tampilkan satu tiket")
-    p.add_argument("id")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
     p = tsub.add_parser("reply", help="jawab pihak partai (dikirim lewat surel)")
-    p.add_argument("id")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     _text_args(p)
     p.add_argument("--faq", help="mulai jawaban dari entri FAQ Sipol (mis. sipol-012)")
+    p.add_argument("--attach", action="append", default=[], metavar="BERKAS",
+                   help="lampirkan berkas (boleh diulang; paling banyak 10 MB bersama-sama)")
     p.set_defaults(func=cmd_reply)
 
     p = tsub.add_parser("note", help="catatan internal (tidak dikirim)")
-    p.add_argument("id")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     _text_args(p)
     p.set_defaults(func=cmd_note)
 
     for name, helptext, func in (("close", "tandai tiket selesai", cmd_close),
                                  ("reopen", "buka kembali tiket yang selesai", cmd_reopen)):
         p = tsub.add_parser(name, help=helptext)
-        p.add_argument("id")
+        p.add_argument("id", type=ticket_id, help=ID_HELP)
         p.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
         p.add_argument("--reason", help="alasan (dicatat di riwayat)")
         p.set_defaults(func=func)
 
     p = tsub.add_parser("escalate", help="eskalasi ke Anggota KPU Kabupaten atau KPU Provinsi")
-    p.add_argument("id")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     p.add_argument("--to", required=True, choices=["anggota", "provinsi"])
     p.add_argument("--message", default="", help="catatan petugas untuk penerima eskalasi")
     p.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
@@ -83,16 +91,11 @@ def register(sub) -> None:
 
     ticket_actions.register(tsub)  # `tickets answer` and `tickets void`
 
-    p = sub.add_parser("faq", help="FAQ Sipol")
-    fsub = p.add_subparsers(dest="faq_command", required=True, metavar="AKSI")
-    p = fsub.add_parser("search", help="cari entri FAQ Sipol untuk sebuah pertanyaan")
-    p.add_argument("text", nargs="+", help="pertanyaan")
-    p.add_argument("--limit", type=int, default=5)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_faq_search)
+    faqdesk.register(sub)
+    ticket_files.register(tsub)  # `tickets attachment`
 
     p = sub.add_parser("laporan", help="Laporan Hasil Konsultasi satu tiket")
-    p.add_argument("id")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     p.add_argument("--json", action="store_true")
     p.add_argument("--html", metavar="BERKAS", help="tulis versi HTML siap cetak ke berkas ini")
     p.set_defaults(func=cmd_laporan)
@@ -103,7 +106,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_bukutamu)
 
     p = tsub.add_parser("assign", help="tugaskan tiket ke petugas")
-    p.add_argument("id")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     p.add_argument("assignee", help="petugas yang ditugasi (nama atau surel)")
     p.add_argument("--as", dest="officer", help="petugas yang menugaskan")
     p.set_defaults(func=cmd_assign)
@@ -147,25 +150,30 @@ def read_text(args: argparse.Namespace, initial: str = "") -> str:
 
 def cmd_reply(args: argparse.Namespace) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     officer = app.settings.officer(args.officer)
     entry = None
     initial = ""
-    if args.faq:
-        entry = app.faq.current().get(args.faq)
+    if args.faq is not None:
+        entry = faqdesk.faq_entry(app, args.faq.strip())
         initial = entry.answer
+    files = ticket_files.read_attach_files(args.attach)
     body = read_text(args, initial)
     if entry is not None and (args.message is not None or args.file is not None):
         body = body.rstrip() + "\n\n" + entry.answer
-    app.officers.reply(ticket, officer=officer, body=body, faq=entry)
+    # OfficerActions.reply does not pass attachments on; Replies picks them up meanwhile.
+    with app.replies.attaching(files, app.archive):
+        app.officers.reply(ticket, officer=officer, body=body, faq=entry)
     print(f"Jawaban untuk {queries.ref(ticket.id, app.settings.helpdesk.tag)} masuk antrean kirim "
-          f"(kepada {ticket.requester}); status tiket: dijawab. Kirim sekarang dengan `kpudesk send`.")
+          f"(kepada {ticket.requester}"
+          + (f", {len(files)} lampiran" if files else "")
+          + "); status tiket: dijawab. Kirim sekarang dengan `kpudesk send`.")
     return 0
 
 
 def cmd_note(args: argparse.Namespace) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     app.officers.note(ticket, officer=app.settings.officer(args.officer), body=read_text(args))
     print(f"Catatan internal ditambahkan ke {queries.ref(ticket.id, app.settings.helpdesk.tag)}.")
     return 0
@@ -173,7 +181,7 @@ def cmd_note(args: argparse.Namespace) -> int:
 
 def _change_state(args: argparse.Namespace, action: str, done: str) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     getattr(app.officers, action)(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
     print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} {done}.")
     return 0
@@ -189,7 +197,7 @@ def cmd_reopen(args: argparse.Namespace) -> int:
 
 def cmd_escalate(args: argparse.Namespace) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     esc = app.escalations.escalate(ticket, target=args.to, officer=app.settings.officer(args.officer), note=args.message)
     who = "Anggota KPU Kabupaten" if args.to == "anggota" else "KPU Provinsi"
     print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} dieskalasi ke {who} ({', '.join(esc.to)}); "
@@ -215,32 +223,20 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_faq_search(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
-    hits = app.faq.current().search(" ".join(args.text), limit=max(1, args.limit))
-    if args.json:
-        emit_json([{"id": h.entry.id, "score": round(h.score, 4), "question": h.entry.question} for h in hits])
-        return 0
-    covered = bool(hits) and hits[0].score >= app.faq_threshold
-    if not covered:
-        print("Tidak ada di FAQ Sipol (skor di bawah ambang): pertimbangkan eskalasi ke Anggota KPU.")
-    for h in hits:
-        print(f"{h.entry.id}  skor {h.score:.2f}  {h.entry.question}")
-    if covered:
-        print(f"\nJawaban {hits[0].entry.id}:\n" + textwrap.fill(hits[0].entry.answer, 90))
-    return 0
-
-
 def cmd_laporan(args: argparse.Namespace) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     data = consultation_report(ticket, tag=app.settings.helpdesk.tag, calendar=app.calendar, now=app.clock.now())
     if args.json:
         emit_json(data)
         return 0
     ctx = {"helpdesk": {"name": app.settings.helpdesk.name}, "laporan": data}
     if args.html:
-        Path(args.html).write_text(app.replies.renderer.render("reports/laporan.html.j2", ctx), encoding="utf-8")
+        html = app.replies.renderer.render("reports/laporan.html.j2", ctx)
+        try:
+            Path(args.html).write_text(html, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"tidak dapat menulis {args.html}: {exc.strerror}") from None
         print(f"Laporan HTML siap cetak ditulis ke {args.html}")
         return 0
     print(app.replies.renderer.render("reports/laporan.txt.j2", ctx))
@@ -255,7 +251,7 @@ def cmd_bukutamu(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(rows)
         return 0
-    print(f"Buku tamu helpdesk — {day.isoformat()}")
+    print(f"Buku tamu helpdesk — {tgl(day)}")
     if not rows:
         print("Tidak ada tamu tercatat.")
         return 0
@@ -274,7 +270,7 @@ def parse_date(text: str) -> date:
 
 def cmd_assign(args: argparse.Namespace) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     assignee = app.settings.officer(args.assignee)
     app.officers.assign(ticket, officer=app.settings.officer(args.officer or args.assignee), assignee=assignee)
     print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} ditugaskan kepada {assignee.name}.")
@@ -284,9 +280,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     h = app.settings.helpdesk
+    party = queries.resolve_party(app.registry, args.party).number if args.party is not None else None
     ids = overdue_ticket_ids(app.calendar, app.clock.now()) if args.overdue else None
-    rows = queries.list_tickets(tag=h.tag, zone=app.settings.zone, status=args.status, party=args.party,
-                                assignee=args.assignee, channel=args.channel, needs_answer=args.needs_answer, ids=ids)
+    search = " ".join(args.search) if args.search else None
+    rows = queries.list_tickets(tag=h.tag, zone=app.settings.zone, status=args.status, party=party,
+                                assignee=args.assignee, channel=args.channel, needs_answer=args.needs_answer,
+                                ids=ids, search=search)
     if args.json:
         emit_json(rows)
         return 0
@@ -297,7 +296,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         ["Ref", "Status", "Partai", "Pengirim", "Pesan", "Diperbarui", "Subjek"],
         [[r["ref"], r["status"] + (" !" if r["flags"].get("delivery_failed") else ""), r["party"] or "-",
           clip(r["requester_name"] or r["requester"] or "-", 28), str(r["messages"]),
-          (r["updated_at"] or "")[:16].replace("T", " "), clip(r["subject"], 50)] for r in rows],
+          waktu_iso(r["updated_at"], app.settings.zone), clip(r["subject"], 50)] for r in rows],
     ))
     print(f"\n{len(rows)} tiket. Tanda ! = pengiriman surel gagal.")
     return 0
@@ -306,7 +305,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     h = app.settings.helpdesk
-    t = queries.get_ticket(args.id)
+    t = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     d = queries.detail(t, tag=h.tag, zone=app.settings.zone)
     hits = app.faq.for_ticket(t.subject, _first_question(d))
     d["faq_suggestions"] = [{"id": h.entry.id, "score": round(h.score, 3), "question": h.entry.question} for h in hits]
@@ -320,98 +319,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(d)
         return 0
-    print(render_ticket(d))
+    print(render_ticket(d, app.settings.zone))
     return 0
 
 
 def _first_question(d: dict) -> str:
     return next((m["text"] for m in d["messages"] if m["direction"] == "in"), "")
-
-
-def render_ticket(d: dict) -> str:
-    out = [f"[{d['ref']}] {d['subject']}",
-           f"Status   : {LABELS.get(Status(d['status']), d['status'])}",
-           f"Kanal    : {d['channel']}    Petugas: {d['assignee'] or '-'}",
-           f"Dibuat   : {d['created_at']}    Diperbarui: {d['updated_at']}"]
-    if d.get("from_spam"):
-        out.append("Catatan  : pesan pertama ditemukan di folder spam")
-    if d.get("claimed_tag"):
-        out.append(f"Catatan  : subjek menyebut tiket #{d['claimed_tag']}, tetapi pengirim bukan peserta tiket itu")
-    if d["flags"].get("delivery_failed"):
-        out.append("PERHATIAN: ada surel balasan yang gagal terkirim")
-    answer = d["flags"].get("escalation_answer")
-    if answer:
-        out.append("PERHATIAN: jawaban " + ("Provinsi" if answer == "provinsi" else "Anggota KPU") +
-                   " diterima — teruskan ke partai dengan `tickets reply`")
-    i = d["identity"]
-    out += ["", "Identitas konsultan:",
-            f"  Nama    : {i['name'] or '(belum diketahui)'}",
-            f"  Partai  : {i['party'] or '(belum diketahui)'}",
-            f"  Telepon : {i['phone'] or '(belum diketahui)'}",
-            f"  Surel   : {i['email'] or '-'}"]
-    out += ["", "Percakapan:"]
-    for m in d["messages"]:
-        arrow = {"in": "MASUK", "out": "KELUAR", "note": "CATATAN", "internal": "INTERNAL"}.get(m["direction"], m["direction"])
-        who = m["author"] or m["from"] or "-"
-        kind = KIND_LABELS.get(m["kind"], m["kind"]) if m["kind"] not in ("normal", None) else ""
-        state = DELIVERY_LABELS.get(m.get("delivery") or "", "")
-        out.append(f"--- {arrow} {(m['date'] or '')[:16].replace('T', ' ')} dari {who}"
-                   + (f" ({kind})" if kind else "") + (f" [{state}]" if state else ""))
-        if m["kind"] in ("ack", "followup", "notice"):
-            continue  # standard text from the templates: the line above says enough
-        out.append(textwrap.indent(fold_quotes(m["text"]).strip() or "(kosong)", "  "))
-        for a in m["attachments"]:
-            out.append(f"  [lampiran] {a['filename']} ({a['size']} bita, sha256 {a['sha256'][:12]}…)")
-    if d.get("escalations"):
-        out += ["", "Eskalasi:"]
-        for e in d["escalations"]:
-            who = "Anggota KPU Kabupaten" if e["to"] == "anggota" else "KPU Provinsi"
-            state = f"dijawab {e['answered_at']}" if e["answered_at"] else "menunggu jawaban"
-            ext = f", nomor tiket Provinsi {e['external_ref']}" if e["external_ref"] else ""
-            out.append(f"  {e['at']}  ke {who} oleh {e['by']}: {state}{ext}")
-    if "timings" in d:
-        tm = d["timings"]
-
-        def minutes(v):
-            return "-" if v is None else f"{v:.0f} menit"
-
-        out += ["", "Waktu layanan (menit jam layanan; standar SOP: terima 10, jawab 30, eskalasi 15):",
-                f"  Penerimaan {minutes(tm['receive_minutes'])}, menjawab {minutes(tm['answer_minutes'])}"
-                + (f", eskalasi {minutes(tm['escalation_minutes'])}" if tm["escalation_minutes"] is not None else "")]
-        for b in tm["breaches"]:
-            out.append(f"  MELEWATI STANDAR: {b['label']} {b['minutes']:.0f} menit (standar {b['standard']}, lebih {b['over']:.0f})")
-    if "faq_suggestions" in d:
-        out += ["", "Saran FAQ Sipol:" if d["faq_covered"] else "Saran FAQ Sipol: TIDAK ADA DI FAQ (pertimbangkan eskalasi)"]
-        for h in d["faq_suggestions"]:
-            out.append(f"  {h['id']}  skor {h['score']:.2f}  {clip(h['question'], 70)}")
-        if d["faq_suggestions"]:
-            out.append(f"  Pakai: kpudesk tickets reply {d['id']} --faq {d['faq_suggestions'][0]['id']}")
-    out += ["", "Riwayat:"]
-    for e in d["events"]:
-        out.append(f"  {e['at']}  {e['actor']}: {e['kind']}")
-    return "\n".join(out)
-
-
-KIND_LABELS = {"ack": "tanda terima otomatis", "answer": "jawaban", "followup": "kabar perkembangan",
-               "notice": "pemberitahuan", "escalation-anggota": "eskalasi ke Anggota KPU",
-               "escalation-provinsi": "eskalasi ke KPU Provinsi", "auto_reply": "balasan otomatis",
-               "bounce": "laporan gagal kirim", "bulk": "surel massal", "note": "catatan"}
-DELIVERY_LABELS = {"queued": "antre kirim", "sent": "terkirim", "failed": "GAGAL TERKIRIM", "bounced": "DITOLAK PENERIMA"}
-
-
-def fold_quotes(text: str) -> str:
-    """Fold quoted history ("> " lines and an Indonesian/English reply header) into one line."""
-    lines = (text or "").splitlines()
-    out, quoted = [], 0
-    for line in lines:
-        s = line.lstrip()
-        if s.startswith(">"):
-            quoted += 1
-            continue
-        if quoted:
-            out.append(f"[... {quoted} baris kutipan disembunyikan ...]")
-            quoted = 0
-        out.append(line)
-    if quoted:
-        out.append(f"[... {quoted} baris kutipan disembunyikan ...]")
-    return "\n".join(out)
