@@ -29,6 +29,7 @@ from kpudesk.mailbox.compose import tagged_subject
 from kpudesk.mailbox.message import InboundMessage
 
 from .errors import ConfigError, UserError
+from .faq import RELATED_THRESHOLD
 from .matching import Match
 from .models import BaseModel, Event, Identity, JsonField, Message, Ticket, UtcDateTimeField, db, register_models
 from .queries import ref
@@ -112,6 +113,13 @@ class Escalations:
             ticket = Ticket.get_by_id(ticket.id)
             if ticket.status == Status.SELESAI.value:
                 raise UserError(f"tiket #{ticket.id} sudah selesai; buka kembali dulu")
+            # The status first: the mail states the status the ticket has once escalated
+            # (the recipient reads it after this), not the `baru` it had a moment before.
+            flags = dict(ticket.flags or {})
+            flags.pop("escalation_answer", None)
+            ticket.flags = flags
+            _set_status(ticket, Status.ESKALASI_ANGGOTA if target == "anggota" else Status.ESKALASI_PROVINSI,
+                        actor=officer.name, now=now, also=[Ticket.flags])
             ctx = self._context(ticket, officer, note)
             template = f"internal/escalation_{target}"
             tag_ref = ref(ticket.id, self.replies.me.tag)
@@ -120,11 +128,6 @@ class Escalations:
                                       template=template, context=ctx, author=officer.name, direction="internal")
             esc = Escalation.create(ticket=ticket, target=target, to=to, by=officer.name, at=now, note=note or "",
                                     outbox_id=item.id)
-            flags = dict(ticket.flags or {})
-            flags.pop("escalation_answer", None)
-            ticket.flags = flags
-            _set_status(ticket, Status.ESKALASI_ANGGOTA if target == "anggota" else Status.ESKALASI_PROVINSI,
-                        actor=officer.name, now=now, also=[Ticket.flags])
             Event.create(ticket=ticket, at=now, actor=officer.name, kind="ticket.escalated",
                          detail={"to": target, "addresses": to, "escalation": esc.id, "note": note or None})
             if target == "provinsi" and ticket.requester:
@@ -140,7 +143,9 @@ class Escalations:
         msgs = list(Message.select().where(Message.ticket == ticket).order_by(Message.created_at, Message.id))
         first_in = next((m for m in msgs if m.direction == "in"), None)
         question = first_in.text if first_in else ticket.subject
-        hits = self.faq.for_ticket(ticket.subject, question)
+        # Only an entry scoring RELATED_THRESHOLD or more is named: below it the top hit is
+        # too often about something else (a 0.26 "match" misleads the recipient).
+        hits = [h for h in self.faq.for_ticket(ticket.subject, question) if h.score >= RELATED_THRESHOLD]
         ident = Identity.get_or_none(Identity.ticket == ticket)
         return self.replies.base_context(ticket) | {
             "identity": {"name": ident.name if ident else None, "party": ident.party if ident else None,
@@ -150,6 +155,8 @@ class Escalations:
                               "who": m.author or m.from_name or m.from_addr or "-", "date": m.date or m.created_at,
                               "text": m.text} for m in msgs if m.kind not in ("ack",)],
             "note": note or "",
+            # The officer escalates because they judged the FAQ does not answer it;
+            # "covered" says only whether the search would have suggested an entry.
             "faq_result": {"covered": bool(hits) and hits[0].score >= self.faq_threshold,
                            "hits": [{"id": h.entry.id, "question": h.entry.question, "score": h.score} for h in hits]},
             "officer": {"name": officer.name, "role_label": ROLE_LABELS.get(officer.role, officer.role)},

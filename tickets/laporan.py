@@ -2,7 +2,13 @@
 timings against the SOP standards and documentation — the archive record the SOP asks for.
 
 Built from the stored messages, escalations and the event trail; rendered as plain text and
-as printable HTML by the templates `reports/laporan.*`.
+as printable HTML by the templates `reports/laporan.*`. The data keeps ISO 8601 times and
+stable codes (the `--json` shape); each has a `*_label` twin in Bahasa Indonesia ("5 Desember
+2026 00.57 WIB", "terkirim lewat surel", "disampaikan langsung") that the templates print.
+
+Answers are the "out" messages of kind "answer": mailed (`tickets reply`) or given in person
+or online (`tickets answer`, disposition "given"). A step with no realisation (never done,
+ticket closed) reads "-" and "belum ada realisasi", never "Sesuai standar".
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from datetime import datetime
 
 from .escalation import Escalation, TARGET_LABELS
 from .hours import STANDARDS, STEP_LABELS, ServiceCalendar
+from .labels import DELIVERY_LABELS, delivery_label, waktu
 from .models import Attachment, Identity, Message, Ticket
 from .queries import iso, ref
 from .status import LABELS, Status
@@ -40,19 +47,33 @@ def consultation_report(ticket: Ticket, *, tag: str, calendar: ServiceCalendar, 
         b = breached.get(s["step"])
         s["over"] = _r(b.over_minutes) if b else 0
         s["running"] = s["step"] in timings.running
+        s["realised"] = s["minutes"] is not None and not s["running"]
+        s["remark"] = _remark(s)
+    last_answerer = next((m.author for m in reversed(answers) if m.author), None)
+    void = (ticket.flags or {}).get("void")
+
+    def when(value: datetime | None) -> str:
+        return waktu(value, zone)
+
     return {
         "ticket": {"id": ticket.id, "ref": ref(ticket.id, tag), "subject": ticket.subject,
                    "channel": ticket.channel, "channel_label": CHANNEL_LABELS.get(ticket.channel, ticket.channel),
                    "status": ticket.status, "status_label": LABELS.get(Status(ticket.status), ticket.status),
-                   "created_at": iso(ticket.created_at, zone), "assignee": ticket.assignee},
+                   "created_at": iso(ticket.created_at, zone), "created_at_label": when(ticket.created_at),
+                   "assignee": ticket.assignee, "officer": ticket.assignee or last_answerer,
+                   "void": void},
         "identity": {"name": ident.name if ident else None, "party": ident.party if ident else None,
                      "phone": ident.phone if ident else None, "email": ident.email if ident else ticket.requester},
-        "problem": [{"at": iso(m.date or m.created_at, zone), "from": m.from_name or m.from_addr, "text": m.text}
+        "problem": [{"at": iso(m.date or m.created_at, zone), "at_label": when(m.date or m.created_at),
+                     "from": m.from_name or m.from_addr, "text": m.text}
                     for m in questions],
-        "answers": [{"at": iso(m.created_at, zone), "by": m.author, "text": m.text, "delivery": m.disposition}
+        "answers": [{"at": iso(m.date or m.created_at, zone), "at_label": when(m.date or m.created_at),
+                     "by": m.author, "text": m.text, "delivery": m.disposition,
+                     "delivery_label": _delivery(m.disposition, ticket.channel)}
                     for m in answers],
         "escalations": [{"to": e.target, "to_label": TARGET_LABELS[e.target], "by": e.by, "at": iso(e.at, zone),
-                         "note": e.note, "answered_at": iso(e.answered_at, zone),
+                         "at_label": when(e.at), "note": e.note, "answered_at": iso(e.answered_at, zone),
+                         "answered_at_label": when(e.answered_at) if e.answered_at else None,
                          "answer": e.answer.text if e.answer_id else None, "external_ref": e.external_ref}
                         for e in Escalation.select().where(Escalation.ticket == ticket).order_by(Escalation.at)],
         "timings": steps,
@@ -62,7 +83,33 @@ def consultation_report(ticket: Ticket, *, tag: str, calendar: ServiceCalendar, 
         "documentation": [{"filename": a.filename, "size": a.size, "sha256": a.sha256, "content_type": a.content_type}
                           for a in docs],
         "generated_at": iso(now, zone),
+        "generated_at_label": when(now),
     }
+
+
+_GIVEN = {"tatap-muka": "disampaikan langsung (tatap muka)", "pesan-online": "disampaikan lewat pesan daring",
+          "pertemuan-online": "disampaikan dalam pertemuan daring"}
+
+
+def _delivery(disposition: str | None, channel: str) -> str:
+    """How an answer reached the party, as the Laporan says it."""
+    if disposition == "given":
+        return _GIVEN.get(channel, delivery_label("given"))
+    state = disposition or ""
+    if state not in DELIVERY_LABELS:  # labels for outbox states that labels.py may lack
+        state = {"queued": "pending", "bounced": "failed"}.get(state, state)
+    return f"surel {delivery_label(state)}"
+
+
+def _remark(step: dict) -> str:
+    """The Laporan's verdict on one step: over, running, not realised, or within the standard."""
+    if step["over"]:
+        return f"Melebihi {step['over']} menit"
+    if step["running"]:
+        return "berjalan"
+    if step["minutes"] is None:
+        return "belum ada realisasi"
+    return "Sesuai standar"
 
 
 def _r(value: float | None) -> float | int | None:

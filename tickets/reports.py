@@ -48,6 +48,7 @@ from .queries import iso, ref
 from .status import LABELS as STATUS_LABELS
 from .status import Status
 from .timing import STEP_STANDARDS, _replay_status, timings_for
+from .voids import exclude_void, voided_ids
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +250,9 @@ def progress_report_data(now: datetime, zone: ZoneInfo, since: datetime | None =
                         .where(Evidence.import_.in_(import_ids)).order_by(ProgressImport.imported_at, Evidence.id))
         imports = list(ProgressImport.select().where(ProgressImport.id.in_(import_ids))
                        .order_by(ProgressImport.imported_at))
-    open_q = (Ticket.select(Ticket.id, Ticket.status, Ticket.subject, Ticket.created_at, Ticket.party)
-              .where((Ticket.status != Status.SELESAI.value) & Ticket.party.in_(list(parties)))
-              .order_by(Ticket.id)) if parties else []
+    open_q = exclude_void(Ticket.select(Ticket.id, Ticket.status, Ticket.subject, Ticket.created_at, Ticket.party)
+                          .where((Ticket.status != Status.SELESAI.value) & Ticket.party.in_(list(parties)))
+                          .order_by(Ticket.id)) if parties else []
     return {
         "generated_at": iso(now, zone),
         "since": iso(since, zone),
@@ -380,12 +381,14 @@ def recap_data(local_date: date | str, calendar: ServiceCalendar, now: datetime,
     start, end = _day_bounds(day, zone)
     as_of = min(now, end - timedelta(microseconds=1))
 
-    created = list(Ticket.select(Ticket, Party).join(Party, pw.JOIN.LEFT_OUTER)
-                   .where((Ticket.created_at >= start) & (Ticket.created_at < end) & (Ticket.created_at <= as_of))
-                   .order_by(Ticket.id))
-    day_events = list(Event.select().where((Event.at >= start) & (Event.at <= as_of) & Event.kind.in_([
+    void = voided_ids()  # mistakes a coordinator voided count nowhere
+    created = exclude_void(Ticket.select(Ticket, Party).join(Party, pw.JOIN.LEFT_OUTER)
+                           .where((Ticket.created_at >= start) & (Ticket.created_at < end)
+                                  & (Ticket.created_at <= as_of))
+                           .order_by(Ticket.id), void)
+    day_events = [e for e in Event.select().where((Event.at >= start) & (Event.at <= as_of) & Event.kind.in_([
         "ticket.created", "ticket.answered", "ticket.escalated", "ticket.status", "ticket.reopened",
-        "escalation.answered"])).order_by(Event.at, Event.id))
+        "escalation.answered"])).order_by(Event.at, Event.id) if e.ticket_id not in void]
 
     def tickets_with(pred) -> set[int]:
         return {e.ticket_id for e in day_events if e.ticket_id is not None and pred(e)}
@@ -459,9 +462,9 @@ def recap_data(local_date: date | str, calendar: ServiceCalendar, now: datetime,
     spam_q = Message.select().where((Message.created_at >= start) & (Message.created_at <= as_of))
     still_held = spam_q.where(Message.disposition == "spam_held").count()
     released = spam_q.where(Message.disposition == "released").count()
-    followups = list(OutboxItem.select(OutboxItem.id, OutboxItem.ticket, OutboxItem.status, OutboxItem.sent_at)
-                     .where((OutboxItem.kind == "followup") & (OutboxItem.created_at >= start)
-                            & (OutboxItem.created_at <= as_of)).order_by(OutboxItem.id))
+    followups = [f for f in OutboxItem.select(OutboxItem.id, OutboxItem.ticket, OutboxItem.status, OutboxItem.sent_at)
+                 .where((OutboxItem.kind == "followup") & (OutboxItem.created_at >= start)
+                        & (OutboxItem.created_at <= as_of)).order_by(OutboxItem.id) if f.ticket_id not in void]
 
     return {
         "date": day.isoformat(),
@@ -503,8 +506,9 @@ def _statuses_at(tickets: list[Ticket], as_of: datetime) -> dict[int, str]:
 def open_questions(calendar: ServiceCalendar, now: datetime, *, tag: str = "HD-MSJ") -> list[dict]:
     """Tickets to recontact: waiting in `baru` or on an escalation, oldest wait first."""
     zone = calendar.zone
-    tickets = list(Ticket.select(Ticket, Party).join(Party, pw.JOIN.LEFT_OUTER)
-                   .where(Ticket.status.in_(RECONTACT_STATUSES) & (Ticket.created_at <= now)).order_by(Ticket.id))
+    tickets = exclude_void(Ticket.select(Ticket, Party).join(Party, pw.JOIN.LEFT_OUTER)
+                           .where(Ticket.status.in_(RECONTACT_STATUSES) & (Ticket.created_at <= now))
+                           .order_by(Ticket.id))
     if not tickets:
         return []
     since: dict[int, datetime] = {}

@@ -18,6 +18,10 @@ Steps (standards in `STEP_STANDARDS`, the SOP's minutes of *service* time — se
   for the answer (answering directly, closing, escalating further). `escalation_minutes`
   is the longest escalation of the ticket (the one compared with the standard).
 
+An answer given in person (`tickets answer`) is a `ticket.answered` event like a mailed one,
+at the time the officer gives (`--at`), so a visit written up later is measured as it happened.
+Voided tickets are never overdue.
+
 A step that has not finished is measured up to `now` while the ticket is open; once it
 passes its standard it is a breach (`Breach.actual_minutes` so far) and makes the ticket
 overdue. A closed (`selesai`) ticket has no running steps. Events after `now` are ignored,
@@ -34,6 +38,7 @@ from types import MappingProxyType
 from .hours import Breach, ServiceCalendar, check_step
 from .models import Event, Ticket
 from .status import Status
+from .voids import exclude_void
 
 __all__ = [
     "OFFICER_KINDS",
@@ -107,10 +112,10 @@ def timings_for(tickets: Iterable[Ticket], calendar: ServiceCalendar, now: datet
 
 
 def overdue_ticket_ids(calendar: ServiceCalendar, now: datetime) -> list[int]:
-    """Open tickets (not `selesai`) with a running step past its SOP standard, by id."""
-    open_tickets = list(Ticket.select(Ticket.id, Ticket.created_at, Ticket.status)
-                        .where((Ticket.status != Status.SELESAI.value) & (Ticket.created_at <= now))
-                        .order_by(Ticket.id))
+    """Open tickets (not `selesai`, not voided) with a running step past its SOP standard, by id."""
+    open_tickets = exclude_void(Ticket.select(Ticket.id, Ticket.created_at, Ticket.status)
+                                .where((Ticket.status != Status.SELESAI.value) & (Ticket.created_at <= now))
+                                .order_by(Ticket.id))
     timings = timings_for(open_tickets, calendar, now)
     return [tid for tid, t in timings.items() if t.overdue]
 

@@ -4,6 +4,10 @@ They go into the same register as email tickets (the SOP's consultation report c
 channel), with the identity the officer wrote down and documentation files (photos,
 recordings, screenshots) archived byte-exact with their SHA-256. In-person visits also form
 the guest book (buku tamu).
+
+A register written up after the visit gives the visit's time (`at`, read by `parse_when`
+from "2026-12-04 09:30" in the helpdesk zone or ISO 8601 with an offset): the ticket is
+created, and received, then — the SOP timings run from the visit, not from the typing.
 """
 from __future__ import annotations
 
@@ -37,7 +41,24 @@ class WalkIn:
     evidence: tuple[Path, ...] = ()
 
 
-def register(w: WalkIn, *, registry: PartyRegistry, archive: Archive, clock, officer) -> Ticket:
+def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """An officer's time: "2026-12-04 09:30" (helpdesk zone), "2026-12-04T09:30", or ISO 8601
+    with an offset ("2026-12-04T09:30:00+07:00"). Not in the future."""
+    raw = (text or "").strip()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise UserError(f"waktu tidak valid: {text!r} (contoh: 2026-12-04 09:30)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    if value > now:
+        raise UserError(f"waktu {text!r} ada di masa depan")
+    return value
+
+
+def register(w: WalkIn, *, registry: PartyRegistry, archive: Archive, clock, officer,
+             at: datetime | None = None) -> Ticket:
+    """Register one consultation; `at` is when it happened (default now; not in the future)."""
     if w.channel not in CHANNELS:
         raise UserError(f"kanal tidak dikenal: {w.channel} (pilih {', '.join(CHANNELS)})")
     party = registry.get(w.party) or registry.find_in_text(w.party)
@@ -63,6 +84,12 @@ def register(w: WalkIn, *, registry: PartyRegistry, archive: Archive, clock, off
         except OSError as exc:
             raise UserError(f"tidak dapat membaca {p}: {exc.strerror}") from None
     now = clock.now()
+    if at is not None:
+        if at.tzinfo is None:
+            raise UserError("waktu konsultasi perlu zona waktu")
+        if at > now:
+            raise UserError("waktu konsultasi tidak boleh di masa depan")
+        now = at
     party_row = Party.get_or_none(Party.number == party.number)
     with db.atomic():
         ticket = Ticket.create(status=Status.BARU.value, subject=w.subject.strip(), channel=w.channel,
