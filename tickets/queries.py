@@ -21,8 +21,9 @@ def ref(ticket_id: int, tag: str) -> str:
     return f"{tag} #{ticket_id}"
 
 
-# `2`, `#2`, `HD-MSJ #2`, `[HD-MSJ #2]`, `hd-msj#2`: the forms a ticket is shown in.
-_TICKET_ID = re.compile(r"\[?\s*(?:(?P<tag>[^\s#\[\]][^#\[\]]*?)\s*)?#?\s*(?P<id>\d{1,18})\s*\]?")
+# `2`, `#2`, `HD-MSJ #2`, `[HD-MSJ #2]`, `hd-msj#2`: the forms a ticket is shown in (a tag
+# starts with a letter: `999` is ticket 999, not tag `9` and ticket 99).
+_TICKET_ID = re.compile(r"\[?\s*(?:(?P<tag>[^\W\d_][^#\[\]]*?)\s*)?#?\s*(?P<id>\d{1,18})\s*\]?")
 
 
 def parse_ticket_id(text: str, tag: str | None = None) -> int:
