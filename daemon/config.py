@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kpudesk.tickets.errors import ConfigError, UserError
+from kpudesk.tickets.faq import DEFAULT_THRESHOLD
 
 from .dburl import database_url, redact_url, with_password
 
@@ -24,6 +26,8 @@ SECURITY = ("tls", "starttls", "none")
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _DURATION_RE = re.compile(r"^(\d+)\s*(s|m|h)$")
+SOP_RECEIVE_SECONDS = 600  # SOP: a party's mail is "received" (ticket made) within 10 minutes
+MIN_POLL_SECONDS = 120  # each poll is a login and two EXAMINEs; the poll lock prevents overlap
 
 
 @dataclass(frozen=True)
@@ -303,16 +307,34 @@ class _Reader:
         return Secret(self.key(prefix), env or None, file)
 
 
-def parse_duration(key: str, value: Any) -> int:
+def parse_duration(key: str, value: Any, lo: int = 10) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     elif isinstance(value, str) and (m := _DURATION_RE.match(value.strip())):
         seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
     else:
         raise ConfigError(key, f"must be a duration like '1h', '30m' or seconds, got {value!r}")
-    if not 10 <= seconds <= 86400:
-        raise ConfigError(key, "must be between 10 seconds and 24 hours")
+    if not lo <= seconds <= 86400:
+        low = f"{lo // 60} minutes" if lo % 60 == 0 else f"{lo} seconds"
+        raise ConfigError(key, f"must be between {low} and 24 hours")
     return seconds
+
+
+def _existing(key: str, path: Path | None, kind: str = "file") -> Path | None:
+    """`path` must be an existing file (or folder); one closed to this user is said to be
+    so, not "not found" (what Path.is_file() answers for a file in an unreadable folder)."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(key, f"{kind} not found: {path}") from None
+    except PermissionError:
+        raise ConfigError(key, f"permission denied: this user cannot open {path} "
+                               "(check the owner and mode of the file and its folders)") from None
+    if (kind == "folder") != stat.S_ISDIR(st.st_mode):
+        raise ConfigError(key, f"{kind} not found: {path}")
+    return path
 
 
 def _server(r: _Reader, default_ports: dict[str, int], *, need_user: bool) -> tuple:
@@ -325,9 +347,7 @@ def _server(r: _Reader, default_ports: dict[str, int], *, need_user: bool) -> tu
     port = r.int("port", default_ports[security], 1, 65535)
     username = r.str("username", required=need_user)
     password = r.secret("password", required=bool(username))
-    ca_file = r.path("ca_file")
-    if ca_file is not None and not ca_file.is_file():
-        raise ConfigError(r.key("ca_file"), f"file not found: {ca_file}")
+    ca_file = _existing(r.key("ca_file"), r.path("ca_file"))
     return host, port, security, username, password, ca_file
 
 
@@ -386,9 +406,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
     language = h.str("language", "id")
     if language != "id":
         raise ConfigError("helpdesk.language", "only 'id' (Bahasa Indonesia) is available")
-    templates_dir = h.path("templates_dir")
-    if templates_dir is not None and not templates_dir.is_dir():
-        raise ConfigError("helpdesk.templates_dir", f"folder not found: {templates_dir}")
+    templates_dir = _existing("helpdesk.templates_dir", h.path("templates_dir"), "folder")
     helpdesk = HelpdeskSettings(
         name=h.str("name", "Helpdesk KPU Kabupaten Mesuji"),
         address=address,
@@ -409,7 +427,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
     imap = ImapSettings(
         host=host, port=port, security=security, username=username, password=password, ca_file=ca_file,
         inbox=i.str("inbox", "INBOX"), spam=i.str("spam", "Spam"),
-        poll_every=parse_duration("imap.poll_every", i.data.get("poll_every", "1h")),
+        poll_every=parse_duration("imap.poll_every", i.data.get("poll_every", "1h"), MIN_POLL_SECONDS),
         batch_size=i.int("batch_size", 200, 1, 5000),
         mark_seen=i.bool("mark_seen", False),
         timeout=i.float("timeout", 60.0, 1.0, 3600.0),
@@ -492,13 +510,9 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         officers.append(Officer(name=r.str("name", required=True), email=r.email("email", required=True), role=role))
 
     p = _Reader("parties", data.get("parties", {}), base)
-    registry = p.path("registry")
-    if registry is not None and not registry.is_file():
-        raise ConfigError("parties.registry", f"file not found: {registry}")
+    registry = _existing("parties.registry", p.path("registry"))
     f = _Reader("faq", data.get("faq", {}), base)
-    faq_file = f.path("file")
-    if faq_file is not None and not faq_file.is_file():
-        raise ConfigError("faq.file", f"file not found: {faq_file}")
+    faq_file = _existing("faq.file", f.path("file"))
     lg = _Reader("logging", data.get("logging", {}), base)
     level = (lg.str("level", "INFO") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -507,6 +521,6 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
     return Settings(
         path=path, helpdesk=helpdesk, imap=imap, smtp=smtp, database_url=url, storage_dir=storage_dir,
         escalation=escalation, reports=reports, officers=tuple(officers), parties_registry=registry,
-        faq_file=faq_file, faq_threshold=f.float("threshold", None, 0.0, 1.0), log_level=level,
+        faq_file=faq_file, faq_threshold=f.float("threshold", DEFAULT_THRESHOLD, 0.0, 1.0), log_level=level,
         default_officer=h.str("default_officer"), mail=mail, database_password=db_password, raw=data,
     )

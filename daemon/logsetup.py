@@ -1,25 +1,39 @@
-"""Logging to stderr, configured once. Under systemd (JOURNAL_STREAM set) journald adds the
-time, so lines carry a syslog priority prefix instead; on a terminal they carry the time."""
+"""Logging to stderr, configured once. Every line carries its time in the helpdesk's time
+zone with the offset (`2026-12-05 07:57:25+07:00`): journald and `journalctl` show the
+host's zone (often UTC) while officers, reports and the database's readers think in WIB.
+Under systemd (JOURNAL_STREAM set) lines also carry a syslog priority prefix."""
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+DEFAULT_ZONE = "Asia/Jakarta"  # the helpdesk default (helpdesk.timezone) before settings are read
 
 
-class _JournalFormatter(logging.Formatter):
+class _ZonedFormatter(logging.Formatter):
+    def __init__(self, fmt: str, zone: str) -> None:
+        super().__init__(fmt)
+        self.zone = ZoneInfo(zone)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging API
+        return datetime.fromtimestamp(record.created, self.zone).isoformat(sep=" ", timespec="seconds")
+
+
+class _JournalFormatter(_ZonedFormatter):
     def format(self, record: logging.LogRecord) -> str:
         return f"<{_PRIORITY.get(record.levelno, 6)}>{super().format(record)}"
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", zone: str = DEFAULT_ZONE) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if os.environ.get("JOURNAL_STREAM"):
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+        handler.setFormatter(_JournalFormatter("%(asctime)s %(name)s: %(message)s", zone))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_ZonedFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", zone))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -28,6 +28,7 @@ from kpudesk.tickets.replies import MailIdentity, Replies
 from kpudesk.tickets.sender_auth import SenderPolicy
 
 from .config import Settings
+from .settings_check import sqlite_path
 
 if TYPE_CHECKING:
     from kpudesk.mailbox.smtp import SmtpSender
@@ -106,12 +107,17 @@ class App:
                             party_of=party_of, external_lookup=self.escalations.external_lookup)
 
 
-def load_secret(settings: Settings) -> bytes:
-    """The Message-ID key: from env/file when configured, else generated once into storage."""
+def load_secret(settings: Settings, *, create: bool = True) -> bytes:
+    """The Message-ID key: from env/file when configured, else generated once into storage
+    (by a command that may create the desk: a new key for an existing desk would stop
+    replies to earlier mail from threading)."""
     if settings.helpdesk.secret.configured:
         return settings.helpdesk.secret.read().encode()
     path = settings.storage_dir / "secret.key"
     if not path.exists():
+        if not create:
+            raise ConfigError("storage.dir", f"kunci Message-ID {path} belum ada; buat dengan `kpudesk init` "
+                                             "(atau periksa storage.dir di settings.toml)")
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -138,9 +144,19 @@ def sync_parties(registry: PartyRegistry) -> None:
                 row.save(only=[Party.name, Party.short])
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> App:
-    settings.storage_dir.mkdir(parents=True, exist_ok=True)
-    open_database(settings.database_dsn())
+def build_app(settings: Settings, clock: Clock | None = None, *, create: bool | None = None) -> App:
+    """`create=True`: this command starts the desk (init, poll, run) — make the storage folder,
+    the SQLite database and the Message-ID key when missing. `False`: never (a missing
+    database stops with exit 2 naming its path). `None` (other commands): only where the
+    settings agree on one folder, the database inside storage.dir; a database elsewhere
+    (an old `url = "sqlite:///state/…"` beside `storage.dir = "/var/lib/kpudesk"`) is never
+    started empty by a read command while the daemon's real one lives somewhere else."""
+    if create is None:
+        db_file = sqlite_path(settings)
+        create = db_file is None or db_file.resolve().is_relative_to(settings.storage_dir.resolve())
+    if create:
+        settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    open_database(settings.database_dsn(), create=create)
     registry = PartyRegistry.load(DEFAULT_PARTIES_PATH, settings.parties_registry)
     sync_parties(registry)
     try:
@@ -148,7 +164,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     except ValueError as exc:
         raise ConfigError("KPUDESK_NOW", str(exc)) from None
     app = App(settings=settings, clock=clock, archive=Archive(settings.storage_dir / "archive"),
-              registry=registry, secret=load_secret(settings))
+              registry=registry, secret=load_secret(settings, create=create))
     h = settings.helpdesk
     try:
         app.calendar = ServiceCalendar.from_strings(timezone=h.timezone, hours=h.service_hours,

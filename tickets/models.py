@@ -15,7 +15,7 @@ from pathlib import Path
 import peewee as pw
 from playhouse.db_url import connect
 
-from .errors import SchemaError
+from .errors import ConfigError, SchemaError
 
 SCHEMA_VERSION = 3
 
@@ -396,11 +396,18 @@ def register_models(*models: type[BaseModel]) -> None:
             MODELS.append(m)
 
 
-def open_database(url: str) -> pw.Database:
-    """Connect, create or upgrade the schema, and bind the models. Returns the database."""
+def open_database(url: str, *, create: bool = True) -> pw.Database:
+    """Connect, create or upgrade the schema, and bind the models. Returns the database.
+
+    `create=False` (every command but init, poll, run and demo): a missing SQLite file is a
+    ConfigError naming it, never a new empty database beside the real one (a settings file
+    whose paths point elsewhere would otherwise start a second helpdesk silently)."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
+            if not create and not Path(path).exists():
+                raise ConfigError("database.url", f"basis data {path} belum ada; buat dengan `kpudesk init` "
+                                                  "(atau periksa database.url dan storage.dir di settings.toml)")
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         database = connect(
             url,

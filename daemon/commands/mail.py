@@ -5,6 +5,7 @@ Nothing here prints a credential: the database is shown by `Settings.database_lo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from importlib import resources
@@ -16,18 +17,24 @@ from kpudesk.tickets.errors import ConfigError, TempFailure, UserError
 
 from ..cli import config_path, emit_json
 from ..config import Settings, load_settings
+from ..logsetup import configure_logging
 from ..poller import poll
 from ..sender import flush
-from ..settings_check import settings_warnings, validate_secrets
+from ..settings_check import settings_warnings, validate_access, validate_secrets
 from ..wiring import build_app
 from .common import app_from_args
+from .status import record_poll
 
 EXAMPLE_SETTINGS = "settings.example.toml"
+STORAGE_LINE = 'dir = "state"                               # '  # in [storage] of the example
 
 
 def register(sub) -> None:
     p = sub.add_parser("init", help="tulis settings.toml awal dan buat basis data")
     p.add_argument("dir", nargs="?", default=".", help="folder tujuan (bawaan: folder ini)")
+    p.add_argument("--storage", metavar="FOLDER",
+                   help="folder penyimpanan (storage.dir: basis data, arsip surel, kunci); bawaan: DIR/state. "
+                        "Untuk systemd: /var/lib/kpudesk")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("check", help="periksa pengaturan dan login ke server IMAP dan SMTP")
@@ -71,21 +78,43 @@ def cmd_init(args: argparse.Namespace) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise UserError(f"{path} sudah ada; tidak ditimpa") from None
+    text = example_settings_text()
+    if args.storage:
+        storage = Path(args.storage).absolute()
+        if STORAGE_LINE not in text:  # pragma: no cover - the example's [storage] line changed
+            raise ConfigError("storage.dir", "settings.example.toml has no storage line to fill in")
+        text = text.replace(STORAGE_LINE, f"dir = {json.dumps(str(storage))}" + STORAGE_LINE[len('dir = "state"'):], 1)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(example_settings_text())
+        fh.write(text)
     settings = load_settings(path)
-    build_app(settings)
+    build_app(settings, create=True)
+    _give_to_storage_owner(settings.storage_dir)
     print(f"Pengaturan awal ditulis ke {path}")
+    print(f"Penyimpanan: {settings.storage_dir}")
     print(f"Basis data dibuat: {settings.database_location()}")
     print("Langkah berikut: isi [helpdesk], [imap] dan [smtp], simpan kata sandi di variabel")
     print("lingkungan yang disebut password_env, lalu jalankan `kpudesk check`.")
     return 0
 
 
+def _give_to_storage_owner(storage: Path) -> None:
+    """root running `init --storage /var/lib/kpudesk` for a folder the service user owns:
+    the new database and key belong to that user, or the daemon could not write them."""
+    if os.geteuid() != 0 or not storage.is_dir():
+        return
+    owner = storage.stat()
+    if owner.st_uid == 0:
+        return
+    for p in storage.rglob("*"):
+        if p.lstat().st_uid == 0:
+            os.chown(p, owner.st_uid, owner.st_gid, follow_symlinks=False)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args))
     # Everything that needs no server first: only then is the file called valid.
     validate_secrets(settings)
+    validate_access(settings)
     renderer = Renderer(settings.helpdesk.templates_dir, settings.helpdesk.timezone)
     check_templates(renderer)
     print(f"Pengaturan valid: {settings.path}")
@@ -132,8 +161,9 @@ def check_templates(renderer: Renderer) -> None:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
-    app = app_from_args(args)
+    app = _desk_app(args)
     stats = poll(app)
+    record_poll(app.clock.now())
     if args.json:
         emit_json(stats.as_dict())
         return 0
@@ -145,6 +175,15 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if stats.quarantined:
         print("Periksa pesan karantina dengan `kpudesk quarantine list`.", file=sys.stderr)
     return 0
+
+
+def _desk_app(args: argparse.Namespace):
+    """`app_from_args` for a command that may start the desk: the first poll creates the
+    database and the Message-ID key in storage.dir when `init` did not."""
+    settings = load_settings(config_path(args))
+    if not args.verbose:
+        configure_logging(settings.log_level if settings.log_level != "INFO" else "WARNING", settings.helpdesk.timezone)
+    return build_app(settings, create=True)
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -161,12 +200,11 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..logsetup import configure_logging
     from ..runner import Runner
 
     settings = load_settings(config_path(args))
-    configure_logging("DEBUG" if args.verbose else settings.log_level)
-    app = build_app(settings)
+    configure_logging("DEBUG" if args.verbose else settings.log_level, settings.helpdesk.timezone)
+    app = build_app(settings, create=True)
     check_templates(app.replies.renderer)
     return Runner(app).run_forever()
 

@@ -1,0 +1,129 @@
+"""`kpudesk status [--json]`: how the desk stands, for the administrator — when mail was last
+read and will next be read, what waits in the outbox, the last report slot, the quarantine,
+and how much disk the database and the mail archive take. Reads only; creates nothing."""
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import peewee as pw
+from kpudesk.tickets import outbox
+from kpudesk.tickets.labels import waktu
+from kpudesk.tickets.models import FolderState, Meta, Quarantine, UtcDateTimeField, db, utc_text
+from kpudesk.tickets.queries import iso
+from kpudesk.tickets.reports import ReportSlot
+
+from ..cli import emit_json
+from ..runner import _Cadence
+from ..settings_check import sqlite_path
+from ..wiring import App
+from .common import app_from_args
+
+LAST_POLL_KEY = "poll.last"  # Meta row: when a poll last finished (UTC text)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("status", help="keadaan layanan: poll terakhir dan berikutnya, antrean surel, laporan, "
+                                      "karantina, ukuran basis data dan arsip")
+    p.add_argument("--json", action="store_true", help="keluaran JSON")
+    p.set_defaults(func=cmd_status)
+
+
+def record_poll(now: datetime) -> None:
+    """Remember when a poll finished: an idle poll (no new mail) changes no folder row."""
+    with db.atomic():
+        Meta.insert(key=LAST_POLL_KEY, value=utc_text(now)).on_conflict(
+            conflict_target=[Meta.key], update={Meta.value: utc_text(now)}).execute()
+
+
+def last_poll() -> datetime | None:
+    row = Meta.get_or_none(Meta.key == LAST_POLL_KEY)
+    if row is not None:
+        return UtcDateTimeField().python_value(row.value)
+    # Before any poll recorded its end: the last one that stored mail.
+    return FolderState.select(pw.fn.MAX(FolderState.updated_at)).scalar(convert=True)
+
+
+def _tree_bytes(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:  # removed meanwhile (a temp file of a write)
+                pass
+    return total
+
+
+def database_bytes(app: App) -> int:
+    path = sqlite_path(app.settings)
+    if path is not None:
+        return sum(p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
+    if isinstance(db.obj, pw.PostgresqlDatabase):
+        return int(db.execute_sql("SELECT pg_database_size(current_database())").fetchone()[0])
+    return 0
+
+
+def desk_status(app: App) -> dict:
+    s, zone = app.settings, app.settings.zone
+    last = last_poll()
+    nxt = _Cadence(timedelta(seconds=s.imap.poll_every), zone=zone)._next_aligned(last) if last else None
+    counts = outbox.counts()
+    slot = ReportSlot.select().order_by(ReportSlot.claimed_at.desc(), ReportSlot.id.desc()).first()
+    return {
+        "last_poll": iso(last, zone),
+        "next_poll": iso(nxt, zone),
+        "poll_every_seconds": s.imap.poll_every,
+        "outbox_pending": counts.get("pending", 0),
+        "outbox_failed": counts.get("failed", 0),
+        "last_report_slot": None if slot is None else {
+            "kind": slot.kind, "date": slot.slot_date, "time": slot.slot_time, "status": slot.status,
+            "late": bool(slot.late), "claimed_at": iso(slot.claimed_at, zone)},
+        "quarantined": Quarantine.select().where(Quarantine.resolved_at.is_null()).count(),
+        "database": s.database_location(),
+        "database_bytes": database_bytes(app),
+        "archive": str(app.archive.root),
+        "archive_bytes": _tree_bytes(app.archive.root),
+    }
+
+
+_KIND = {"progress": "laporan progres", "recap": "rekap harian", "followup": "surel tindak lanjut"}
+_SLOT_STATUS = {"claimed": "sedang disiapkan", "sent": "masuk antrean kirim", "skipped": "dilewati"}
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}".replace(".", ",")
+        n /= 1024
+    return ""  # pragma: no cover
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    st = desk_status(app)
+    if args.json:
+        emit_json(st)
+        return 0
+    zone = app.settings.zone
+    last = last_poll()
+    print(f"Poll terakhir     : {waktu(last, zone) if last else 'belum pernah'}")
+    if last:
+        nxt = datetime.fromisoformat(st["next_poll"])
+        print(f"Poll berikutnya   : {waktu(nxt, zone)} (tiap {st['poll_every_seconds'] // 60} menit, bila daemon berjalan)")
+    else:
+        print("Poll berikutnya   : saat daemon mulai (`kpudesk run`) atau `kpudesk poll`")
+    print(f"Antrean surel     : {st['outbox_pending']} menunggu, {st['outbox_failed']} gagal")
+    r = st["last_report_slot"]
+    if r:
+        print(f"Laporan terakhir  : {_KIND.get(r['kind'], r['kind'])} {r['date']} {r['time']}, "
+              f"{_SLOT_STATUS.get(r['status'], r['status'])}{' (terlambat)' if r['late'] else ''}")
+    else:
+        print("Laporan terakhir  : belum ada")
+    print(f"Karantina         : {st['quarantined']} pesan"
+          + (" (lihat `kpudesk quarantine list`)" if st["quarantined"] else ""))
+    print(f"Basis data        : {_size(st['database_bytes'])} ({st['database']})")
+    print(f"Arsip surel       : {_size(st['archive_bytes'])} ({st['archive']})")
+    return 0
