@@ -250,7 +250,8 @@ def progress_report_data(now: datetime, zone: ZoneInfo, since: datetime | None =
                         .where(Evidence.import_.in_(import_ids)).order_by(ProgressImport.imported_at, Evidence.id))
         imports = list(ProgressImport.select().where(ProgressImport.id.in_(import_ids))
                        .order_by(ProgressImport.imported_at))
-    open_q = exclude_void(Ticket.select(Ticket.id, Ticket.status, Ticket.subject, Ticket.created_at, Ticket.party)
+    open_q = exclude_void(Ticket.select(Ticket.id, Ticket.status, Ticket.subject, Ticket.created_at, Ticket.party,
+                                        Ticket.flags)
                           .where((Ticket.status != Status.SELESAI.value) & Ticket.party.in_(list(parties)))
                           .order_by(Ticket.id)) if parties else []
     return {
@@ -385,7 +386,7 @@ def recap_data(local_date: date | str, calendar: ServiceCalendar, now: datetime,
     created = exclude_void(Ticket.select(Ticket, Party).join(Party, pw.JOIN.LEFT_OUTER)
                            .where((Ticket.created_at >= start) & (Ticket.created_at < end)
                                   & (Ticket.created_at <= as_of))
-                           .order_by(Ticket.id), void)
+                           .order_by(Ticket.id))
     day_events = [e for e in Event.select().where((Event.at >= start) & (Event.at <= as_of) & Event.kind.in_([
         "ticket.created", "ticket.answered", "ticket.escalated", "ticket.status", "ticket.reopened",
         "escalation.answered"])).order_by(Event.at, Event.id) if e.ticket_id not in void]

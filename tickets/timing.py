@@ -113,7 +113,7 @@ def timings_for(tickets: Iterable[Ticket], calendar: ServiceCalendar, now: datet
 
 def overdue_ticket_ids(calendar: ServiceCalendar, now: datetime) -> list[int]:
     """Open tickets (not `selesai`, not voided) with a running step past its SOP standard, by id."""
-    open_tickets = exclude_void(Ticket.select(Ticket.id, Ticket.created_at, Ticket.status)
+    open_tickets = exclude_void(Ticket.select(Ticket.id, Ticket.created_at, Ticket.status, Ticket.flags)
                                 .where((Ticket.status != Status.SELESAI.value) & (Ticket.created_at <= now))
                                 .order_by(Ticket.id))
     timings = timings_for(open_tickets, calendar, now)
