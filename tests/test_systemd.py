@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -59,3 +60,25 @@ def test_env_example_names_the_database_password_variable_of_the_example_setting
     env = (ROOT / "systemd" / "kpudesk.env.example").read_text()
     settings = (ROOT / "settings.toml").read_text()
     assert "KPUDESK_DB_PASSWORD" in env and 'password_env = "KPUDESK_DB_PASSWORD"' in settings
+
+
+def _active_env_names(text: str) -> set[str]:
+    return set(re.findall(r'^\s*\w+_env\s*=\s*"(KPUDESK_\w+)"', text, re.M))
+
+
+def test_the_env_example_sets_exactly_the_variables_the_example_settings_read():
+    """A variable set in kpudesk.env that no active *_env line names is silently ignored
+    (issue 12: KPUDESK_SECRET with secret_env commented out)."""
+    env = (ROOT / "systemd" / "kpudesk.env.example").read_text()
+    assigned = set(re.findall(r"^(KPUDESK_\w+)=", env, re.M))
+    assert assigned == _active_env_names((ROOT / "settings.toml").read_text())
+    # the commented ones are the commented settings
+    commented = set(re.findall(r"^#\s*(KPUDESK_\w+)=", env, re.M))
+    assert commented <= set(re.findall(r'_env\s*=\s*"(KPUDESK_\w+)"', (ROOT / "settings.toml").read_text()))
+
+
+def test_the_unit_names_no_documentation_that_is_not_installed():
+    """pip installs no README under /opt/kpudesk: a `Documentation=file://` there is a dead link."""
+    docs = [v for line in UNIT.read_text().splitlines() if line.startswith("Documentation=")
+            for v in line.split("=", 1)[1].split()]
+    assert not [d for d in docs if d.startswith("file://")], docs

@@ -43,7 +43,8 @@ def last_poll() -> datetime | None:
     if row is not None:
         return UtcDateTimeField().python_value(row.value)
     # Before any poll recorded its end: the last one that stored mail.
-    return FolderState.select(pw.fn.MAX(FolderState.updated_at)).scalar(convert=True)
+    latest = FolderState.select(pw.fn.MAX(FolderState.updated_at)).scalar()
+    return UtcDateTimeField().python_value(latest) if latest else None
 
 
 def _tree_bytes(folder: Path) -> int:
