@@ -151,7 +151,7 @@ def test_a_voided_test_entry_leaves_the_recap_but_keeps_its_trail(walkin_desk, m
     kept, mistake = visit(desk), visit(desk)
     r = desk.run("tickets", "void", str(mistake["id"]), "--reason", "entri uji", "--as", "Rina Wulandari")
     assert r.code == 1 and "koordinator" in r.err
-    r = desk.run("tickets", "void", str(mistake["id"]), "--reason", "entri uji", "--as", "Sari Dewi")
+    r = desk.run("tickets", "void", f"[HD-MSJ #{mistake['id']}]", "--reason", "entri uji", "--as", "Sari Dewi")
     assert r.code == 0, r.err
     assert desk.run("tickets", "void", str(mistake["id"]), "--as", "Sari Dewi").code == 2  # --reason is required
     at(monkeypatch, "2026-11-27T17:05:00+07:00")

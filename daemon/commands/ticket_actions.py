@@ -13,13 +13,15 @@ from kpudesk.tickets import queries
 from kpudesk.tickets.labels import waktu
 from kpudesk.tickets.walkin import CHANNEL_LABELS, parse_when
 
-from .common import app_from_args
+from .common import app_from_args, ticket_id
+
+ID_HELP = "nomor tiket (2, #2, HD-MSJ #2 atau [HD-MSJ #2])"
 
 
 def register(tsub) -> None:
     """Add the subcommands to `kpudesk tickets`."""
     p = tsub.add_parser("answer", help="catat jawaban yang disampaikan langsung/daring (tidak dikirim lewat surel)")
-    p.add_argument("id", help="nomor tiket")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     p.add_argument("--message", required=True, help="isi jawaban yang disampaikan")
     p.add_argument("--as", dest="officer", help="petugas yang menjawab (nama atau surel)")
     p.add_argument("--at", metavar="WAKTU",
@@ -27,7 +29,7 @@ def register(tsub) -> None:
     p.set_defaults(func=cmd_answer)
 
     p = tsub.add_parser("void", help="batalkan tiket keliru (hanya koordinator; riwayat tetap disimpan)")
-    p.add_argument("id", help="nomor tiket")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
     p.add_argument("--reason", required=True, help="alasan pembatalan (dicatat di riwayat)")
     p.add_argument("--as", dest="officer", help="koordinator yang membatalkan (nama atau surel)")
     p.set_defaults(func=cmd_void)
@@ -35,7 +37,7 @@ def register(tsub) -> None:
 
 def cmd_answer(args: argparse.Namespace) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     officer = app.settings.officer(args.officer)
     now = app.clock.now()
     at = parse_when(args.at, app.settings.zone, now) if args.at else None
@@ -49,7 +51,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
 def cmd_void(args: argparse.Namespace) -> int:
     app = app_from_args(args)
-    ticket = queries.get_ticket(args.id)
+    ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     app.officers.void(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
     print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} dibatalkan: tidak dihitung lagi dalam laporan, "
           f"rekapitulasi dan antrean; riwayatnya tetap tersimpan.")
