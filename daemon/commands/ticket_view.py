@@ -49,6 +49,8 @@ def render_ticket(d: dict, zone) -> str:
         who = m["author"] or m["from"] or "-"
         kind = KIND_LABELS.get(m["kind"], m["kind"]) if m["kind"] not in ("normal", None) else ""
         state = delivery_label(m.get("delivery")) if m.get("delivery") else ""
+        if m.get("delivery") in ("failed", "bounced"):
+            state = state.upper()  # mail that did not arrive must catch the eye
         out.append(f"--- {arrow} {when(m['date'])} dari {who}"
                    + (f" ({kind})" if kind else "") + (f" [{state}]" if state else ""))
         if m["kind"] in ("ack", "followup", "notice"):
