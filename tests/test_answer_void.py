@@ -200,3 +200,24 @@ def test_a_voided_ticket_keeps_its_trail_but_leaves_every_count(officers, clock)
     data, text, _ = render(stored, late)
     assert data["ticket"]["void"]["reason"] == "entri uji coba pelatihan"
     assert "DIBATALKAN    : entri uji coba pelatihan" in text
+
+
+def test_a_voided_ticket_gets_no_follow_up_mail(officers, clock):
+    from kpudesk.tickets.followups import queue_followups
+
+    class Replies:  # records what would be mailed
+        queued: list = []
+
+        def queue_followup(self, ticket, **_kw):
+            self.queued.append(ticket.id)
+            return type("Item", (), {"id": len(self.queued)})()
+
+    waiting = walk_in(wib(9, 0))
+    mistake = walk_in(wib(9, 1), party="Gerindra")
+    for t, addr in ((waiting, "a@pkb.example.org"), (mistake, "b@gerindra.example.org")):
+        Ticket.update(status="eskalasi-anggota", requester=addr).where(Ticket.id == t.id).execute()
+    officers.void(Ticket.get_by_id(mistake.id), officer=KOOR, reason="entri ganda")
+    clock.set(wib(17, 1))
+    replies = Replies()
+    queue_followups(replies, clock, CAL)
+    assert replies.queued == [waiting.id]

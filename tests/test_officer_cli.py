@@ -165,3 +165,29 @@ def test_attachments_over_the_limit_are_refused_and_nothing_is_queued(desk, tmp_
     assert not any(m["kind"] == "answer" for m in desk.json("tickets", "show", "1")["messages"])
     r = desk.run("tickets", "reply", "1", "--message", "x", "--as", RINA, "--attach", str(tmp_path / "tidak-ada.pdf"))
     assert r.code == 1 and "tidak dapat dibaca" in r.err
+
+
+def test_a_walk_in_written_up_later_keeps_its_time_and_a_voided_entry_leaves_the_queue(tmp_path):
+    """Issue 12 items 11 and 15 through the CLI: `tickets new --at`, and `tickets void`
+    takes the entry out of `tickets list` (still there when a status is asked for)."""
+    from tests.officer_desk import offline_desk
+
+    desk = offline_desk(tmp_path / "desk")
+    desk.settings_path.write_text(desk.settings_path.read_text() + """
+[[officers]]
+name = "Dewi Koordinator"
+email = "dewi@kpu-mesuji.example.org"
+role = "koordinator-harian"
+""")
+    r = desk.run("tickets", "new", "--channel", "tatap-muka", "--party", "PKB", "--name", "Budi", "--subject",
+                 "Datang ke kantor", "--message", "Tanya syarat", "--as", "Rina Wulandari",
+                 "--at", "2026-01-05 09:30", "--json")
+    assert r.code == 0, r.err
+    t = r.json()
+    shown = desk.json("tickets", "show", str(t["id"]))
+    assert shown["created_at"].startswith("2026-01-05T09:30") and shown["created_at"].endswith("+07:00")
+    assert [x["id"] for x in desk.json("tickets", "list")] == [t["id"]]
+    r = desk.run("tickets", "void", str(t["id"]), "--reason", "entri uji coba", "--as", "Dewi Koordinator")
+    assert r.code == 0, r.err
+    assert desk.json("tickets", "list") == []
+    assert [x["id"] for x in desk.json("tickets", "list", "--status", shown["status"])] == [t["id"]]

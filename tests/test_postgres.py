@@ -313,7 +313,9 @@ def test_officer_reply_and_ticket_json_on_postgresql_match_sqlite(tmp_path, dove
     assert answer["references"].split()[0] == "<q3@pks.example.org>"
     assert answer["subject"] == f"Re: [HD-MSJ #{pks['id']}] Kantor tetap"
     assert budi["assignee"] == "Rina Wulandari" and any(m["direction"] == "note" for m in budi["messages"])
-    assert pg["filtered"]["gelora"] == [budi["id"]] and pg["filtered"]["assignee"] == [budi["id"]]
+    assert pg["filtered"]["gelora"] == [budi["id"]]
+    # Answering an unassigned ticket assigns it to the answerer (issue 12 item 12).
+    assert pg["filtered"]["assignee"] == sorted([budi["id"], pks["id"]]) and pks["assignee"] == "Rina Wulandari"
     assert_same(pg, lite)
 
 

@@ -12,6 +12,7 @@ from .escalation import Escalation
 from .models import Event, Ticket, db
 from .outbox import OutboxItem
 from .status import Status
+from .voids import is_void
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ def queue_followups(replies, clock, calendar, slot=None) -> list[OutboxItem]:
         already = {r.rcpt_key for r in OutboxItem.select(OutboxItem.rcpt_key)
                    .where((OutboxItem.kind == "followup") & (OutboxItem.created_at >= day_start))}
         for ticket in open_waiting(now):
+            if is_void(ticket):
+                continue  # a voided entry gets no mail
             who = ticket.requester.lower()
             if who in already:
                 continue

@@ -44,7 +44,9 @@ class OfficerActions:
         self.replies = replies
         self.clock = clock
 
-    def reply(self, ticket: Ticket, *, officer, body: str, faq=None) -> Message:
+    def reply(self, ticket: Ticket, *, officer, body: str, faq=None, attachments=(), archive=None) -> Message:
+        """Queue a mailed answer; `attachments` are (filename, type, bytes) from
+        `replies.prepare_attachments`, stored in `archive` and listed on the answer."""
         body = (body or "").strip()
         if not body:
             raise UserError("jawaban kosong; tidak ada yang dikirim")
@@ -53,7 +55,8 @@ class OfficerActions:
                             "lewat surel (catat jawaban yang disampaikan langsung dengan `tickets answer`)")
         with db.atomic():
             fresh = _fresh(ticket)
-            item = self.replies.queue_answer(fresh, officer=officer, body=body, faq=faq)
+            item = self.replies.queue_answer(fresh, officer=officer, body=body, faq=faq,
+                                             attachments=attachments, archive=archive)
             _answered(fresh, officer, self.clock.now(), outbox=item.id, faq=faq.id if faq else None)
         _refresh(ticket, fresh)
         return item.message

@@ -129,7 +129,10 @@ def list_tickets(*, tag: str, zone: ZoneInfo, status: str | None = None, party: 
         q = q.where(Ticket.id.in_(ids))
     if search and search.split():
         q = q.where(_search_clause(search, tag))
-    return [summary(t, tag=tag, zone=zone, n_messages=t.n_messages) for t in q]
+    # A voided ticket (a test entry, a mistake) stays in the audit trail, out of the queue,
+    # unless a status is asked for explicitly.
+    return [summary(t, tag=tag, zone=zone, n_messages=t.n_messages) for t in q
+            if status or not (t.flags or {}).get("void")]
 
 
 def summary(t: Ticket, *, tag: str, zone: ZoneInfo, n_messages: int | None = None) -> dict:

@@ -10,7 +10,6 @@ The same context gives the same text either way.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 from dataclasses import dataclass
@@ -118,18 +117,6 @@ class Replies:
         self.renderer = renderer
         self.calendar = calendar
         self.clock = clock
-        self._attaching: tuple[tuple, object] = ((), None)
-
-    @contextlib.contextmanager
-    def attaching(self, files: tuple[tuple[str, str, bytes], ...], archive):
-        """Answers queued inside carry `files` (from `prepare_attachments`), stored in
-        `archive` and listed on the answer's message. For callers of OfficerActions.reply,
-        which does not pass attachments on (yet)."""
-        self._attaching = (tuple(files), archive)
-        try:
-            yield
-        finally:
-            self._attaching = ((), None)
 
     # --- contexts ---------------------------------------------------------------------
 
@@ -267,14 +254,13 @@ class Replies:
                      archive=None) -> outbox.OutboxItem:
         if not ticket.requester:
             raise UserError(f"tiket #{ticket.id} tidak punya alamat surel pemohon; jawaban tidak dapat dikirim "
-                            "lewat surel (catat jawaban lisan dengan `tickets note`)")
+                            "lewat surel (catat jawaban yang disampaikan langsung dengan `tickets answer`)")
         ctx = self.base_context(ticket) | {
             "body": body.strip("\n"),
             "officer": {"name": officer.name, "role_label": ROLE_LABELS.get(officer.role, officer.role)},
             "faq": {"id": faq.id, "question": faq.question} if faq else None,
         }
-        if attachments is None:
-            attachments, archive = self._attaching
+        attachments = attachments or ()
         item = self.queue(ticket=ticket, kind="answer", to=[ticket.requester], subject=self.answer_subject(ticket),
                           template="party/answer", context=ctx, author=officer.name, html=True,
                           attachments=tuple(attachments), **self.thread_kwargs(ticket))

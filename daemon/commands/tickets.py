@@ -86,6 +86,8 @@ def register(sub) -> None:
     p.add_argument("--message", required=True, help="isi pertanyaan")
     p.add_argument("--evidence", nargs="*", default=[], metavar="BERKAS", help="dokumentasi (foto, rekaman, tangkapan layar)")
     p.add_argument("--as", dest="officer", help="petugas yang mencatat")
+    p.add_argument("--at", metavar="WAKTU",
+                   help="kapan konsultasi berlangsung, mis. '2026-12-04 09:30' (bawaan: sekarang)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_new)
 
@@ -161,9 +163,7 @@ def cmd_reply(args: argparse.Namespace) -> int:
     body = read_text(args, initial)
     if entry is not None and (args.message is not None or args.file is not None):
         body = body.rstrip() + "\n\n" + entry.answer
-    # OfficerActions.reply does not pass attachments on; Replies picks them up meanwhile.
-    with app.replies.attaching(files, app.archive):
-        app.officers.reply(ticket, officer=officer, body=body, faq=entry)
+    app.officers.reply(ticket, officer=officer, body=body, faq=entry, attachments=files, archive=app.archive)
     print(f"Jawaban untuk {queries.ref(ticket.id, app.settings.helpdesk.tag)} masuk antrean kirim "
           f"(kepada {ticket.requester}"
           + (f", {len(files)} lampiran" if files else "")
@@ -214,7 +214,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         walkin.WalkIn(channel=args.channel, party=args.party, name=args.name, subject=args.subject,
                       message=args.message, phone=args.phone, email=args.email,
                       evidence=tuple(Path(e) for e in args.evidence)),
-        registry=app.registry, archive=app.archive, clock=app.clock, officer=officer)
+        registry=app.registry, archive=app.archive, clock=app.clock, officer=officer,
+        at=walkin.parse_when(args.at, app.settings.zone, app.clock.now()) if args.at else None)
     if args.json:
         emit_json(queries.summary(ticket, tag=app.settings.helpdesk.tag, zone=app.settings.zone))
         return 0
