@@ -21,6 +21,7 @@ from kpudesk.mailbox.errors import FolderMissing
 from kpudesk.mailbox.imap import FolderStatus, ImapSource, plan_batches
 from kpudesk.tickets.ingest import FolderStats, PollStats
 from kpudesk.tickets.models import Event, FolderState, db
+from kpudesk.tickets.poll_log import record_poll
 from kpudesk.tickets.quarantine import MB, record_oversized
 
 from .analyst import AnalysisPipeline
@@ -80,6 +81,7 @@ def poll(app: App, stats: PollStats | None = None, should_stop=lambda: False, pr
                 if should_stop():
                     break
                 _poll_folder(app, source, pipeline, folder, is_spam, stats, should_stop, progress)
+        record_poll(app.clock.now())  # the CLI's poll and the daemon's alike (`kpudesk status`)
     return stats
 
 

@@ -36,3 +36,16 @@ def test_every_fetched_mail_is_accounted_for_once():
 
 def test_an_empty_poll_says_so():
     assert poll_summary(PollStats().counters()) == "Tidak ada surel baru."
+
+
+def test_kpudesk_poll_says_how_many_arrived_and_what_became_of_them(tmp_path, imap_user):
+    from tests.corpus.hostile import party_mail
+    from tests.desk import Desk
+
+    desk = Desk(tmp_path / "desk", imap_user)
+    for n in range(3):
+        imap_user.append("INBOX", party_mail(f"LO {n} <lo{n}@pkb.example.org>", f"Tanya {n}", "Kapan batas akhir?"))
+    r = desk.run("poll")
+    assert r.code == 0, r.err
+    first = r.out.splitlines()[0]
+    assert first == "3 surel diterima: 3 membuka tiket baru."

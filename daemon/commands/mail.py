@@ -13,6 +13,7 @@ from pathlib import Path
 
 import peewee as pw
 from kpudesk.mailbox.render import SAMPLES, Renderer
+from kpudesk.tickets.labels import poll_summary
 from kpudesk.tickets.errors import ConfigError, TempFailure, UserError
 
 from ..cli import config_path, emit_json
@@ -23,7 +24,6 @@ from ..sender import flush
 from ..settings_check import settings_warnings, validate_access, validate_secrets
 from ..wiring import build_app
 from .common import app_from_args
-from .status import record_poll
 
 EXAMPLE_SETTINGS = "settings.example.toml"
 STORAGE_LINE = 'dir = "state"                               # '  # in [storage] of the example
@@ -163,15 +163,12 @@ def check_templates(renderer: Renderer) -> None:
 def cmd_poll(args: argparse.Namespace) -> int:
     app = _desk_app(args)
     stats = poll(app)
-    record_poll(app.clock.now())
     if args.json:
         emit_json(stats.as_dict())
         return 0
-    print(f"Diambil {stats.fetched} pesan: {stats.tickets_created} tiket baru, {stats.messages_added} pesan masuk ke tiket, "
-          f"{stats.duplicates} duplikat, {stats.ignored} diabaikan, {stats.spam_held} spam ditahan, "
-          f"{stats.spam_rescued} diselamatkan dari spam, {stats.quarantined} dikarantina.")
+    print(poll_summary(stats.counters()))
     for name, f in stats.folders.items():
-        print(f"  {name}: UIDVALIDITY {f.uidvalidity}, UID terakhir {f.last_uid}, diambil {f.fetched}")
+        print(f"  folder {name}: {f.fetched} surel diambil (UIDVALIDITY {f.uidvalidity}, UID terakhir {f.last_uid})")
     if stats.quarantined:
         print("Periksa pesan karantina dengan `kpudesk quarantine list`.", file=sys.stderr)
     return 0

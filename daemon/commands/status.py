@@ -11,7 +11,8 @@ from pathlib import Path
 import peewee as pw
 from kpudesk.tickets import outbox
 from kpudesk.tickets.labels import waktu
-from kpudesk.tickets.models import FolderState, Meta, Quarantine, UtcDateTimeField, db, utc_text
+from kpudesk.tickets.models import Quarantine, db
+from kpudesk.tickets.poll_log import last_poll
 from kpudesk.tickets.queries import iso
 from kpudesk.tickets.reports import ReportSlot
 
@@ -21,30 +22,11 @@ from ..settings_check import sqlite_path
 from ..wiring import App
 from .common import app_from_args
 
-LAST_POLL_KEY = "poll.last"  # Meta row: when a poll last finished (UTC text)
-
-
 def register(sub) -> None:
     p = sub.add_parser("status", help="keadaan layanan: poll terakhir dan berikutnya, antrean surel, laporan, "
                                       "karantina, ukuran basis data dan arsip")
     p.add_argument("--json", action="store_true", help="keluaran JSON")
     p.set_defaults(func=cmd_status)
-
-
-def record_poll(now: datetime) -> None:
-    """Remember when a poll finished: an idle poll (no new mail) changes no folder row."""
-    with db.atomic():
-        Meta.insert(key=LAST_POLL_KEY, value=utc_text(now)).on_conflict(
-            conflict_target=[Meta.key], update={Meta.value: utc_text(now)}).execute()
-
-
-def last_poll() -> datetime | None:
-    row = Meta.get_or_none(Meta.key == LAST_POLL_KEY)
-    if row is not None:
-        return UtcDateTimeField().python_value(row.value)
-    # Before any poll recorded its end: the last one that stored mail.
-    latest = FolderState.select(pw.fn.MAX(FolderState.updated_at)).scalar()
-    return UtcDateTimeField().python_value(latest) if latest else None
 
 
 def _tree_bytes(folder: Path) -> int:
