@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from kpudesk.daemon.config import load_settings
-from kpudesk.daemon.demo import (
-    BUDI, DEDI, HELPDESK, HOST, PROMO, SITI, WAYAN, DemoImapServer, DemoSmtpServer, _mail,
-)
+from kpudesk.daemon.demo import run_demo
+from kpudesk.daemon.demo.content import BUDI, DEDI, HELPDESK, PROMO, SITI, WAYAN, _mail
+from kpudesk.daemon.demo.servers import HOST, DemoImapServer, DemoSmtpServer
 
 STEP_WORDS = ("tiket baru", "tanda terima", "jawaban", "eskalasi", "provinsi", "progres", "rekap", "spam")
 
@@ -191,14 +191,14 @@ def test_a_step_that_goes_wrong_fails_clearly_and_stops_the_servers(tmp_path, mo
     import io
     import socket
 
-    import kpudesk.daemon.demo as demo_mod
+    import kpudesk.daemon.demo.story as story_mod
     from kpudesk.tickets.models import close_database
 
-    mails = tuple(dataclasses.replace(m, folder="INBOX") if m.key == "promo" else m for m in demo_mod.PARTY_MAILS)
-    monkeypatch.setattr(demo_mod, "PARTY_MAILS", mails)
+    mails = tuple(dataclasses.replace(m, folder="INBOX") if m.key == "promo" else m for m in story_mod.PARTY_MAILS)
+    monkeypatch.setattr(story_mod, "PARTY_MAILS", mails)  # the story reads its own binding
     out = io.StringIO()
     try:
-        code = demo_mod.run_demo(out=out, directory=tmp_path / "demo")
+        code = run_demo(out=out, directory=tmp_path / "demo")
     finally:
         close_database()
     text = out.getvalue()
