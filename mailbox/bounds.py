@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 MAX_SCAN_PARTS = 1000
-MAX_SCAN_BOUNDARIES = 60  # distinct boundaries ~ nesting depth (parse.MAX_DEPTH is 40)
+MAX_SCAN_BOUNDARIES = 60  # distinct boundaries ~ nesting depth (mime_walk.MAX_DEPTH is 40)
 MAX_HEADER_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 16 * 1024  # an essential field found past MAX_HEADER_BYTES
 LARGE_MESSAGE = 1024 * 1024

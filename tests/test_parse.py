@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from kpudesk.mailbox.html_text import html_to_text
 from kpudesk.mailbox.message import InboundMessage
-from kpudesk.mailbox.parse import ParseError, html_to_text, parse, sanitize_filename
+from kpudesk.mailbox.mime_walk import sanitize_filename
+from kpudesk.mailbox.parse import ParseError, parse
 
 SUBJECT_ID = "Pertanyaan tentang keanggotaan Sipol – mohon bantuan"
 SUBJECT_B64 = "=?UTF-8?B?" + base64.b64encode(SUBJECT_ID.encode()).decode() + "?="
@@ -689,7 +691,7 @@ import random as _random
 import time as _time
 
 from kpudesk.mailbox import bounds as _bounds
-from kpudesk.mailbox import parse as _parse_mod
+from kpudesk.mailbox import fingerprint as _parse_mod  # _fingerprint_body_chunked moved there
 from tests.corpus.bigmail import attachment_mail, deep_mail, huge_header_mail, many_parts_mail
 from tests.corpus.hostile import party_mail
 
