@@ -19,7 +19,8 @@ import time
 import tomllib
 from pathlib import Path
 
-from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, RELATED_THRESHOLD, FaqBase, tokenize
+from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, RELATED_THRESHOLD, FaqBase
+from kpudesk.tickets.faq_text import tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_QUESTIONS = ROOT / "tests" / "data" / "faq_questions.toml"

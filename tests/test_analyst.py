@@ -266,7 +266,7 @@ def test_workers_start_when_the_process_has_no_stdout():
         "from kpudesk.mailbox.message import FetchedMail\n"
         "from kpudesk.tickets.analysis import AnalystSpec\n"
         "from kpudesk.tickets.classify import OwnIdentity\n"
-        "from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry\n"
+        "from kpudesk.tickets.parties import DEFAULT_PARTIES_PATH, PartyRegistry\n"
         "from tests.corpus.hostile import party_mail\n"
         "own = OwnIdentity(addresses=frozenset({'helpdesk@kpu-mesuji.example.org'}), "
         "msgid_domain='kpu-mesuji.example.org', loop_header='X-KPUDesk-Loop', loop_value='x')\n"
@@ -288,7 +288,7 @@ def test_an_analysis_crosses_the_process_boundary_unchanged():
 
     from kpudesk.tickets.analysis import Analyst
     from kpudesk.tickets.classify import OwnIdentity
-    from kpudesk.tickets.identity import DEFAULT_PARTIES_PATH, PartyRegistry
+    from kpudesk.tickets.parties import DEFAULT_PARTIES_PATH, PartyRegistry
     from tests.corpus.hostile import hostile_messages
 
     own = OwnIdentity(addresses=frozenset({"helpdesk@kpu-mesuji.example.org"}), msgid_domain="kpu-mesuji.example.org",

@@ -19,8 +19,8 @@ from kpudesk.tickets.faq import (
     FaqHit,
     FaqLibrary,
     RELATED_THRESHOLD,
-    tokenize,
 )
+from kpudesk.tickets.faq_text import tokenize
 
 QUESTIONS_PATH = Path(__file__).parent / "data" / "faq_questions.toml"
 

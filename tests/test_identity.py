@@ -7,17 +7,12 @@ from pathlib import Path
 import pytest
 
 from kpudesk.mailbox.message import Address, InboundMessage
-from kpudesk.tickets.identity import (
-    DEFAULT_PARTIES_PATH,
-    IdentityGuess,
-    PartyRegistry,
-    RegistryError,
-    extract_name,
-    extract_phones,
-    identify,
-    normalize_phone,
-    strip_quoted,
-)
+from kpudesk.tickets.identity import IdentityGuess, identify
+from kpudesk.tickets.names import extract_name
+from kpudesk.tickets.parties import DEFAULT_PARTIES_PATH, PartyRegistry
+from kpudesk.tickets.party_records import RegistryError
+from kpudesk.tickets.phones import extract_phones, normalize_phone
+from kpudesk.tickets.quoting import strip_quoted
 
 SEED = PartyRegistry.load()
 
@@ -398,7 +393,7 @@ def test_identify_party_from_display_name(registry):
 
 
 def test_question_text_keeps_the_question_and_drops_greeting_signature_and_contacts():
-    from kpudesk.tickets.identity import question_text
+    from kpudesk.tickets.faq_text import question_text
     body = ("Selamat pagi,\n\nKapan batas akhir pendaftaran partai politik?\nMohon penjelasannya.\n\n"
             "Hormat saya,\nBudi Santoso\nSekretaris DPC PKB\nHP 0812-7345-1122\n\n> kutipan lama\n")
     assert question_text(body) == "Kapan batas akhir pendaftaran partai politik?\nMohon penjelasannya."
@@ -406,7 +401,7 @@ def test_question_text_keeps_the_question_and_drops_greeting_signature_and_conta
 
 def test_a_signature_no_longer_pushes_a_covered_question_below_the_faq_threshold():
     from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqBase
-    from kpudesk.tickets.identity import question_text
+    from kpudesk.tickets.faq_text import question_text
     faq = FaqBase.load(DEFAULT_FAQ_PATH)
     body = ("Selamat pagi Bapak/Ibu,\n\nKapan batas akhir pendaftaran partai politik peserta pemilu?\n\n"
             "Hormat saya,\nBudi Santoso\nSekretaris DPC PKB Kabupaten Mesuji\nHP 0812-7345-1122\n")

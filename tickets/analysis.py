@@ -20,7 +20,8 @@ from kpudesk.mailbox.parse import parse
 
 from .classify import Classification, Kind, OwnIdentity, classify
 from .faq import FaqBase, FaqHit, FaqLibrary
-from .identity import IdentityGuess, PartyRegistry, identify
+from .identity import IdentityGuess, identify
+from .parties import PartyRegistry
 from .sender_auth import SenderPolicy, Verdict
 
 NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none

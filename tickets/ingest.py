@@ -25,9 +25,10 @@ from kpudesk.mailbox.parse import parse
 from .analysis import Analysis, analysis_of, analyze, guess_identity, message_identity, ticket_subject
 from .archive import Archive, ArchiveWriteError
 from .classify import Kind, OwnIdentity
-from .identity import IdentityGuess, PartyRegistry
+from .identity import IdentityGuess
 from .matching import Match, MatchContext, find_ticket
 from .models import Attachment, Event, FolderState, Identity, Message, Party, Quarantine, Ticket, db, executemany, rows
+from .parties import PartyRegistry
 from .sender_auth import NONE, SenderPolicy, Verdict
 from .status import REOPEN_FROM, Status
 

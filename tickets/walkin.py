@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 from .archive import Archive
 from .errors import UserError
-from .identity import PartyRegistry, extract_phones
 from .models import Attachment, Event, Identity, Message, Party, Ticket, db
+from .parties import PartyRegistry
+from .phones import extract_phones
 from .queries import iso
 from .status import Status
 

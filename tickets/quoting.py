@@ -1,0 +1,97 @@
+"""The writer's own words: quoted history, reply headers and the signature block.
+
+`strip_quoted` drops "> " lines and everything from a reply or forward header on; the
+closing-line regex and `_signature_block` find where a signature starts. Shared by the
+name, party, identity and FAQ text code, which all read the same body: the small caches
+here keep them from lowering and splitting it once each. Pure logic.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["strip_quoted"]
+
+
+_QUOTE_START_RE = re.compile(
+    r"^\s*(?:-{2,}\s*(?:original message|pesan asli|forwarded message|pesan terusan|pesan yang diteruskan)"
+    r"|(?:on|pada)\s.{4,200}(?:wrote|menulis)\s*:\s*$"
+    r"|_{10,}\s*$)",
+    re.IGNORECASE,
+)
+_OUTLOOK_FROM_RE = re.compile(r"^\s*(?:from|dari)\s*:.*@", re.IGNORECASE)
+_OUTLOOK_NEXT_RE = re.compile(r"^\s*(?:sent|date|tanggal|dikirim|terkirim|to|kepada)\s*:", re.IGNORECASE)
+
+
+# Letters outside ASCII that `re.IGNORECASE` takes for an ASCII "i", "k" or "s" (dotted
+# and dotless I, long s, Kelvin sign): where one occurs, the fast paths below that look
+# for ASCII words with str.find step aside for the regexes.
+_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _folds_to_ascii(text: str) -> bool:
+    return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
+
+
+@lru_cache(maxsize=8)  # the same body is lowered by strip_quoted, the name and party finders
+def _lowered(text: str) -> str:
+    return text.lower()
+
+
+@lru_cache(maxsize=8)  # ... and split into lines by five of them
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(text.splitlines())
+
+
+def _may_hold_quote(text: str) -> bool:
+    """False when no line of `text` can start a quote (every pattern below needs one of
+    these pieces), so `strip_quoted` need not look at each line."""
+    if ">" in text or "@" in text or "--" in text or "__________" in text:
+        return True
+    low = _lowered(text)
+    return "wrote" in low or "menulis" in low or _folds_to_ascii(text)
+
+
+@lru_cache(maxsize=32)  # identify, name and question extraction all ask for it
+def strip_quoted(text: str) -> str:
+    """The writer's own words: drop "> " lines and everything from a reply/forward header on."""
+    if not text:
+        return ""
+    if not _may_hold_quote(text):
+        return "\n".join(_lines(text))
+    lines = _lines(text)
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if _QUOTE_START_RE.match(line):
+            break
+        if _OUTLOOK_FROM_RE.match(line) and i + 1 < len(lines) and _OUTLOOK_NEXT_RE.match(lines[i + 1]):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+_CLOSING_RE = re.compile(
+    r"^\s*(?:hormat\s+(?:saya|kami)|salam(?:\s+\w+){0,2}|wassalam\S*(?:\s+\S+){0,3}"
+    r"|terima\s*kasih(?:\s+\S+){0,4}|terimakasih(?:\s+\S+){0,4}|(?:best\s+|kind\s+|warm\s+)?regards"
+    r"|tabik|tertanda|ttd\.?)\s*[,.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def _closings_from_end(lines: list[str]):
+    """Indexes of the closing lines ("Salam,"), last first: signatures sit at the end, so
+    callers that want the last one stop after a few lines instead of matching them all."""
+    for i in range(len(lines) - 1, -1, -1):
+        if _CLOSING_RE.match(lines[i]):
+            yield i
+
+
+def _signature_block(text: str) -> str | None:
+    """The lines after the last closing ("Hormat saya,", "Salam,", ...), or None."""
+    lines = _lines(text)
+    last = next(_closings_from_end(lines), None)
+    if last is None:
+        return None
+    return "\n".join(lines[last + 1:])
