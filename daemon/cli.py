@@ -8,13 +8,11 @@ locked by another process past its busy timeout — try again later.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
 import sqlite3
 import sys
-from pathlib import Path
 
 import peewee as pw
 from jinja2 import TemplateError
@@ -24,6 +22,7 @@ from kpudesk.tickets.archive import ArchiveWriteError
 from kpudesk.tickets.errors import ConfigError, SchemaError, TempFailure, UserError
 from kpudesk.tickets.models import close_database, is_locked
 
+from . import commands
 from .lock import LockBusy
 from .logsetup import configure_logging
 
@@ -115,18 +114,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import commands
-
     p = _Parser(prog="kpudesk", description="Helpdesk Sipol berbasis email (KPU Kabupaten).")
     p.add_argument("--config", help="berkas settings.toml (bawaan: ./settings.toml atau $KPUDESK_CONFIG)")
     p.add_argument("-v", "--verbose", action="store_true", help="log lebih rinci (DEBUG)")
     sub = p.add_subparsers(dest="command", required=True, metavar="PERINTAH", parser_class=_Parser)
     commands.register(sub)
     return p
-
-
-def config_path(args: argparse.Namespace) -> Path:
-    return Path(args.config or os.environ.get("KPUDESK_CONFIG") or "settings.toml")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,11 +174,6 @@ def _report(exc: BaseException) -> int:
             print(f"kpudesk: {what.format(exc=exc)}", file=sys.stderr)
             return code
     raise exc  # pragma: no cover - _KNOWN is built from ERRORS
-
-
-def emit_json(obj) -> None:
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

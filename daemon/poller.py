@@ -51,8 +51,8 @@ def _malloc_returns_big_buffers() -> None:
     freed (up to 32 MB), after which 25 MB messages come from the heap, whose freed
     space stays resident: 228 MB instead of 175 MB for a poll of three 25 MB messages."""
     try:
-        import ctypes
-        import ctypes.util
+        import ctypes  # noqa: PLC0415 - lazy: glibc only; a failure is tolerated
+        import ctypes.util  # noqa: PLC0415 - lazy: glibc only; a failure is tolerated
 
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD = 1 MB (fixes it: no dynamic raise)

@@ -51,7 +51,7 @@ def flush(app: App, *, ignore_backoff: bool, progress=lambda: None) -> tuple[out
 
 def _flush(app: App, stats: outbox.SendStats, *, ignore_backoff: bool,
            progress=lambda: None) -> tuple[outbox.SendStats, bool]:
-    from kpudesk.mailbox.smtp import Envelope  # not at import: see App.smtp
+    from kpudesk.mailbox.smtp import Envelope  # not at import: see App.smtp  # noqa: PLC0415 - lazy: aiosmtplib and asyncio only for delivery (see App.smtp)
 
     items = outbox.due(app.clock.now(), ignore_backoff=ignore_backoff)
     unreachable = False

@@ -68,7 +68,7 @@ class App:
     def smtp(self) -> SmtpSender:
         # Imported here: aiosmtplib and asyncio are a tenth of a poll process's start-up,
         # and only `send` and the daemon deliver mail.
-        from kpudesk.mailbox.smtp import SmtpSender
+        from kpudesk.mailbox.smtp import SmtpSender  # noqa: PLC0415 - lazy: aiosmtplib and asyncio cost a tenth of a poll's start-up
 
         s = self.settings.smtp
         password = s.password.read() if s.username else None

@@ -32,10 +32,10 @@ from .errors import ConfigError, UserError
 from .faq import RELATED_THRESHOLD
 from .matching import Match
 from .models import BaseModel, Event, Identity, JsonField, Message, Ticket, UtcDateTimeField, db, register_models
-from .queries import ref
+from .labels import iso
 from .replies import ROLE_LABELS, Replies
 from .sender_auth import Verdict
-from .status import Status
+from .status import Status, ref
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,6 @@ def _set_status(ticket: Ticket, status: Status, *, actor: str, now, also: list, 
 
 
 def escalation_views(ticket: Ticket, zone) -> list[dict]:
-    from .queries import iso
     return [{"id": e.id, "to": e.target, "addresses": e.to, "by": e.by, "at": iso(e.at, zone), "note": e.note,
              "external_ref": e.external_ref, "answered_at": iso(e.answered_at, zone),
              "answer": e.answer.text if e.answer_id else None}

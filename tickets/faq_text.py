@@ -58,7 +58,7 @@ _EXTRA_STOP = frozenset(_LEXICON["stop_words"]["extra"])
 
 @functools.cache
 def _stop_words() -> frozenset[str]:
-    from Sastrawi.StopWordRemover.StopWordRemoverFactory import StopWordRemoverFactory
+    from Sastrawi.StopWordRemover.StopWordRemoverFactory import StopWordRemoverFactory  # noqa: PLC0415 - lazy: Sastrawi loads only at the first search
 
     sastrawi = StopWordRemoverFactory().get_stop_words()
     return (frozenset(sastrawi) - _KEEP) | _EXTRA_STOP
@@ -66,7 +66,7 @@ def _stop_words() -> frozenset[str]:
 
 @functools.cache
 def _stemmer():
-    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # noqa: PLC0415 - lazy: Sastrawi's stemmer takes ~50 ms to load; built at first search
 
     return StemmerFactory().create_stemmer()
 

@@ -63,6 +63,11 @@ def delivery_label(state: str | None) -> str:
     return DELIVERY_LABELS.get(state, state)
 
 
+def iso(value: datetime | None, zone: ZoneInfo) -> str | None:
+    """A stored (UTC) time in the helpdesk zone, ISO 8601 with offset: the `--json` form."""
+    return value.astimezone(zone).isoformat(timespec="seconds") if value else None
+
+
 def waktu(value: datetime | None, zone: ZoneInfo | str = "Asia/Jakarta") -> str:
     """"5 Desember 2026 00.57 WIB" — a stored (UTC) time as an officer reads it; "-" for none."""
     if value is None:

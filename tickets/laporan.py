@@ -18,8 +18,8 @@ from .escalation import Escalation, TARGET_LABELS
 from .hours import STANDARDS, STEP_LABELS, ServiceCalendar
 from .labels import DELIVERY_LABELS, delivery_label, waktu
 from .models import Attachment, Identity, Message, Ticket
-from .queries import iso, ref
-from .status import LABELS, Status
+from .labels import iso
+from .status import LABELS, Status, ref
 from .timing import ticket_timings
 from .walkin import CHANNEL_LABELS
 

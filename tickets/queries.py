@@ -3,22 +3,16 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import peewee as pw
 
 from .errors import NotFound, UserError
+from .escalation import escalation_views
+from .labels import iso
 from .models import Attachment, Event, Identity, Message, Party, Ticket
 from .sender_auth import Verdict
-
-
-def iso(value: datetime | None, zone: ZoneInfo) -> str | None:
-    return value.astimezone(zone).isoformat(timespec="seconds") if value else None
-
-
-def ref(ticket_id: int, tag: str) -> str:
-    return f"{tag} #{ticket_id}"
+from .status import ref
 
 
 # `2`, `#2`, `HD-MSJ #2`, `[HD-MSJ #2]`, `hd-msj#2`: the forms a ticket is shown in (a tag
@@ -203,8 +197,6 @@ def detail(t: Ticket, *, tag: str, zone: ZoneInfo) -> dict:
         "email": ident.email if ident else None,
         "sources": {f: getattr(ident, f + "_source") for f in ("name", "party", "phone", "email")} if ident else {},
     }
-    from .escalation import escalation_views  # escalation imports this module
-
     d["escalations"] = escalation_views(t, zone)
     d["events"] = [
         {"at": iso(e.at, zone), "actor": e.actor, "kind": e.kind, "detail": e.detail or {}}

@@ -24,8 +24,7 @@ from . import outbox
 from .errors import UserError
 from .hours import ServiceCalendar
 from .models import Attachment, Event, Identity, Message, Ticket, rows, utc_text
-from .queries import ref
-from .status import LABELS, Status
+from .status import LABELS, Status, ref
 
 log = logging.getLogger(__name__)
 

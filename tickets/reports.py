@@ -44,9 +44,9 @@ from .hours import STEP_LABELS, ServiceCalendar
 from .models import BaseModel, Event, JsonField, Message, Party, Ticket, UtcDateTimeField, db, register_models
 from .outbox import OutboxItem
 from .progress import Evidence, ProgressImport, evidence_since, latest_snapshots, previous_snapshot
-from .queries import iso, ref
+from .labels import iso
 from .status import LABELS as STATUS_LABELS
-from .status import Status
+from .status import Status, ref
 from .timing import STEP_STANDARDS, _replay_status, timings_for
 from .voids import exclude_void, voided_ids
 

@@ -22,3 +22,8 @@ LABELS = {
 
 # A party's reply to these reopens the ticket (auto-replies and bounces never do).
 REOPEN_FROM = {Status.DIJAWAB, Status.SELESAI}
+
+
+def ref(ticket_id: int, tag: str) -> str:
+    """A ticket as officers and parties see it named: `HD-MSJ #12` (the subject tag's text)."""
+    return f"{tag} #{ticket_id}"

@@ -22,7 +22,7 @@ from .errors import UserError
 from .models import Attachment, Event, Identity, Message, Party, Ticket, db
 from .parties import PartyRegistry
 from .phones import extract_phones
-from .queries import iso
+from .labels import iso
 from .status import Status
 
 CHANNELS = ("email", "tatap-muka", "pesan-online", "pertemuan-online")

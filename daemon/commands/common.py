@@ -2,15 +2,29 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 import unicodedata
+from pathlib import Path
 
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.queries import parse_ticket_id
 
-from ..cli import config_path
 from ..config import load_settings
 from ..logsetup import configure_logging
 from ..wiring import App, build_app
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """The settings file: --config, else $KPUDESK_CONFIG, else ./settings.toml."""
+    return Path(args.config or os.environ.get("KPUDESK_CONFIG") or "settings.toml")
+
+
+def emit_json(obj) -> None:
+    """`--json` output: stdout holds only the JSON document."""
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
 
 
 def app_from_args(args: argparse.Namespace) -> App:

@@ -8,7 +8,7 @@ import textwrap
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.faq import FaqEntry, FaqError
 
-from ..cli import emit_json
+from .common import emit_json
 from .common import app_from_args, clip, table
 
 SHOWN_ANSWERS = 3  # `faq search` prints the answer text of this many best entries

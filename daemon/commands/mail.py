@@ -16,7 +16,8 @@ from kpudesk.mailbox.render import SAMPLES, Renderer
 from kpudesk.tickets.labels import poll_summary
 from kpudesk.tickets.errors import ConfigError, TempFailure, UserError
 
-from ..cli import config_path, emit_json
+from .common import config_path, emit_json
+from ..runner import Runner
 from ..config import Settings, load_settings
 from ..logsetup import configure_logging
 from ..poller import poll
@@ -197,8 +198,6 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..runner import Runner
-
     settings = load_settings(config_path(args))
     configure_logging("DEBUG" if args.verbose else settings.log_level, settings.helpdesk.timezone)
     app = build_app(settings, create=True)
@@ -208,6 +207,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     # Needs no settings file: --config and $KPUDESK_CONFIG are not read.
-    from ..demo import run_demo
+    from ..demo import run_demo  # noqa: PLC0415 - lazy: the demo (pymap, aiosmtpd) loads only for `kpudesk demo`
 
     return run_demo(keep=not args.cleanup, out=sys.stdout, directory=args.dir)

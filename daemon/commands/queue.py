@@ -6,10 +6,10 @@ import argparse
 from kpudesk.tickets.errors import NotFound
 from kpudesk.tickets.ingest import PollStats
 from kpudesk.tickets.models import Message, Quarantine
-from kpudesk.tickets.queries import iso
+from kpudesk.tickets.labels import iso
 from kpudesk.tickets.quarantine import adopt_whole, too_large
 
-from ..cli import emit_json
+from .common import emit_json
 from ..lock import FileLock
 from .common import app_from_args, clip, table
 

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import argparse
+from email import message_from_bytes, policy
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 
 from kpudesk.tickets import reports
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.progress import Evidence, ProgressSnapshot, import_csv
-from kpudesk.tickets.queries import iso
+from kpudesk.tickets.labels import iso
 
-from ..cli import emit_json
+from .common import emit_json
 from .common import app_from_args, table
 
 
@@ -147,8 +148,6 @@ def _helpdesk(app) -> dict:
 
 
 def _queued(args: argparse.Namespace, item, what: str) -> int:
-    from email import message_from_bytes, policy
-
     if item.mail is not None:
         subject = item.mail["subject"]
     else:

@@ -13,10 +13,10 @@ from kpudesk.tickets import outbox
 from kpudesk.tickets.labels import waktu
 from kpudesk.tickets.models import Quarantine, db
 from kpudesk.tickets.poll_log import last_poll
-from kpudesk.tickets.queries import iso
+from kpudesk.tickets.labels import iso
 from kpudesk.tickets.reports import ReportSlot
 
-from ..cli import emit_json
+from .common import emit_json
 from ..runner import _Cadence
 from ..settings_check import sqlite_path
 from ..wiring import App

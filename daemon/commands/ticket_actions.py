@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from kpudesk.tickets.status import ref
 from kpudesk.tickets import queries
 from kpudesk.tickets.labels import waktu
 from kpudesk.tickets.walkin import CHANNEL_LABELS, parse_when
@@ -43,7 +44,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
     at = parse_when(args.at, app.settings.zone, now) if args.at else None
     row = app.officers.answer(ticket, officer=officer, body=args.message, at=at)
     how = CHANNEL_LABELS.get(ticket.channel, ticket.channel).lower()
-    print(f"Jawaban {officer.name} untuk {queries.ref(ticket.id, app.settings.helpdesk.tag)} dicatat "
+    print(f"Jawaban {officer.name} untuk {ref(ticket.id, app.settings.helpdesk.tag)} dicatat "
           f"(disampaikan langsung, kanal {how}, {waktu(row.created_at, app.settings.zone)}; tidak dikirim lewat surel); "
           f"status tiket: dijawab.")
     return 0
@@ -53,6 +54,6 @@ def cmd_void(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     app.officers.void(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
-    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} dibatalkan: tidak dihitung lagi dalam laporan, "
+    print(f"{ref(ticket.id, app.settings.helpdesk.tag)} dibatalkan: tidak dihitung lagi dalam laporan, "
           f"rekapitulasi dan antrean; riwayatnya tetap tersimpan.")
     return 0

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+from kpudesk.tickets.status import ref
 from kpudesk.tickets import queries
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.replies import MAX_ATTACH_BYTES, prepare_attachments
@@ -65,11 +66,11 @@ def cmd_attachment(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     ticket = queries.get_ticket(args.id)
     files = queries.ticket_attachments(ticket)
-    ref = queries.ref(ticket.id, app.settings.helpdesk.tag)
+    name = ref(ticket.id, app.settings.helpdesk.tag)
     if not files:
-        raise UserError(f"{ref} tidak punya lampiran")
+        raise UserError(f"{name} tidak punya lampiran")
     if args.n > len(files):
-        raise UserError(f"{ref} hanya punya {len(files)} lampiran; nomor {args.n} tidak ada")
+        raise UserError(f"{name} hanya punya {len(files)} lampiran; nomor {args.n} tidak ada")
     a = files[args.n - 1]
     try:
         data = app.archive.read(a.path)
@@ -87,7 +88,7 @@ def cmd_attachment(args: argparse.Namespace) -> int:
         raise UserError(f"tidak dapat menulis {path}: {exc.strerror}") from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-    print(f"Lampiran {args.n} dari {ref} ({a.filename}, {len(data)} bita, {a.content_type}) ditulis ke {path}")
+    print(f"Lampiran {args.n} dari {name} ({a.filename}, {len(data)} bita, {a.content_type}) ditulis ke {path}")
     return 0
 
 

@@ -15,11 +15,11 @@ from kpudesk.tickets import queries, walkin
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.labels import waktu_iso
 from kpudesk.tickets.laporan import consultation_report
-from kpudesk.tickets.status import Status
+from kpudesk.tickets.status import Status, ref
 from kpudesk.tickets.timing import overdue_ticket_ids, ticket_timings
 from kpudesk.tickets.walkin import CHANNELS
 
-from ..cli import emit_json
+from .common import emit_json
 from . import faqdesk, ticket_actions, ticket_files
 from .common import app_from_args, clip, table, ticket_id
 from .ticket_view import render_ticket
@@ -164,7 +164,7 @@ def cmd_reply(args: argparse.Namespace) -> int:
     if entry is not None and (args.message is not None or args.file is not None):
         body = body.rstrip() + "\n\n" + entry.answer
     app.officers.reply(ticket, officer=officer, body=body, faq=entry, attachments=files, archive=app.archive)
-    print(f"Jawaban untuk {queries.ref(ticket.id, app.settings.helpdesk.tag)} masuk antrean kirim "
+    print(f"Jawaban untuk {ref(ticket.id, app.settings.helpdesk.tag)} masuk antrean kirim "
           f"(kepada {ticket.requester}"
           + (f", {len(files)} lampiran" if files else "")
           + "); status tiket: dijawab. Kirim sekarang dengan `kpudesk send`.")
@@ -175,7 +175,7 @@ def cmd_note(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     app.officers.note(ticket, officer=app.settings.officer(args.officer), body=read_text(args))
-    print(f"Catatan internal ditambahkan ke {queries.ref(ticket.id, app.settings.helpdesk.tag)}.")
+    print(f"Catatan internal ditambahkan ke {ref(ticket.id, app.settings.helpdesk.tag)}.")
     return 0
 
 
@@ -183,7 +183,7 @@ def _change_state(args: argparse.Namespace, action: str, done: str) -> int:
     app = app_from_args(args)
     ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     getattr(app.officers, action)(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
-    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} {done}.")
+    print(f"{ref(ticket.id, app.settings.helpdesk.tag)} {done}.")
     return 0
 
 
@@ -200,7 +200,7 @@ def cmd_escalate(args: argparse.Namespace) -> int:
     ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     esc = app.escalations.escalate(ticket, target=args.to, officer=app.settings.officer(args.officer), note=args.message)
     who = "Anggota KPU Kabupaten" if args.to == "anggota" else "KPU Provinsi"
-    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} dieskalasi ke {who} ({', '.join(esc.to)}); "
+    print(f"{ref(ticket.id, app.settings.helpdesk.tag)} dieskalasi ke {who} ({', '.join(esc.to)}); "
           f"status: eskalasi-{args.to}.")
     if args.to == "provinsi" and ticket.requester:
         print(f"Pemberitahuan singkat untuk {ticket.requester} juga masuk antrean kirim.")
@@ -219,7 +219,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(queries.summary(ticket, tag=app.settings.helpdesk.tag, zone=app.settings.zone))
         return 0
-    print(f"Konsultasi dicatat sebagai {queries.ref(ticket.id, app.settings.helpdesk.tag)} "
+    print(f"Konsultasi dicatat sebagai {ref(ticket.id, app.settings.helpdesk.tag)} "
           f"({walkin.CHANNEL_LABELS[args.channel]}, {len(args.evidence)} berkas dokumentasi).")
     return 0
 
@@ -274,7 +274,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     ticket = queries.get_ticket(args.id, app.settings.helpdesk.tag)
     assignee = app.settings.officer(args.assignee)
     app.officers.assign(ticket, officer=app.settings.officer(args.officer or args.assignee), assignee=assignee)
-    print(f"{queries.ref(ticket.id, app.settings.helpdesk.tag)} ditugaskan kepada {assignee.name}.")
+    print(f"{ref(ticket.id, app.settings.helpdesk.tag)} ditugaskan kepada {assignee.name}.")
     return 0
 
 

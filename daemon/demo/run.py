@@ -22,6 +22,7 @@ from typing import TextIO
 from .content import HELPDESK, PARTIES_LOCAL, settings_text
 from .servers import DemoFailed, DemoImapServer, DemoSmtpServer
 from .story import Story, expect
+from ..logsetup import configure_logging
 
 
 def summary(story: Story, out: TextIO, elapsed: float, *, keep: bool = True) -> None:
@@ -82,7 +83,6 @@ def run_demo(keep: bool = True, out: TextIO = sys.stdout, directory: Path | str 
 
     The folder is kept by default (the point is to look at it); `keep=False` deletes it.
     """
-    from ..logsetup import configure_logging
 
     started = time.monotonic()
     print("Demo kpudesk: satu hari helpdesk Sipol KPU Kabupaten Mesuji, dari surel masuk sampai laporan.",

@@ -87,14 +87,14 @@ class DemoImapServer:
             self._ready.set()
 
     async def _serve(self) -> None:
-        from argparse import Namespace
+        from argparse import Namespace  # noqa: PLC0415 - lazy: pymap loads only when the demo's IMAP server starts
 
-        from proxyprotocol.reader import ProxyProtocolReader
-        from pymap.backend.dict import Config, Login
-        from pymap.concurrent import Subsystem
-        from pymap.imap import IMAPServer
-        from pymap.user import Passwords, UserMetadata
-        from pysasl.hashing import BuiltinHash
+        from proxyprotocol.reader import ProxyProtocolReader  # noqa: PLC0415 - lazy: pymap loads only when the demo's IMAP server starts
+        from pymap.backend.dict import Config, Login  # noqa: PLC0415 - lazy: pymap loads only when the demo's IMAP server starts
+        from pymap.concurrent import Subsystem  # noqa: PLC0415 - lazy: pymap loads only when the demo's IMAP server starts
+        from pymap.imap import IMAPServer  # noqa: PLC0415 - lazy: pymap loads only when the demo's IMAP server starts
+        from pymap.user import Passwords, UserMetadata  # noqa: PLC0415 - lazy: pymap loads only when the demo's IMAP server starts
+        from pysasl.hashing import BuiltinHash  # noqa: PLC0415 - lazy: pymap loads only when the demo's IMAP server starts
 
         class DemoConfig(Config):
             @property
@@ -137,7 +137,7 @@ class DemoImapServer:
     # The mail provider's side: deliver into a folder over IMAP (APPEND), as an MTA would.
 
     def _client(self):
-        import imapclient
+        import imapclient  # noqa: PLC0415 - lazy: the demo's MTA side only
 
         client = imapclient.IMAPClient(self.host, port=self.port, ssl=False, timeout=20)
         client.login(self.user, self.password)
@@ -192,7 +192,7 @@ class DemoSmtpServer:
         self._controller = None
 
     def start(self) -> "DemoSmtpServer":
-        from aiosmtpd.controller import Controller
+        from aiosmtpd.controller import Controller  # noqa: PLC0415 - lazy: aiosmtpd loads only when the demo's SMTP server starts
 
         self.spool.mkdir(parents=True, exist_ok=True)
         last: Exception | None = None

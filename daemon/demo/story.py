@@ -80,7 +80,7 @@ class Story:
 
     # the CLI, in this process
     def run(self, *args: str, quiet: bool = False) -> CliResult:
-        from ..cli import main
+        from ..cli import main  # noqa: PLC0415 - lazy: cli → commands → mail → demo; the demo calls the CLI back
 
         if not quiet:
             self.cmd(args)
