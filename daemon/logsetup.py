@@ -28,8 +28,21 @@ class _JournalFormatter(_ZonedFormatter):
         return f"<{_PRIORITY.get(record.levelno, 6)}>{super().format(record)}"
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record arrives. A handler holding the stream
+    of the moment it was made kept a command's redirected (later closed) stderr, and a server
+    thread's late line then printed `--- Logging error ---` instead of itself."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)  # StreamHandler's would pin a stream
+
+    @property
+    def stream(self):  # noqa: D401 - logging API
+        return sys.stderr
+
+
 def configure_logging(level: str = "INFO", zone: str = DEFAULT_ZONE) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(_JournalFormatter("%(asctime)s %(name)s: %(message)s", zone))
     else:
