@@ -91,7 +91,7 @@ if TYPE_CHECKING:
 
 DOVECOT_BIN = os.environ.get("KPUDESK_DOVECOT", "/usr/sbin/dovecot")
 INSTALL_HINT = (
-    "run `.ci/run` from the repository root (it installs everything the tests need), "
+    "run `bash tests/setup.sh` from the repository root (it installs everything the tests need), "
     "or `apt-get install dovecot-imapd` (Debian/Ubuntu)"
 )
 DEFAULT_FOLDERS = ("INBOX", "Sent", "Spam")

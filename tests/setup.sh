@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The test command (README.md; CI's .ci/run calls it too): `bash tests/run.sh [PYTEST ARGS]`.
+# The set-up half of the test command that README.md gives and .ci/run runs:
+#     bash tests/setup.sh && python -m pytest -q
 # Installs what the tests need when it is missing — Dovecot (the real IMAP server the tests
 # start themselves), PostgreSQL (a throw-away cluster), systemd-analyze, CPython's email
-# test data, the package with its test extras — then runs the suite. apt-get is used as root
-# on Debian/Ubuntu; elsewhere the script says exactly what to install and stops.
+# test data, the package with its test extras. apt-get is used as root on Debian/Ubuntu;
+# elsewhere the script says exactly what to install and stops.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +23,20 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"
     elif command -v sudo >/dev/null 2>&1; then sudo "$@"
     else echo "ERROR: need root (or sudo) to run: $*" >&2; return 1; fi
+}
+
+# apt_install_quietly PKG...: install without letting the package start a system service
+# (the standard Debian policy-rc.d hook, only for the time of the install)
+apt_install_quietly() {
+    local made_policy=0 rc=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+        as_root chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    apt_install "$@" || rc=$?
+    [ "$made_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+    return "$rc"
 }
 
 apt_updated=0
@@ -53,17 +68,7 @@ echo "::: kpudesk tests on $(uname -srm), $("$PY" --version 2>&1), CI=${CI:-}"
 DOVECOT="${KPUDESK_DOVECOT:-/usr/sbin/dovecot}"
 if [ ! -x "$DOVECOT" ]; then
     echo "::: installing dovecot-imapd"
-    # Keep the package from starting a system instance (standard Debian policy-rc.d hook).
-    made_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-        as_root chmod 755 /usr/sbin/policy-rc.d
-        made_policy=1
-    fi
-    rc=0
-    apt_install dovecot-imapd || rc=$?
-    [ "$made_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
-    [ "$rc" -eq 0 ] || { echo "ERROR: could not install dovecot-imapd" >&2; exit 1; }
+    apt_install_quietly dovecot-imapd || { echo "ERROR: could not install dovecot-imapd" >&2; exit 1; }
     # Should a system instance have started anyway, stop it (only the system one, by its pid
     # file) so that nothing on port 143 competes; the tests use their own ports.
     as_root service dovecot stop >/dev/null 2>&1 || true
@@ -90,14 +95,7 @@ stop_system_clusters() {  # stop every online system cluster (only those pg_lscl
 }
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     echo "::: installing postgresql"
-    # No "main" cluster (postgresql-common's createcluster.d drop-in) and no service start
-    # (policy-rc.d), both only for the time of the install.
-    made_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-        as_root chmod 755 /usr/sbin/policy-rc.d
-        made_policy=1
-    fi
+    # No "main" cluster (postgresql-common's createcluster.d drop-in), only for the install.
     no_main=/etc/postgresql-common/createcluster.d/kpudesk-ci-no-main-cluster.conf
     made_no_main=0
     if [ ! -e "$no_main" ]; then
@@ -106,8 +104,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         made_no_main=1
     fi
     rc=0
-    apt_install postgresql || rc=$?
-    [ "$made_policy" -eq 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+    apt_install_quietly postgresql || rc=$?
     [ "$made_no_main" -eq 1 ] && as_root rm -f "$no_main"
     [ "$rc" -eq 0 ] || { echo "ERROR: could not install postgresql" >&2; exit 1; }
     stop_system_clusters
@@ -141,9 +138,4 @@ fi
 "$PY" -m pip install --disable-pip-version-check -q -e '.[test]'
 phase "package installed"
 
-# --- the tests
-rc=0
-"$PY" -m pytest -q "$@" || rc=$?
-phase "tests finished with exit code $rc"
-echo "::: total $(( $(date +%s) - start_all )) s"
-exit "$rc"
+echo "::: set-up done in $(( $(date +%s) - start_all )) s"
