@@ -33,7 +33,7 @@ from .faq import RELATED_THRESHOLD
 from .matching import Match
 from .models import BaseModel, Event, Identity, JsonField, Message, Ticket, UtcDateTimeField, db, register_models
 from .labels import iso
-from .replies import ROLE_LABELS, Replies
+from .replies import ROLE_LABELS, Replies, set_status
 from .sender_auth import Verdict
 from .status import Status, ref
 
@@ -118,8 +118,8 @@ class Escalations:
             flags = dict(ticket.flags or {})
             flags.pop("escalation_answer", None)
             ticket.flags = flags
-            _set_status(ticket, Status.ESKALASI_ANGGOTA if target == "anggota" else Status.ESKALASI_PROVINSI,
-                        actor=officer.name, now=now, also=[Ticket.flags])
+            set_status(ticket, Status.ESKALASI_ANGGOTA if target == "anggota" else Status.ESKALASI_PROVINSI,
+                       actor=officer.name, now=now, also=(Ticket.flags,))
             ctx = self._context(ticket, officer, note)
             template = f"internal/escalation_{target}"
             tag_ref = ref(ticket.id, self.replies.me.tag)
@@ -223,24 +223,13 @@ class Escalations:
         flags = dict(ticket.flags or {})
         flags["escalation_answer"] = target
         ticket.flags = flags
-        _set_status(ticket, Status.BARU, actor=actor, now=now, also=[Ticket.flags],
-                    reason=f"jawaban {TARGET_LABELS[target]} diterima")
+        set_status(ticket, Status.BARU, actor=actor, now=now, also=(Ticket.flags,),
+                   reason=f"jawaban {TARGET_LABELS[target]} diterima")
         Event.create(ticket=ticket, at=now, actor=actor, kind="escalation.answered",
                      detail={"to": target, "escalation": esc.id, "message": row.id, "external_ref": esc.external_ref,
                              "verdict": auth.reason})
         log.info("escalation answer ticket=%s target=%s message=%s", ticket.id, target, row.id)
         return True
-
-
-def _set_status(ticket: Ticket, status: Status, *, actor: str, now, also: list, **detail) -> None:
-    """Write the status (when it changes), `updated_at` and the `also` columns only."""
-    old = ticket.status
-    ticket.status = status.value
-    ticket.updated_at = now
-    ticket.save(only=[Ticket.status, Ticket.updated_at, *also])
-    if old != status.value:
-        Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
-                     detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
 
 
 def escalation_views(ticket: Ticket, zone) -> list[dict]:

@@ -278,18 +278,19 @@ class Replies:
                           **self.thread_kwargs(ticket))
 
 
-def set_status(ticket: Ticket, status: Status, *, actor: str, now: datetime, **detail) -> None:
+def set_status(ticket: Ticket, status: Status, *, actor: str, now: datetime, also: tuple = (), **detail) -> None:
     """Move a ticket (read inside the caller's transaction) to `status`, with its event.
-    Writes only the status and `updated_at`: a caller that changed other columns saves
-    those itself, and columns the daemon changed meanwhile are left alone."""
-    if ticket.status == status.value:
-        return
+    Writes only the status, `updated_at` and the `also` columns the caller changed: columns
+    the daemon changed meanwhile are left alone. Nothing changed, nothing written."""
     old = ticket.status
+    if old == status.value and not also:
+        return
     ticket.status = status.value
     ticket.updated_at = now
-    ticket.save(only=[Ticket.status, Ticket.updated_at])  # what a status change writes; nothing else
-    Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
-                 detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
+    ticket.save(only=[Ticket.status, Ticket.updated_at, *also])
+    if old != status.value:
+        Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
+                     detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
 
 
 def freeze(value):
