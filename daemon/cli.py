@@ -20,7 +20,7 @@ from jinja2 import TemplateError
 from kpudesk.mailbox.errors import AuthenticationFailed, FolderMissing, MailServerError, ServerUnavailable
 from kpudesk.tickets.archive import ArchiveWriteError
 from kpudesk.tickets.errors import ConfigError, SchemaError, TempFailure, UserError
-from kpudesk.tickets.models import close_database, is_locked
+from kpudesk.tickets.schema import close_database, is_locked
 
 from . import commands
 from .lock import LockBusy

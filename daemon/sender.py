@@ -20,7 +20,7 @@ from jinja2 import TemplateError
 from kpudesk.mailbox.compose import compose, from_record
 from kpudesk.mailbox.errors import MailServerError, ServerUnavailable
 from kpudesk.tickets import outbox
-from kpudesk.tickets.models import is_locked
+from kpudesk.tickets.schema import is_locked
 
 from .wiring import App
 

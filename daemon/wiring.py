@@ -21,7 +21,8 @@ from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
 from kpudesk.tickets.matching import MatchContext
-from kpudesk.tickets.models import Message, Party, Ticket, db, open_database
+from kpudesk.tickets.models import Message, Party, Ticket, db
+from kpudesk.tickets.schema import open_database
 from kpudesk.tickets.officer import OfficerActions
 from kpudesk.tickets.parties import DEFAULT_PARTIES_PATH, PartyRegistry
 from kpudesk.tickets.replies import MailIdentity, Replies

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from kpudesk.daemon.config import load_settings
 from kpudesk.daemon.wiring import build_app
-from kpudesk.tickets.models import close_database
+from kpudesk.tickets.schema import close_database
 from tests.desk import Desk
 
 OFFLINE_IMAP = SimpleNamespace(host="127.0.0.1", port=9, name="helpdesk", password="x")

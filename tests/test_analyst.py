@@ -13,7 +13,8 @@ from kpudesk.daemon.analyst import AnalysisPipeline
 from kpudesk.daemon.poller import poll
 from kpudesk.tickets.analysis import AnalystSpec
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH
-from kpudesk.tickets.models import Identity, Message, Ticket, close_database
+from kpudesk.tickets.models import Identity, Message, Ticket
+from kpudesk.tickets.schema import close_database
 from kpudesk.tickets.outbox import OutboxItem
 from tests.corpus.hostile import party_mail
 from tests.desk import Desk

@@ -14,7 +14,8 @@ from kpudesk.tickets.clock import FrozenClock
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.laporan import consultation_report
-from kpudesk.tickets.models import Event, Message, Party, Ticket, close_database, open_database
+from kpudesk.tickets.models import Event, Message, Party, Ticket
+from kpudesk.tickets.schema import close_database, open_database
 from kpudesk.tickets.officer import OfficerActions
 from kpudesk.tickets.reports import open_questions, recap_data
 from kpudesk.tickets.timing import overdue_ticket_ids, ticket_timings

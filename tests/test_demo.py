@@ -192,7 +192,7 @@ def test_a_step_that_goes_wrong_fails_clearly_and_stops_the_servers(tmp_path, mo
     import socket
 
     import kpudesk.daemon.demo.story as story_mod
-    from kpudesk.tickets.models import close_database
+    from kpudesk.tickets.schema import close_database
 
     mails = tuple(dataclasses.replace(m, folder="INBOX") if m.key == "promo" else m for m in story_mod.PARTY_MAILS)
     monkeypatch.setattr(story_mod, "PARTY_MAILS", mails)  # the story reads its own binding

@@ -18,7 +18,7 @@ import peewee as pw
 import pytest
 
 from kpudesk.tickets import outbox
-from kpudesk.tickets.models import close_database, open_database
+from kpudesk.tickets.schema import close_database, open_database
 from tests.desk import Desk
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)

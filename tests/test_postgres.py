@@ -172,7 +172,7 @@ def test_the_desk_really_runs_on_postgresql(tmp_path, imap_user, smtp_server, po
     tables = {r[0] for r in postgres.query(url, "select table_name from information_schema.tables "
                                                 "where table_schema = 'public'")}
     assert {"ticket", "message", "event", "outbox_item", "report_slot", "folder_state", "meta"} <= tables
-    from kpudesk.tickets.models import SCHEMA_VERSION
+    from kpudesk.tickets.schema import SCHEMA_VERSION
     assert postgres.query(url, "select value from meta where key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     # Opening again (a second CLI call) finds the schema and leaves it alone.
     assert desk.json("tickets", "list") == []

@@ -11,7 +11,8 @@ import pytest
 from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.clock import FrozenClock
 from kpudesk.tickets.errors import UserError
-from kpudesk.tickets.models import Party, close_database, open_database
+from kpudesk.tickets.models import Party
+from kpudesk.tickets.schema import close_database, open_database
 from kpudesk.tickets.progress import (
     Evidence,
     ImportRejected,

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from jinja2 import UndefinedError
 
-from kpudesk.mailbox.render import BUILTIN_DIR, SAMPLES, TEMPLATES, Renderer, jam, tanggal, tgl, zone_label
+from kpudesk.mailbox.render import BUILTIN_DIR, TEMPLATES, Renderer, jam, tanggal, tgl, zone_label
+from kpudesk.mailbox.template_samples import SAMPLES
 
 FRIDAY = datetime(2026, 11, 27, 7, 5, tzinfo=UTC)  # 14.05 WIB
 

@@ -15,7 +15,8 @@ from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.clock import FrozenClock
 from kpudesk.tickets.errors import ConfigError
 from kpudesk.tickets.hours import ServiceCalendar
-from kpudesk.tickets.models import Event, Message, Party, Ticket, close_database, open_database
+from kpudesk.tickets.models import Event, Message, Party, Ticket
+from kpudesk.tickets.schema import close_database, open_database
 from kpudesk.tickets.outbox import OutboxItem
 from kpudesk.tickets.progress import import_csv
 from kpudesk.tickets.replies import MailIdentity, Replies

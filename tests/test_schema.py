@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from kpudesk.tickets.errors import SchemaError
-from kpudesk.tickets.models import SCHEMA_VERSION, close_database, open_database
+from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
 
 
 def version(path) -> str:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from kpudesk.tickets.hours import ServiceCalendar
-from kpudesk.tickets.models import Event, Ticket, close_database, open_database
+from kpudesk.tickets.models import Event, Ticket
+from kpudesk.tickets.schema import close_database, open_database
 from kpudesk.tickets.timing import is_officer_actor, overdue_ticket_ids, ticket_timings, timings_for
 
 WIB = timezone(timedelta(hours=7))

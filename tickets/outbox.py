@@ -34,7 +34,8 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from .models import BaseModel, Event, Message, Ticket, UtcDateTimeField, JsonField, db, is_locked, register_models
+from .models import BaseModel, Event, Message, Ticket, UtcDateTimeField, JsonField, db, register_models
+from .schema import is_locked
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 import peewee as pw
-from kpudesk.mailbox.render import SAMPLES, Renderer
+from kpudesk.mailbox.render import Renderer
+from kpudesk.mailbox.template_samples import SAMPLES
 from kpudesk.tickets.labels import poll_summary
 from kpudesk.tickets.errors import ConfigError, TempFailure, UserError
 
