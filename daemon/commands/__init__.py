@@ -1,9 +1,9 @@
 """Subcommands of `kpudesk`, one module per area; each exposes `register(subparsers)`."""
 from __future__ import annotations
 
-from . import mail, queue, reports, status, tickets
+from . import mail, officers, queue, reports, status, tickets, webdesk
 
 
 def register(sub) -> None:
-    for module in (mail, tickets, queue, reports, status):
+    for module in (mail, tickets, queue, reports, status, officers, webdesk):
         module.register(sub)
