@@ -3,7 +3,8 @@
 #     bash tests/setup.sh && python -m pytest -q
 # Installs what the tests need when it is missing — Dovecot (the real IMAP server the tests
 # start themselves), PostgreSQL (a throw-away cluster), systemd-analyze, CPython's email
-# test data, the package with its test extras. apt-get is used as root on Debian/Ubuntu;
+# test data, Chromium and chromedriver (the web desk's browser tests), the package with its
+# test extras. apt-get is used as root on Debian/Ubuntu;
 # elsewhere the script says exactly what to install and stops.
 set -euo pipefail
 
@@ -44,7 +45,7 @@ apt_install() {  # apt_install PKG...: update once, retry transient failures
     local try
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "ERROR: the tests need these packages, and this is not a Debian/Ubuntu system:" >&2
-        echo "       $* (Dovecot imapd 2.3, PostgreSQL server 13+, systemd-analyze)" >&2
+        echo "       $* (Dovecot imapd 2.3, PostgreSQL server 13+, systemd-analyze, chromium + chromedriver)" >&2
         echo "       install them with your package manager, then run this command again." >&2
         return 1
     fi
@@ -120,6 +121,14 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
     echo "::: installing systemd (for systemd-analyze verify)"
     apt_install systemd
 fi
+
+# --- Chromium and its driver, for the web desk's real-browser tests (Selenium, headless)
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "::: installing chromium chromium-driver"
+    apt_install_quietly chromium chromium-driver || { echo "ERROR: could not install chromium chromium-driver" >&2; exit 1; }
+    phase "chromium installed"
+fi
+echo "::: $(chromium --version 2>/dev/null | head -1), $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
 
 # --- CPython's email test corpus (tests/corpus/hostile.py); Debian's Python ships it apart
 email_data=$("$PY" -c 'import sysconfig, os; print(os.path.join(sysconfig.get_paths()["stdlib"], "test", "test_email", "data"))')
