@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.* helpers 
 
 from aiosmtpd.controller import Controller  # noqa: E402
 
+import kpudesk.daemon.cli as cli  # noqa: E402 - the tree under test: this interpreter's kpudesk
+
 from tests.corpus.hostile import party_mail  # noqa: E402
 from tests.desk import settings_text  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
@@ -92,7 +94,6 @@ def main() -> int:
     ap.add_argument("--list", action="store_true", help="also list the files and the cross-package edges")
     args = ap.parse_args()
 
-    import kpudesk.daemon.cli as cli  # the tree under test: this interpreter's kpudesk
 
     pkg_root = Path(cli.__file__).resolve().parents[1]
     server = Dovecot()
