@@ -82,3 +82,41 @@ def test_the_unit_names_no_documentation_that_is_not_installed():
     docs = [v for line in UNIT.read_text().splitlines() if line.startswith("Documentation=")
             for v in line.split("=", 1)[1].split()]
     assert not [d for d in docs if d.startswith("file://")], docs
+
+
+WEB_UNIT = ROOT / "systemd" / "kpudesk-web.service"
+
+
+def _read(path: Path) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    cp.read(path)
+    return cp
+
+
+def test_web_unit_verifies_and_serves_the_desk(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze missing: .ci/run installs the systemd package"
+    exe = shutil.which("kpudesk")
+    target = tmp_path / "kpudesk-web.service"
+    target.write_text(WEB_UNIT.read_text().replace("/opt/kpudesk/venv/bin/kpudesk", exe))
+    r = subprocess.run([analyze, "verify", str(target)], capture_output=True, text=True)
+    assert r.returncode == 0 and not [ln for ln in r.stderr.splitlines() if "kpudesk-web.service" in ln], r.stderr
+    s = _read(WEB_UNIT)["Service"]
+    assert s["Type"] == "notify" and s["Restart"] == "on-failure"
+    assert s["ExecStart"].split()[-1] == "web"
+    assert s["ExecStartPre"].endswith("check --offline")
+
+
+def test_web_unit_is_hardened_like_the_daemon():
+    """Every hardening line of the daemon's unit is in the web desk's too, with the same value
+    (systemd has no include: the two files must be kept in step, and this says when they drift)."""
+    daemon, web = _read(UNIT)["Service"], _read(WEB_UNIT)["Service"]
+    hardening = ["NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
+                 "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups",
+                 "ProtectClock", "ProtectHostname", "RestrictAddressFamilies", "RestrictNamespaces",
+                 "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "MemoryDenyWriteExecute",
+                 "SystemCallArchitectures", "SystemCallFilter", "CapabilityBoundingSet", "UMask",
+                 "User", "Group", "StateDirectory", "EnvironmentFile"]
+    assert {k: web.get(k) for k in hardening} == {k: daemon.get(k) for k in hardening}
+    assert "Environment=KPUDESK_" not in WEB_UNIT.read_text()

@@ -1,0 +1,34 @@
+"""`GET /healthz`: is the desk alive — for monitoring, without login and without personal data.
+
+200 with {"ok": true, "database": "ok", "last_poll": ISO|null, "outbox_pending": N} when the
+database answers; 503 with "ok": false and "database": "error" when it does not (the reason
+goes to the log, not to an unauthenticated client).
+"""
+from __future__ import annotations
+
+import logging
+
+import peewee as pw
+from flask import Blueprint, jsonify
+
+from kpudesk.tickets import outbox
+from kpudesk.tickets.poll_log import last_poll
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        last = last_poll()
+        pending = outbox.counts().get("pending", 0)
+    except pw.PeeweeException as exc:  # OperationalError, InterfaceError: the database is not there
+        log.error("healthz: database check failed: %s", exc)
+        body = {"ok": False, "database": "error", "last_poll": None, "outbox_pending": None}
+        return jsonify(body), 503, {"Cache-Control": "no-store"}
+    body = {"ok": True, "database": "ok",
+            "last_poll": last.isoformat().replace("+00:00", "Z") if last else None,
+            "outbox_pending": pending}
+    return jsonify(body), 200, {"Cache-Control": "no-store"}
