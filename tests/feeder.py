@@ -111,8 +111,10 @@ class Feeder:
         return [m for m in self.show(ticket_id)["messages"] if m["direction"] == "in"]
 
     def outgoing(self, to: str | None = None) -> list[Message]:
-        """Mail we wrote (queued or sent), oldest first, to `to` when given."""
-        rows = Message.select().where(Message.direction == "out").order_by(Message.id)
+        """Mail we wrote (queued or sent; escalations are "internal"), oldest first, to `to`
+        when given."""
+        rows = (Message.select().where(Message.direction.in_(["out", "internal"]) & (Message.from_addr == HELPDESK))
+                .order_by(Message.id))
         return [m for m in rows if to is None or to in (m.to or [])]
 
     def outbox(self) -> list:
