@@ -19,8 +19,8 @@ from contextlib import closing
 
 from kpudesk.mailbox.errors import FolderMissing
 from kpudesk.mailbox.imap import FolderStatus, ImapSource, plan_batches
+from kpudesk.tickets.bookkeeping import resume_uid
 from kpudesk.tickets.ingest import FolderStats, PollStats
-from kpudesk.tickets.models import Event, FolderState, db
 from kpudesk.tickets.poll_log import record_poll
 from kpudesk.tickets.quarantine import MB, record_oversized
 
@@ -94,18 +94,7 @@ def _poll_folder(app: App, source: ImapSource, pipeline: AnalysisPipeline, folde
             log.warning("spam folder %r vanished; skipped", folder)
             return
         raise
-    state = FolderState.get_or_none(FolderState.name == folder)
-    last_uid = 0
-    if state is not None:
-        if state.uidvalidity == status.uidvalidity:
-            last_uid = state.last_uid
-        else:
-            # The server renumbered the folder: read it all again; the message identity
-            # (Message-ID + content) makes the re-read add nothing already stored.
-            log.warning("UIDVALIDITY of %s changed %s -> %s: full re-read", folder, state.uidvalidity, status.uidvalidity)
-            with db.atomic():
-                Event.create(ticket=None, at=app.clock.now(), actor="system", kind="folder.uidvalidity_changed",
-                             detail={"folder": folder, "old": state.uidvalidity, "new": status.uidvalidity})
+    last_uid = resume_uid(folder, status.uidvalidity, app.clock.now())  # 0 after a renumbering: all again
     fstats = stats.folders.setdefault(folder, FolderStats(uidvalidity=status.uidvalidity, last_uid=last_uid))
     fstats.uidvalidity = status.uidvalidity
     sizes = source.sizes_above(status, last_uid)

@@ -22,7 +22,8 @@ from kpudesk.mailbox.errors import MailServerError
 from kpudesk.tickets import reports
 from kpudesk.tickets.errors import ConfigError, TempFailure
 from kpudesk.tickets.followups import queue_followups
-from kpudesk.tickets.models import Meta, UtcDateTimeField, db, utc_text
+from kpudesk.tickets.bookkeeping import daemon_since
+from kpudesk.tickets.models import db
 
 from . import notify
 from .lock import FileLock, LockBusy
@@ -131,9 +132,7 @@ class Runner:
     def _since(self, now: datetime) -> datetime:
         """When the daemon first ran against this database (recorded once, then cached)."""
         if self._since_at is None:
-            with db.atomic():
-                row, _ = Meta.get_or_create(key="daemon_since", defaults={"value": utc_text(now)})
-            self._since_at = UtcDateTimeField().python_value(row.value)
+            self._since_at = daemon_since(now)
         return self._since_at
 
     def _guard(self, name: str, fn, *args) -> bool:
