@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from kpudesk.tickets.errors import ConfigError
 
-from .config import SOP_RECEIVE_SECONDS, Settings
+from .settings import SOP_RECEIVE_SECONDS, Secret, Settings
 
 # Environment variables kpudesk reads itself; any other KPUDESK_* one is meant as a secret.
 _NOT_SECRETS = {"KPUDESK_CONFIG", "KPUDESK_NOW", "KPUDESK_LOG_LEVEL"}
@@ -70,20 +70,24 @@ def _inside(path: Path, folder: Path) -> bool:
 def unused_secret_variables(settings: Settings, environ) -> list[str]:
     """A KPUDESK_* variable that is set but named by no *_env setting: usually a settings
     file that still has `secret_env`/`password_env` commented out, so the value is ignored."""
-    used = {s.env for s in (settings.imap.password, settings.smtp.password, settings.helpdesk.secret,
-                            settings.database_password) if s.env}
+    used = {s.env for s in _secrets(settings) if s.env}
     return [f"variabel lingkungan {name} diatur tetapi tidak dipakai pengaturan mana pun "
-            "(mis. helpdesk.secret_env atau imap.password_env masih dikomentari); nilainya diabaikan"
+            "(mis. helpdesk.secret_env, web.secret_env atau imap.password_env masih dikomentari); nilainya diabaikan"
             for name in sorted(environ) if name.startswith("KPUDESK_") and name not in _NOT_SECRETS
             and name not in used]
+
+
+def _secrets(settings: Settings) -> tuple[Secret, ...]:
+    """Every secret the settings may name, in the order `check` reads them."""
+    return (settings.imap.password, settings.smtp.password, settings.helpdesk.secret,
+            settings.database_password, settings.web.secret)
 
 
 def validate_secrets(settings: Settings) -> None:
     """Read every configured secret once: an unset variable or unreadable file is a
     ConfigError naming its key now, not a failure at the first poll."""
-    for secret in (settings.imap.password, settings.smtp.password if settings.smtp.username else None,
-                   settings.helpdesk.secret, settings.database_password):
-        if secret is not None and secret.configured:
+    for secret in _secrets(settings):
+        if secret.configured and (secret is not settings.smtp.password or settings.smtp.username):
             secret.read()
 
 
@@ -99,8 +103,7 @@ def validate_access(settings: Settings) -> None:
     running `check` (ExecStartPre runs it as the service user): a ConfigError naming the
     file, not a traceback or "file not found" for a file that is there but closed to us."""
     who = _who()
-    files = [(s.key + "_file", s.file) for s in (settings.imap.password, settings.smtp.password,
-                                                  settings.helpdesk.secret, settings.database_password) if s.file]
+    files = [(s.key + "_file", s.file) for s in _secrets(settings) if s.file]
     files += [("imap.ca_file", settings.imap.ca_file), ("smtp.ca_file", settings.smtp.ca_file),
               ("parties.registry", settings.parties_registry), ("faq.file", settings.faq_file)]
     for key, path in files:

@@ -309,7 +309,7 @@ def test_poll_every_goes_down_to_two_minutes(tmp_path, every, ok):
         assert settings_from_dict(data, base=tmp_path).imap.poll_every == int(every[:-1]) * 60
     else:
         from kpudesk.tickets.errors import ConfigError
-        with pytest.raises(ConfigError, match="imap.poll_every.*2 minutes"):
+        with pytest.raises(ConfigError, match="imap.poll_every.*2 menit"):
             settings_from_dict(data, base=tmp_path)
 
 

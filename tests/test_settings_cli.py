@@ -49,7 +49,7 @@ def test_password_written_in_the_file_is_refused(tmp_path, capsys):
     (tmp_path / "settings.toml").write_text(text.replace('password_env = "KPUDESK_IMAP_PASSWORD"', 'password = "rahasia"', 1),
                                             encoding="utf-8")
     code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
-    assert code == 2 and "imap.password" in err and "never" in err
+    assert code == 2 and "imap.password" in err and "tidak pernah" in err
 
 
 def test_unknown_key_is_named(tmp_path, capsys):
@@ -57,7 +57,7 @@ def test_unknown_key_is_named(tmp_path, capsys):
     text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
     (tmp_path / "settings.toml").write_text(text.replace("[imap]\n", "[imap]\nhots = \"x\"\n", 1), encoding="utf-8")
     code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
-    assert code == 2 and "imap.hots: unknown key" in err
+    assert code == 2 and "imap.hots: kunci tidak dikenal" in err
 
 
 def test_init_writes_settings_and_database_and_refuses_to_overwrite(tmp_path, capsys):
