@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,14 +15,12 @@ def version(path) -> str:
 
 
 def test_a_new_database_records_the_current_version(tmp_path):
-    import kpudesk.daemon.wiring  # noqa: F401 - registers every table
     open_database(f"sqlite:///{tmp_path}/k.db")
     close_database()
     assert version(tmp_path / "k.db") == str(SCHEMA_VERSION)
 
 
 def test_a_version_1_database_is_upgraded_in_place(tmp_path):
-    import kpudesk.daemon.wiring  # noqa: F401
     db = tmp_path / "k.db"
     open_database(f"sqlite:///{db}")
     close_database()
@@ -30,6 +29,8 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
     con.execute("alter table outbox_item drop column lease_until")  # what v1 looked like
     con.execute("alter table outbox_item drop column lease_holder")
     con.execute("alter table message drop column authentication")
+    for table in ("officer_login", "login_failure", "canned_answer"):  # v4
+        con.execute(f"drop table {table}")
     con.execute("update meta set value='1' where key='schema_version'")
     con.commit()
     con.close()
@@ -39,11 +40,65 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
     assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(outbox_item)")}
     assert "authentication" in {r[1] for r in con.execute("pragma table_info(message)")}
     assert con.execute("select value from meta where key='probe'").fetchone() == ("kept",)
-    assert version(db) == str(SCHEMA_VERSION) == "3"
+    assert version(db) == str(SCHEMA_VERSION) == "4"
+
+
+def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
+    db = tmp_path / "k.db"
+    open_database(f"sqlite:///{db}")
+    close_database()
+    con = sqlite3.connect(db)
+    con.execute("insert into ticket(status, subject, channel, from_spam, flags, created_at, updated_at) "
+                "values ('baru', 'Sipol', 'email', 0, '{}', '2026-01-05T01:00:00.000000Z', '2026-01-05T01:00:00.000000Z')")
+    for table in ("officer_login", "login_failure", "canned_answer"):
+        con.execute(f"drop table {table}")
+    con.execute("update meta set value='3' where key='schema_version'")
+    con.commit()
+    con.close()
+    open_database(f"sqlite:///{db}")
+    from kpudesk.tickets.models import CannedAnswer, OfficerLogin, Ticket
+    now = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+    OfficerLogin.create(email="rina@kpu-mesuji.example.org", password_hash="$argon2id$x", password_set_at=now)
+    CannedAnswer.create(title="Lupa kata sandi Sipol", body="Silakan ...", updated_by="rina@kpu-mesuji.example.org",
+                        updated_at=now)
+    assert OfficerLogin.get_by_id("rina@kpu-mesuji.example.org").session_epoch == 0
+    assert [t.subject for t in Ticket.select()] == ["Sipol"]  # the old rows are kept
+    close_database()
+    assert version(db) == "4"
+
+
+def _tables(path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("select name from sqlite_master where type='table'")
+                if not r[0].startswith("sqlite_")}
+    finally:
+        con.close()
+
+
+def test_the_schema_module_alone_creates_every_table_a_cli_run_creates(tmp_path):
+    """models.py holds every table: importing tickets.schema alone (a fresh interpreter, no
+    daemon or command module) creates all of them, the same set `kpudesk init` creates."""
+    import subprocess
+    import sys
+
+    from kpudesk.tickets.models import MODELS
+    alone = tmp_path / "alone.db"
+    code = ("import sys; from kpudesk.tickets.schema import open_database; open_database(sys.argv[1]); "
+            "print(sorted(m for m in sys.modules if m.startswith('kpudesk.')))")
+    proc = subprocess.run([sys.executable, "-c", code, f"sqlite:///{alone}"], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert "kpudesk.daemon" not in proc.stdout and "kpudesk.tickets.outbox" not in proc.stdout
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "kpudesk.daemon", "init", str(site / "etc"), "--storage", str(site / "var")],
+                   capture_output=True, text=True, check=True, timeout=60)
+    expected = {m._meta.table_name for m in MODELS}
+    assert {"escalation", "outbox_item", "report_slot", "progress_import", "progress_snapshot", "evidence",
+            "officer_login", "login_failure", "canned_answer"} <= expected
+    assert _tables(alone) == expected == _tables(site / "var" / "kpudesk.db")
 
 
 def test_a_newer_database_is_refused_with_a_clear_error(tmp_path):
-    import kpudesk.daemon.wiring  # noqa: F401
     db = tmp_path / "k.db"
     open_database(f"sqlite:///{db}")
     close_database()
@@ -61,7 +116,6 @@ def test_opening_a_current_database_takes_no_write_lock(tmp_path):
     schema is only read (issue 11 item 5), so opening never waits for the writer."""
     import time
 
-    import kpudesk.daemon.wiring  # noqa: F401
     db = tmp_path / "k.db"
     open_database(f"sqlite:///{db}")
     close_database()
@@ -80,7 +134,6 @@ def test_opening_a_current_database_takes_no_write_lock(tmp_path):
 def test_a_table_added_since_is_created_even_when_the_version_is_current(tmp_path):
     import peewee as pw
 
-    import kpudesk.daemon.wiring  # noqa: F401
     from kpudesk.tickets import models
     db = tmp_path / "k.db"
     open_database(f"sqlite:///{db}")
@@ -89,7 +142,7 @@ def test_a_table_added_since_is_created_even_when_the_version_is_current(tmp_pat
     class LateTable(models.BaseModel):
         note = pw.TextField()
 
-    models.register_models(LateTable)
+    models.MODELS.append(LateTable)
     try:
         open_database(f"sqlite:///{db}")
         close_database()

@@ -23,7 +23,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-import peewee as pw
 
 from kpudesk.mailbox.compose import tagged_subject
 from kpudesk.mailbox.message import InboundMessage
@@ -31,7 +30,7 @@ from kpudesk.mailbox.message import InboundMessage
 from .errors import ConfigError, UserError
 from .faq import RELATED_THRESHOLD
 from .matching import Match
-from .models import BaseModel, Event, Identity, JsonField, Message, Ticket, UtcDateTimeField, db, register_models
+from .models import Escalation, Event, Identity, Message, Ticket, db
 from .labels import iso
 from .replies import ROLE_LABELS, Replies, set_status
 from .sender_auth import Verdict
@@ -45,20 +44,6 @@ DIRECTION_LABELS = {"in": "Pertanyaan/balasan partai", "out": "Jawaban helpdesk"
                     "internal": "Jawaban eskalasi"}
 
 
-class Escalation(BaseModel):
-    ticket = pw.ForeignKeyField(Ticket, backref="escalations", on_delete="CASCADE")
-    target = pw.CharField(max_length=16)  # anggota | provinsi
-    to = JsonField()
-    by = pw.CharField(max_length=200)
-    at = UtcDateTimeField()
-    note = pw.TextField(default="")
-    outbox_id = pw.IntegerField(null=True)
-    external_ref = pw.TextField(null=True, index=True)  # the Provinsi's own ticket number
-    answered_at = UtcDateTimeField(null=True)
-    answer = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")
-
-
-register_models(Escalation)
 
 
 @dataclass(frozen=True)

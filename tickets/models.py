@@ -1,5 +1,5 @@
-"""The database's tables as peewee models, and the batch SQL helpers (`rows`, `executemany`).
-Opening, pragmas and migrations live in `tickets.schema`.
+"""Every table of the database as a peewee model (`MODELS` lists them all), and the batch
+SQL helpers (`rows`, `executemany`). Opening, pragmas and migrations live in `tickets.schema`.
 
 SQLite (WAL, foreign keys on, busy timeout) by default; any URL peewee's `db_url`
 understands works, PostgreSQL included. All datetimes are stored as aware UTC and read
@@ -379,13 +379,133 @@ class Event(BaseModel):
             executemany(f'INSERT INTO "event" ({cols}) VALUES ({", ".join("?" * len(fields))})', collected)
 
 
+class Escalation(BaseModel):
+    """A ticket passed to the commission member (anggota) or the KPU Provinsi, and its answer."""
+
+    ticket = pw.ForeignKeyField(Ticket, backref="escalations", on_delete="CASCADE")
+    target = pw.CharField(max_length=16)  # anggota | provinsi
+    to = JsonField()
+    by = pw.CharField(max_length=200)
+    at = UtcDateTimeField()
+    note = pw.TextField(default="")
+    outbox_id = pw.IntegerField(null=True)
+    external_ref = pw.TextField(null=True, index=True)  # the Provinsi's own ticket number
+    answered_at = UtcDateTimeField(null=True)
+    answer = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")
+
+
+class OutboxItem(BaseModel):
+    """One mail to send, kept until delivered or given up (the outbox survives outages)."""
+
+    ticket = pw.ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="CASCADE")
+    message = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")  # the "out" row it delivers
+    kind = pw.CharField(max_length=32, index=True)  # ack | answer | followup | escalation | notice | report
+    sender = pw.CharField(max_length=320)
+    recipients = JsonField()
+    rcpt_key = pw.CharField(max_length=320, index=True)  # first recipient, lower case (caps)
+    msgid = pw.CharField(max_length=1000, unique=True)  # bare Message-ID of the mail
+    data = pw.BlobField()  # the bytes sent; b"" until composed from `mail`
+    mail = JsonField(null=True)  # what to compose (text already rendered): see `outbox.materialize`
+    status = pw.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UtcDateTimeField()
+    deliver_until = UtcDateTimeField()
+    last_error = pw.TextField(null=True)
+    created_at = UtcDateTimeField(index=True)
+    sent_at = UtcDateTimeField(null=True)
+    lease_until = UtcDateTimeField(null=True)  # a sender is delivering it: others keep off
+    lease_holder = pw.TextField(null=True)  # "host:pid:start" of that sender (v3)
+
+
+OutboxItem.add_index(OutboxItem.rcpt_key, OutboxItem.kind, OutboxItem.created_at)  # the per-sender caps
+
+
+class ReportSlot(BaseModel):
+    """One scheduled report, claimed by the daemon that sends it."""
+
+    kind = pw.CharField(max_length=16)  # progress | recap
+    slot_date = pw.CharField(max_length=10)  # local date, YYYY-MM-DD
+    slot_time = pw.CharField(max_length=5)  # local time, HH:MM
+    status = pw.CharField(max_length=16, default="claimed")  # claimed | sent (= queued in the outbox) | skipped
+    late = pw.BooleanField(default=False)
+    claimed_at = UtcDateTimeField()
+    report_at = UtcDateTimeField(null=True, index=True)  # the instant the report's figures describe
+    outbox_item = pw.ForeignKeyField(OutboxItem, null=True, on_delete="SET NULL")
+    detail = JsonField(default=dict)  # e.g. the snapshot ids a progress report showed
+
+    class Meta:
+        indexes = ((("kind", "slot_date", "slot_time"), True),)
+
+
+class ProgressImport(BaseModel):
+    """One Sipol progress CSV file imported by an officer."""
+
+    filename = pw.CharField(max_length=300)
+    sha256 = pw.CharField(max_length=64, index=True)  # of the CSV bytes
+    path = pw.CharField(max_length=300, null=True)  # the CSV itself, in the archive
+    rows = pw.IntegerField()
+    imported_at = UtcDateTimeField(index=True)
+    actor = pw.CharField(max_length=200)
+
+
+class ProgressSnapshot(BaseModel):
+    """One party's figures as Sipol showed them at `taken_at`."""
+
+    import_ = pw.ForeignKeyField(ProgressImport, column_name="import_id", backref="snapshots", on_delete="CASCADE")
+    party = pw.ForeignKeyField(Party, backref="progress", on_delete="CASCADE", index=True)
+    officials = pw.IntegerField()  # pengurus
+    members = pw.IntegerField()  # anggota
+    offices = pw.IntegerField()  # kantor
+    taken_at = UtcDateTimeField(index=True)
+    imported_at = UtcDateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("party", "taken_at"), False),)
+
+
+class Evidence(BaseModel):
+    """A screenshot (or any file) that backs a progress import."""
+
+    import_ = pw.ForeignKeyField(ProgressImport, column_name="import_id", backref="evidence", on_delete="CASCADE")
+    filename = pw.CharField(max_length=300)
+    content_type = pw.CharField(max_length=200)
+    sha256 = pw.CharField(max_length=64, index=True)
+    size = pw.IntegerField()
+    path = pw.CharField(max_length=300)
+
+
+# The web desk's tables (issue 14; schema v4).
+
+
+class OfficerLogin(BaseModel):
+    """An officer's web-desk password (Argon2id hash, never the password) and session generation."""
+
+    email = pw.CharField(max_length=320, primary_key=True)  # lower case, as in [[officers]]
+    password_hash = pw.TextField(null=True)
+    password_set_at = UtcDateTimeField(null=True)
+    session_epoch = pw.IntegerField(default=0)  # bumping it ends every session of this officer
+
+
+class LoginFailure(BaseModel):
+    """A failed login, for slowing down guessing per account and per client address."""
+
+    email = pw.CharField(max_length=320, index=True)
+    client = pw.CharField(max_length=64, index=True)
+    at = UtcDateTimeField(index=True)
+
+
+class CannedAnswer(BaseModel):
+    """The office's own saved replies beyond the FAQ, edited by the coordinator."""
+
+    title = pw.CharField(max_length=200)
+    body = pw.TextField()
+    updated_by = pw.CharField(max_length=320)
+    updated_at = UtcDateTimeField()
+
+
+# Every table, in dependency order (create_tables sorts them anyway).
 MODELS: list[type[BaseModel]] = [
     Meta, Party, Contact, Ticket, Identity, Message, Attachment, FolderState, Quarantine, Event,
+    Escalation, OutboxItem, ReportSlot, ProgressImport, ProgressSnapshot, Evidence,
+    OfficerLogin, LoginFailure, CannedAnswer,
 ]
-
-
-def register_models(*models: type[BaseModel]) -> None:
-    """Let other domain modules (outbox, escalation, reports) add their tables."""
-    for m in models:
-        if m not in MODELS:
-            MODELS.append(m)

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
-from .models import BaseModel, Event, Message, Ticket, UtcDateTimeField, JsonField, db, register_models
+from .models import Event, Message, OutboxItem, Ticket, db
 from .schema import is_locked
 
 log = logging.getLogger(__name__)
@@ -43,29 +43,6 @@ RETRY_FOR = timedelta(days=4)  # "at least 3 days", like an MTA's queue lifetime
 _BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60)]
 
 
-class OutboxItem(BaseModel):
-    ticket = pw.ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="CASCADE")
-    message = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")  # the "out" row it delivers
-    kind = pw.CharField(max_length=32, index=True)  # ack | answer | followup | escalation | notice | report
-    sender = pw.CharField(max_length=320)
-    recipients = JsonField()
-    rcpt_key = pw.CharField(max_length=320, index=True)  # first recipient, lower case (caps)
-    msgid = pw.CharField(max_length=1000, unique=True)  # bare Message-ID of the mail
-    data = pw.BlobField()  # the bytes sent; b"" until composed from `mail`
-    mail = JsonField(null=True)  # what to compose (text already rendered): see `materialize`
-    status = pw.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
-    attempts = pw.IntegerField(default=0)
-    next_attempt_at = UtcDateTimeField()
-    deliver_until = UtcDateTimeField()
-    last_error = pw.TextField(null=True)
-    created_at = UtcDateTimeField(index=True)
-    sent_at = UtcDateTimeField(null=True)
-    lease_until = UtcDateTimeField(null=True)  # a sender is delivering it: others keep off
-    lease_holder = pw.TextField(null=True)  # "host:pid:start" of that sender (v3)
-
-
-OutboxItem.add_index(OutboxItem.rcpt_key, OutboxItem.kind, OutboxItem.created_at)  # the per-sender caps
-register_models(OutboxItem)
 
 # How long a claimed row stays reserved for a sender on another host (one on this host is
 # checked directly: see the module docstring).

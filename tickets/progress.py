@@ -26,11 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import peewee as pw
 
 from .archive import Archive
 from .errors import UserError
-from .models import BaseModel, Party, UtcDateTimeField, db, register_models
+from .models import Evidence, Party, ProgressImport, ProgressSnapshot, db
 
 log = logging.getLogger(__name__)
 
@@ -47,44 +46,6 @@ __all__ = [
 ]
 
 
-class ProgressImport(BaseModel):
-    """One CSV file imported by an officer."""
-
-    filename = pw.CharField(max_length=300)
-    sha256 = pw.CharField(max_length=64, index=True)  # of the CSV bytes
-    path = pw.CharField(max_length=300, null=True)  # the CSV itself, in the archive
-    rows = pw.IntegerField()
-    imported_at = UtcDateTimeField(index=True)
-    actor = pw.CharField(max_length=200)
-
-
-class ProgressSnapshot(BaseModel):
-    """One party's figures as Sipol showed them at `taken_at`."""
-
-    import_ = pw.ForeignKeyField(ProgressImport, column_name="import_id", backref="snapshots", on_delete="CASCADE")
-    party = pw.ForeignKeyField(Party, backref="progress", on_delete="CASCADE", index=True)
-    officials = pw.IntegerField()  # pengurus
-    members = pw.IntegerField()  # anggota
-    offices = pw.IntegerField()  # kantor
-    taken_at = UtcDateTimeField(index=True)
-    imported_at = UtcDateTimeField(index=True)
-
-    class Meta:
-        indexes = ((("party", "taken_at"), False),)
-
-
-class Evidence(BaseModel):
-    """A screenshot (or any file) that backs an import."""
-
-    import_ = pw.ForeignKeyField(ProgressImport, column_name="import_id", backref="evidence", on_delete="CASCADE")
-    filename = pw.CharField(max_length=300)
-    content_type = pw.CharField(max_length=200)
-    sha256 = pw.CharField(max_length=64, index=True)
-    size = pw.IntegerField()
-    path = pw.CharField(max_length=300)
-
-
-register_models(ProgressImport, ProgressSnapshot, Evidence)
 
 
 class ImportRejected(UserError):

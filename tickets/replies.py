@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import peewee as pw
+
 from kpudesk.mailbox.compose import OutgoingMail, compose, reply_subject, to_record
 from kpudesk.mailbox.message import Address
 from kpudesk.mailbox.render import Renderer
@@ -23,7 +25,7 @@ from . import msgid as ourid
 from . import outbox
 from .errors import UserError
 from .hours import ServiceCalendar
-from .models import Attachment, Event, Identity, Message, Ticket, rows, utc_text
+from .models import Attachment, Event, Identity, Message, OutboxItem, Ticket
 from .status import LABELS, Status, ref
 
 log = logging.getLogger(__name__)
@@ -199,10 +201,11 @@ class Replies:
     def ack_allowed(self, address: str) -> bool:
         """Per-sender caps: stop loops with anything the classifier missed."""
         now = self.clock.now()
-        ((day, hour),) = rows('SELECT COUNT(*), COUNT(CASE WHEN "created_at" >= ? THEN 1 END) FROM "outbox_item" '
-                              'WHERE "kind" = ? AND "rcpt_key" = ? AND "created_at" >= ?',
-                              utc_text(now - timedelta(hours=1)), "ack", address.lower(),
-                              utc_text(now - timedelta(days=1)))
+        recent = (OutboxItem.kind == "ack") & (OutboxItem.rcpt_key == address.lower())
+        day_start, hour_start = now - timedelta(days=1), now - timedelta(hours=1)
+        day, hour = (OutboxItem.select(pw.fn.COUNT(OutboxItem.id),
+                                       pw.fn.COUNT(pw.Case(None, [(OutboxItem.created_at >= hour_start, 1)])))
+                     .where(recent & (OutboxItem.created_at >= day_start)).scalar(as_tuple=True))
         return hour < self.me.ack_per_hour and day < self.me.ack_per_day
 
     def queue_ack(self, ticket: Ticket, first: Message, identity: Identity | None = None) -> outbox.OutboxItem | None:

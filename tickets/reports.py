@@ -41,9 +41,8 @@ from kpudesk.mailbox.render import tanggal, tgl
 
 from .errors import ConfigError
 from .hours import STEP_LABELS, ServiceCalendar
-from .models import BaseModel, Event, JsonField, Message, Party, Ticket, UtcDateTimeField, db, register_models
-from .outbox import OutboxItem
-from .progress import Evidence, ProgressImport, evidence_since, latest_snapshots, previous_snapshot
+from .models import Event, Evidence, Message, OutboxItem, Party, ProgressImport, ReportSlot, Ticket, db
+from .progress import evidence_since, latest_snapshots, previous_snapshot
 from .labels import iso
 from .status import LABELS as STATUS_LABELS
 from .status import Status, ref
@@ -63,24 +62,6 @@ RECONTACT_STATUSES = (Status.BARU.value, Status.ESKALASI_ANGGOTA.value, Status.E
 _DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 
 
-class ReportSlot(BaseModel):
-    """One scheduled report, claimed by the daemon that sends it."""
-
-    kind = pw.CharField(max_length=16)  # progress | recap
-    slot_date = pw.CharField(max_length=10)  # local date, YYYY-MM-DD
-    slot_time = pw.CharField(max_length=5)  # local time, HH:MM
-    status = pw.CharField(max_length=16, default="claimed")  # claimed | sent (= queued in the outbox) | skipped
-    late = pw.BooleanField(default=False)
-    claimed_at = UtcDateTimeField()
-    report_at = UtcDateTimeField(null=True, index=True)  # the instant the report's figures describe
-    outbox_item = pw.ForeignKeyField(OutboxItem, null=True, on_delete="SET NULL")
-    detail = JsonField(default=dict)  # e.g. the snapshot ids a progress report showed
-
-    class Meta:
-        indexes = ((("kind", "slot_date", "slot_time"), True),)
-
-
-register_models(ReportSlot)
 
 
 # --- slots ------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ import peewee as pw
 from playhouse.db_url import connect
 
 from .errors import ConfigError, SchemaError
-from .models import MODELS, Meta, db
+from .models import MODELS, CannedAnswer, LoginFailure, Meta, OfficerLogin, db
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def open_database(url: str, *, create: bool = True) -> pw.Database:
@@ -93,7 +93,7 @@ def _refuse_newer(found: int) -> None:
 
 def _current_version(database: pw.Database) -> int | None:
     """The stored schema version, read without a transaction; None when the database lacks
-    a table this kpudesk needs (new, older, or a module registered a table since) and the
+    a table this kpudesk needs (new, or older than a table added since) and the
     write path has to run."""
     tables = set(database.get_tables())
     if any(m._meta.table_name not in tables for m in MODELS):
@@ -136,7 +136,12 @@ def _to_v3(database: pw.Database) -> None:
         database.execute_sql('ALTER TABLE "outbox_item" ADD COLUMN "lease_holder" TEXT')
 
 
-MIGRATIONS = {2: _to_v2, 3: _to_v3}
+def _to_v4(database: pw.Database) -> None:
+    """v4: the web desk's tables (issue 14): officers' logins, failed logins, canned answers."""
+    database.create_tables([OfficerLogin, LoginFailure, CannedAnswer], safe=True)
+
+
+MIGRATIONS = {2: _to_v2, 3: _to_v3, 4: _to_v4}
 
 
 def close_database() -> None:
