@@ -12,9 +12,10 @@ from pathlib import Path
 
 from kpudesk.daemon.cli import main
 from kpudesk.daemon.config import load_settings
+from kpudesk.daemon.settings_write import HELPDESK_ADDRESS, loopback_sections, settings_toml
 from kpudesk.daemon.wiring import build_app
 
-HELPDESK = "helpdesk@kpu-mesuji.example.org"
+HELPDESK = HELPDESK_ADDRESS
 
 
 @dataclass
@@ -27,49 +28,22 @@ class Result:
         return json.loads(self.out)
 
 
+OFFICERS = [
+    {"name": "Rina Wulandari", "email": "rina@kpu-mesuji.example.org", "role": "anggota-helpdesk"},
+    {"name": "Ahmad Fauzi", "email": "ahmad@kpu-mesuji.example.org", "role": "anggota-kpu"},
+]
+
+
 def settings_text(imap_user, *, smtp=None, imap_port: int | None = None, batch_size: int = 50,
                   password_env: str = "KPUDESK_TEST_IMAP_PASSWORD", officers: bool = True) -> str:
     """The settings of a test installation (SQLite and archive under ./state) pointed at
     the given IMAP user and SMTP server (none: port 9, nothing listens). Also the bench's."""
-    smtp_host, smtp_port = (smtp.host, smtp.port) if smtp is not None else ("127.0.0.1", 9)
-    text = f"""
-[helpdesk]
-name = "Helpdesk KPU Kabupaten Mesuji"
-address = "{HELPDESK}"
-tag = "HD-MSJ"
-
-[imap]
-host = "{imap_user.host}"
-port = {imap_port or imap_user.port}
-security = "none"
-username = "{imap_user.name}"
-password_env = "{password_env}"
-batch_size = {batch_size}
-
-[smtp]
-host = "{smtp_host}"
-port = {smtp_port}
-security = "none"
-
-[database]
-url = "sqlite:///state/kpudesk.db"
-
-[storage]
-dir = "state"
-"""
-    if officers:
-        text += """
-[[officers]]
-name = "Rina Wulandari"
-email = "rina@kpu-mesuji.example.org"
-role = "anggota-helpdesk"
-
-[[officers]]
-name = "Ahmad Fauzi"
-email = "ahmad@kpu-mesuji.example.org"
-role = "anggota-kpu"
-"""
-    return text
+    sections = loopback_sections(imap_host=imap_user.host, imap_port=imap_port or imap_user.port,
+                                 username=imap_user.name, password_env=password_env,
+                                 smtp_host=smtp.host if smtp is not None else "127.0.0.1",
+                                 smtp_port=smtp.port if smtp is not None else 9,
+                                 imap={"batch_size": batch_size})
+    return "\n" + settings_toml(**sections, **({"officers": OFFICERS} if officers else {}))
 
 
 class Desk:

@@ -16,9 +16,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from zoneinfo import ZoneInfo
 
+from ..settings_write import HELPDESK_ADDRESS, loopback_sections, settings_toml
 from .servers import HOST
 
-HELPDESK = "helpdesk@kpu-mesuji.example.org"
+HELPDESK = HELPDESK_ADDRESS
 ANGGOTA = "anggota@kpu-mesuji.example.org"
 PROVINSI = "helpdesk@kpu-lampung.example.org"
 KETUA = "ketua@kpu-mesuji.example.org"
@@ -138,66 +139,27 @@ PROGRESS_ROWS = (  # party, pengurus, anggota, kantor
 
 
 def settings_text(imap_port: int, smtp_port: int) -> str:
-    return f"""# Pengaturan demo kpudesk — ditulis oleh `kpudesk demo` pada {datetime.now(ZONE):%Y-%m-%d %H:%M} WIB.
-# Server IMAP dan SMTP demo hanya hidup selama demo berjalan. Sesudahnya perintah yang membaca
-# basis data tetap dapat dipakai (tickets list/show, spam list, report ...); `poll` dan `send`
-# akan melapor bahwa server tidak dapat dihubungi (kode 75).
-
-[helpdesk]
-name = "Helpdesk KPU Kabupaten Mesuji"
-address = "{HELPDESK}"
-tag = "HD-MSJ"
-timezone = "Asia/Jakarta"
-default_officer = "{RINA}"
-
-[imap]
-host = "{HOST}"
-port = {imap_port}
-security = "none"                     # tanpa TLS: hanya diizinkan untuk 127.0.0.1
-username = "{HELPDESK}"
-password_file = "imap-password"       # kata sandi acak milik server demo
-inbox = "INBOX"
-spam = "Spam"
-
-[smtp]
-host = "{HOST}"
-port = {smtp_port}
-security = "none"
-
-[database]
-url = "sqlite:///state/kpudesk.db"
-
-[storage]
-dir = "state"
-
-[mail]
-trusted_authserv_id = "{DEMO_MX}"   # server penerima yang hasil SPF/DKIM/DMARC-nya dipercaya
-
-[escalation]
-anggota = ["{ANGGOTA}"]
-provinsi = "{PROVINSI}"
-provinsi_ticket_pattern = '\\[Tiket#(\\d+)\\]'
-
-[reports]
-progress_to = ["{KETUA}", "{ANGGOTA}"]
-recap_to = ["{KETUA}", "{SEKRETARIS}", "{ANGGOTA}"]
-
-[parties]
-registry = "parties-local.toml"
-
-[logging]
-level = "WARNING"
-
-[[officers]]
-name = "{RINA}"
-email = "rina.wulandari@kpu-mesuji.example.org"
-role = "anggota-helpdesk"
-
-[[officers]]
-name = "{AHMAD}"
-email = "ahmad.fauzi@kpu-mesuji.example.org"
-role = "anggota-kpu"
-"""
+    sections = loopback_sections(
+        imap_host=HOST, imap_port=imap_port, smtp_host=HOST, smtp_port=smtp_port,
+        password_file="imap-password",
+        helpdesk={"timezone": "Asia/Jakarta", "default_officer": RINA}, imap={"inbox": "INBOX", "spam": "Spam"})
+    return settings_toml(
+        header=f"Pengaturan demo kpudesk — ditulis oleh `kpudesk demo` pada {datetime.now(ZONE):%Y-%m-%d %H:%M} WIB.\n"
+               "Server IMAP dan SMTP demo hanya hidup selama demo berjalan. Sesudahnya perintah yang membaca\n"
+               "basis data tetap dapat dipakai (tickets list/show, spam list, report ...); `poll` dan `send`\n"
+               "akan melapor bahwa server tidak dapat dihubungi (kode 75).",
+        notes={"imap.security": "tanpa TLS: hanya diizinkan untuk 127.0.0.1",
+               "imap.password_file": "kata sandi acak milik server demo",
+               "mail.trusted_authserv_id": "server penerima yang hasil SPF/DKIM/DMARC-nya dipercaya"},
+        **sections,
+        mail={"trusted_authserv_id": DEMO_MX},
+        escalation={"anggota": [ANGGOTA], "provinsi": PROVINSI, "provinsi_ticket_pattern": r"\[Tiket#(\d+)\]"},
+        reports={"progress_to": [KETUA, ANGGOTA], "recap_to": [KETUA, SEKRETARIS, ANGGOTA]},
+        parties={"registry": "parties-local.toml"},
+        logging={"level": "WARNING"},
+        officers=[{"name": RINA, "email": "rina.wulandari@kpu-mesuji.example.org", "role": "anggota-helpdesk"},
+                  {"name": AHMAD, "email": "ahmad.fauzi@kpu-mesuji.example.org", "role": "anggota-kpu"}],
+    )
 
 
 def progress_csv(taken_at: datetime) -> str:
