@@ -230,13 +230,13 @@ def test_from_strings_variants():
 @pytest.mark.parametrize(
     "kwargs, fragment",
     [
-        ({"hours": "8-17"}, "service hours"),
-        ({"hours": "17:00-08:00"}, "after opening"),
-        ({"hours": "08:00-25:00"}, "not a valid time"),
-        ({"days": "mon-fry"}, "unknown day"),
-        ({"days": ""}, "service days"),
+        ({"hours": "8-17"}, "jam layanan"),
+        ({"hours": "17:00-08:00"}, "sesudah jam buka"),
+        ({"hours": "08:00-25:00"}, "bukan jam yang sah"),
+        ({"days": "mon-fry"}, "hari tidak dikenal"),
+        ({"days": ""}, "hari layanan"),
         ({"closures": ["25-12-2026"]}, "25-12-2026"),
-        ({"timezone": "Asia/Mesuji"}, "unknown time zone"),
+        ({"timezone": "Asia/Mesuji"}, "zona waktu tidak dikenal"),
     ],
 )
 def test_from_strings_rejects_bad_input(kwargs, fragment):

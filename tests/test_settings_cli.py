@@ -130,3 +130,4 @@ def test_bad_service_days_is_a_settings_error_naming_the_key(tmp_path, capsys):
                                             encoding="utf-8")
     code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
     assert code == 2 and "helpdesk.service_days" in err and len(err.strip().splitlines()) == 1
+    assert "hari tidak dikenal" in err  # Bahasa Indonesia, like every settings error

@@ -11,13 +11,14 @@ and never through the host's time zone, so results do not depend on the machine'
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .hours_parse import MIDNIGHT, check_window, parse_date, parse_days, parse_hours
 
 __all__ = [
     "STANDARDS",
@@ -50,115 +51,17 @@ STEP_LABELS: Mapping[str, str] = MappingProxyType({
     "document": "Dokumentasi",
 })
 
-_MIDNIGHT = time(0, 0)
 _ONE_DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
 # How many consecutive closed days we walk before deciding the calendar never opens again.
 _MAX_CLOSED_DAYS = 3660
 
-_DAY_NAMES = {
-    # English
-    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
-    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
-    "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
-    # Bahasa Indonesia
-    "senin": 0, "selasa": 1, "rabu": 2, "kamis": 3, "jumat": 4, "jum'at": 4,
-    "sabtu": 5, "minggu": 6, "ahad": 6,
-}
 _ID_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 _ZONE_LABELS = {
     "Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB",
     "Asia/Makassar": "WITA", "Asia/Ujung_Pandang": "WITA",
     "Asia/Jayapura": "WIT",
 }
-_ALL_DAYS = {"daily", "everyday", "all", "setiap hari", "tiap hari"}
-
-_TIME_RE = re.compile(r"\s*(\d{1,2})[:.](\d{2})\s*")
-_RANGE_SPLIT_RE = re.compile(r"\s*(?:-|–|—|s/d|s\.d\.?|sampai|until|to)\s*", re.IGNORECASE)
-
-
-def _parse_time(text: str, *, allow_24: bool, what: str) -> time:
-    m = _TIME_RE.fullmatch(text)
-    if not m:
-        raise ValueError(f"{what}: {text.strip()!r} is not a time of day (expected HH:MM, e.g. 08:00)")
-    hh, mm = int(m.group(1)), int(m.group(2))
-    if allow_24 and (hh, mm) == (24, 0):
-        return _MIDNIGHT  # the midnight that ends the day
-    if hh > 23 or mm > 59:
-        raise ValueError(f"{what}: {text.strip()!r} is not a valid time of day")
-    return time(hh, mm)
-
-
-def parse_hours(text: str, *, what: str = "service hours") -> tuple[time, time]:
-    """Parse "08:00-17:00" (also "08.00-17.00", "08:00 s/d 17:00", "08:00-24:00").
-
-    Returns (open, close); a close of 00:00 means midnight at the end of the day.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"{what}: expected a string like '08:00-17:00', got {text!r}")
-    parts = _RANGE_SPLIT_RE.split(text.strip())
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(f"{what}: {text!r} must look like '08:00-17:00'")
-    opens = _parse_time(parts[0], allow_24=False, what=what)
-    closes = _parse_time(parts[1], allow_24=True, what=what)
-    _check_window(opens, closes, what=f"{what} {text!r}")
-    return opens, closes
-
-
-def parse_days(text: str) -> frozenset[int]:
-    """Parse open weekdays: "mon-sun", "mon-fri", "mon,tue,sat", "fri-mon", "senin-jumat", "daily".
-
-    Returns weekday numbers (Monday=0 ... Sunday=6). Ranges may wrap around the week end.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"service days: expected e.g. 'mon-sun' or 'mon,tue,sat', got {text!r}")
-    spec = text.strip().lower()
-    if spec in _ALL_DAYS:
-        return frozenset(range(7))
-    days: set[int] = set()
-    for item in spec.split(","):
-        item = item.strip()
-        if not item:
-            raise ValueError(f"service days {text!r}: empty item")
-        ends = [p.strip() for p in re.split(r"\s*[-–]\s*", item)]
-        if len(ends) > 2:
-            raise ValueError(f"service days {text!r}: {item!r} is not a day or a range like 'mon-fri'")
-        nums = []
-        for e in ends:
-            if e not in _DAY_NAMES:
-                raise ValueError(
-                    f"service days {text!r}: unknown day {e!r} (use mon, tue, wed, thu, fri, sat, sun)"
-                )
-            nums.append(_DAY_NAMES[e])
-        if len(nums) == 1:
-            days.add(nums[0])
-        else:
-            d = nums[0]
-            days.add(d)
-            while d != nums[1]:
-                d = (d + 1) % 7
-                days.add(d)
-    return frozenset(days)
-
-
-def _parse_date(value: object, *, what: str) -> date:
-    if isinstance(value, datetime):
-        raise ValueError(f"{what}: expected a date, got a datetime {value!r}")
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"{what}: {value!r} is not a date (expected YYYY-MM-DD, e.g. 2026-12-25)")
-
-
-def _check_window(opens: time, closes: time, *, what: str) -> None:
-    if closes != _MIDNIGHT and closes <= opens:
-        raise ValueError(f"{what}: closing time must be after opening time (overnight hours are not supported)")
-
-
 def _require_aware(at: datetime, name: str) -> datetime:
     if not isinstance(at, datetime):
         raise TypeError(f"{name} must be a datetime, got {type(at).__name__}")
@@ -190,16 +93,16 @@ class ServiceCalendar:
 
     def __post_init__(self) -> None:
         if not isinstance(self.timezone, str) or not self.timezone:
-            raise ValueError(f"time zone must be an IANA name such as 'Asia/Jakarta', got {self.timezone!r}")
+            raise ValueError(f"zona waktu harus nama IANA seperti 'Asia/Jakarta', bukan {self.timezone!r}")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.timezone!r} (expected e.g. 'Asia/Jakarta')") from None
+            raise ValueError(f"zona waktu tidak dikenal: {self.timezone!r} (mis. 'Asia/Jakarta')") from None
         for name in ("open_time", "close_time"):
             v = getattr(self, name)
             if not isinstance(v, time) or v.tzinfo is not None:
                 raise ValueError(f"{name} must be a naive local time of day, got {v!r}")
-        _check_window(self.open_time, self.close_time, what="service hours")
+        check_window(self.open_time, self.close_time, what="jam layanan")
 
         weekdays = frozenset(self.weekdays)
         if any(not isinstance(d, int) or not 0 <= d <= 6 for d in weekdays):
@@ -207,8 +110,8 @@ class ServiceCalendar:
         object.__setattr__(self, "weekdays", weekdays)
 
         if isinstance(self.closures, (str, date)):
-            raise ValueError(f"closures must be a collection of dates, got {self.closures!r}")
-        closures = frozenset(_parse_date(d, what="closure") for d in self.closures)
+            raise ValueError(f"tanggal libur harus berupa kumpulan tanggal, bukan {self.closures!r}")
+        closures = frozenset(parse_date(d, what="tanggal libur") for d in self.closures)
         object.__setattr__(self, "closures", closures)
 
         raw = self.special_hours
@@ -218,25 +121,25 @@ class ServiceCalendar:
             if isinstance(item, tuple) and len(item) == 2:
                 d, hours = item
                 if isinstance(hours, str):
-                    o, c = parse_hours(hours, what=f"special hours for {d}")
+                    o, c = parse_hours(hours, what=f"jam khusus {d}")
                 else:
                     o, c = hours
             elif isinstance(item, tuple) and len(item) == 3:
                 d, o, c = item
             else:
-                raise ValueError(f"special hours: {item!r} is not (date, open, close)")
-            d = _parse_date(d, what="special hours date")
+                raise ValueError(f"jam khusus: {item!r} bukan (tanggal, buka, tutup)")
+            d = parse_date(d, what="tanggal jam khusus")
             if not isinstance(o, time) or not isinstance(c, time):
-                raise ValueError(f"special hours for {d}: open and close must be times of day")
-            _check_window(o, c, what=f"special hours for {d}")
+                raise ValueError(f"jam khusus {d}: buka dan tutup harus berupa jam")
+            check_window(o, c, what=f"jam khusus {d}")
             if d in special:
-                raise ValueError(f"special hours for {d} given twice")
+                raise ValueError(f"jam khusus {d} disebut dua kali")
             if d in closures:
-                raise ValueError(f"{d} is both a closure and a day with special hours")
+                raise ValueError(f"{d} sekaligus hari libur dan hari dengan jam khusus")
             special[d] = (o, c)
         object.__setattr__(self, "special_hours", tuple((d, o, c) for d, (o, c) in sorted(special.items())))
         if not weekdays and not special:
-            raise ValueError("the calendar has no open days")
+            raise ValueError("kalender layanan tidak punya hari buka")
 
     # -- construction ---------------------------------------------------------------
 
@@ -259,13 +162,13 @@ class ServiceCalendar:
         if isinstance(closures, str):
             closures = [c for c in closures.split(",") if c.strip()]
         try:
-            closure_dates = frozenset(_parse_date(c, what="closure") for c in closures)
+            closure_dates = frozenset(parse_date(c, what="tanggal libur") for c in closures)
         except TypeError:
-            raise ValueError(f"closures must be a list of dates (YYYY-MM-DD), got {closures!r}") from None
+            raise ValueError(f"tanggal libur harus berupa daftar tanggal (TTTT-BB-HH), bukan {closures!r}") from None
         special: dict[date, tuple[time, time]] = {}
         for d, h in (special_hours or {}).items():
-            dd = _parse_date(d, what="special hours date")
-            special[dd] = parse_hours(h, what=f"special hours for {dd}")
+            dd = parse_date(d, what="tanggal jam khusus")
+            special[dd] = parse_hours(h, what=f"jam khusus {dd}")
         return cls(
             timezone=timezone.strip() if isinstance(timezone, str) else timezone,
             open_time=opens,
@@ -310,8 +213,8 @@ class ServiceCalendar:
         opens, closes = hours
         zone = self.zone
         start = datetime.combine(local_date, opens, tzinfo=zone)
-        if closes == _MIDNIGHT:
-            end = datetime.combine(local_date + _ONE_DAY, _MIDNIGHT, tzinfo=zone)
+        if closes == MIDNIGHT:
+            end = datetime.combine(local_date + _ONE_DAY, MIDNIGHT, tzinfo=zone)
         else:
             end = datetime.combine(local_date, closes, tzinfo=zone)
         return start.astimezone(UTC), end.astimezone(UTC)
@@ -320,7 +223,7 @@ class ServiceCalendar:
 
     def hours_label(self) -> str:
         """Daily hours as written in Indonesian mail: "08.00–17.00 WIB"."""
-        close = "24.00" if self.close_time == _MIDNIGHT else self.close_time.strftime("%H.%M")
+        close = "24.00" if self.close_time == MIDNIGHT else self.close_time.strftime("%H.%M")
         zone = _ZONE_LABELS.get(self.timezone, self.timezone)
         return f"{self.open_time.strftime('%H.%M')}–{close} {zone}"
 
