@@ -1,4 +1,5 @@
-"""pytest fixtures: real SMTP servers on 127.0.0.1 (see tests/servers/smtp.py).
+"""pytest fixtures: real SMTP servers on 127.0.0.1, the demo's own `MailSink`
+(daemon/demo/smtp_sink.py) with the tests' banner.
 
 Register with ``pytest_plugins = ["tests.smtp_fixtures"]`` in the root conftest.
 Every fixture is function-scoped, yields a started `SmtpServer` and stops it (and deletes
@@ -11,10 +12,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.smtp import SmtpServer
+from kpudesk.daemon.demo.smtp_sink import MailSink
 
 SMTP_USER = "helpdesk@kpu-test.example"
 SMTP_PASSWORD = "rahasia-uji-123"
+SERVER_NAME = "kpudesk-test-smtp"  # banner/EHLO name; avoids socket.getfqdn() lookups
+
+
+class SmtpServer(MailSink):
+    """`MailSink` as the tests know it: their banner, and queue ids test-1, test-2, ..."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("server_hostname", SERVER_NAME)
+        kwargs.setdefault("queue_prefix", "test-")
+        super().__init__(**kwargs)
 
 
 def _serve(server: SmtpServer) -> Iterator[SmtpServer]:

@@ -2,8 +2,8 @@
 
 Servers
 -------
-SMTP: ``aiosmtpd`` (its ``Controller`` runs the server in its own thread and event loop). The
-handler keeps each accepted mail and writes it byte-exact to ``terkirim/NNN.eml``.
+SMTP: `MailSink` (daemon/demo/smtp_sink.py, aiosmtpd), which keeps each accepted mail and
+writes it byte-exact to ``terkirim/NNN.eml``; the tests use the same class.
 
 IMAP: ``pymap`` 0.36 with its in-memory ``dict`` backend, started here in a background thread
 with its own event loop (not through its command-line entry point). Why pymap and not a server
@@ -31,26 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import threading
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from pathlib import Path
 
-HOST = "127.0.0.1"
+from .smtp_sink import HOST, DemoFailed, MailSink, Received, free_port
 
+__all__ = ["HOST", "DemoFailed", "DemoImapServer", "DemoSmtpServer", "MailSink", "Received", "free_port"]
 
-class DemoFailed(Exception):
-    """A step did not go as the story expects; the message says what, in Indonesian."""
-
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+DemoSmtpServer = MailSink  # the demo's name for it: MailSink(spool) writes terkirim/NNN.eml
 
 
 class DemoImapServer:
@@ -156,84 +144,3 @@ class DemoImapServer:
             client.append(folder, raw)
         finally:
             client.logout()
-
-
-@dataclass
-class Received:
-    number: int
-    mail_from: str
-    rcpt_tos: list[str]
-    data: bytes
-    path: Path
-    message: EmailMessage = field(repr=False)
-
-
-class _SmtpHandler:
-    def __init__(self, owner: "DemoSmtpServer") -> None:
-        self.owner = owner
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        data = envelope.original_content if envelope.original_content is not None else envelope.content
-        if isinstance(data, str):
-            data = data.encode("utf-8", "surrogateescape")
-        r = self.owner.store(envelope.mail_from, list(envelope.rcpt_tos), bytes(data))
-        return f"250 2.0.0 OK disimpan sebagai {r.path.name}"
-
-
-class DemoSmtpServer:
-    """aiosmtpd on 127.0.0.1 that keeps every accepted mail and writes it to `spool/NNN.eml`."""
-
-    def __init__(self, spool: Path) -> None:
-        self.spool = spool
-        self.host = HOST
-        self.port: int | None = None
-        self.messages: list[Received] = []
-        self._lock = threading.Lock()
-        self._controller = None
-
-    def start(self) -> "DemoSmtpServer":
-        from aiosmtpd.controller import Controller  # noqa: PLC0415 - lazy: aiosmtpd loads only when the demo's SMTP server starts
-
-        self.spool.mkdir(parents=True, exist_ok=True)
-        last: Exception | None = None
-        for _attempt in range(5):  # a free port can be taken between the probe and the bind
-            port = free_port()
-            controller = Controller(_SmtpHandler(self), hostname=HOST, port=port,
-                                    server_hostname="smtp.demo.kpudesk.invalid", ready_timeout=10.0)
-            try:
-                controller.start()
-            except Exception as exc:  # noqa: BLE001 - try another port
-                last = exc
-                with contextlib.suppress(Exception):
-                    controller.stop(no_assert=True)
-                continue
-            self._controller, self.port = controller, port
-            return self
-        raise DemoFailed(f"server SMTP demo (aiosmtpd) gagal dimulai: {last!r}")
-
-    @property
-    def bound(self) -> list[tuple]:
-        """The listening sockets' addresses."""
-        server = getattr(self._controller, "server", None)
-        return [sock.getsockname() for sock in (server.sockets if server is not None else ())]
-
-    def store(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> Received:
-        with self._lock:
-            number = len(self.messages) + 1
-            path = self.spool / f"{number:03d}.eml"
-            path.write_bytes(data)
-            r = Received(number, mail_from, rcpt_tos, data, path,
-                         message_from_bytes(data, policy=policy.default))
-            self.messages.append(r)
-            return r
-
-    def since(self, n: int) -> list[Received]:
-        with self._lock:
-            return list(self.messages[n:])
-
-    def stop(self) -> None:
-        controller, self._controller = self._controller, None
-        if controller is not None:
-            with contextlib.suppress(Exception):
-                controller.stop(no_assert=True)
-
