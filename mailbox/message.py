@@ -6,26 +6,10 @@ database, so `tickets/` can depend on them freely.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
-
-
-def compact_pickle(cls):
-    """Pickle instances of a dataclass as a constructor call with its fields in order.
-
-    Parsed messages cross a process boundary in a large poll (the analysis workers); the
-    dataclass default (a state dict, restored by a Python-level setattr loop) made
-    unpickling twice as slow. Every field must be an __init__ argument.
-    """
-    names = tuple(f.name for f in fields(cls))
-
-    def __reduce__(self):
-        return cls, tuple(getattr(self, n) for n in names)
-
-    cls.__reduce__ = __reduce__
-    return cls
 
 
 def normalize_msgid(value: str | None) -> str | None:
@@ -68,7 +52,6 @@ class FetchedMail:
     internaldate: datetime | None = None  # aware UTC
 
 
-@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Address:
     name: str
@@ -79,7 +62,6 @@ class Address:
         return self.email.strip().lower()
 
 
-@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Attachment:
     filename: str  # sanitized: no path separators, no control characters, never empty
@@ -89,7 +71,6 @@ class Attachment:
     payload: bytes = field(repr=False)
 
 
-@compact_pickle
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
     """What a bounce / DSN says about a message that could not be delivered."""
@@ -100,7 +81,6 @@ class DeliveryReport:
     original_message_id: str | None  # bare id of the message that bounced, when found
 
 
-@compact_pickle
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """A parsed incoming message. Built by `mailbox.parse.parse`, never raises on bad mail."""

@@ -253,36 +253,6 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
     )
 
 
-class _Parsed(Message):
-    """A parsed part whose header lookups use an index built once, not a scan that
-    lower-cases every header name on each of the ~10 lookups a parse makes (a tenth of
-    its cost). The index is rebuilt when the header list is replaced or changes length,
-    and dropped by `replace_header`, the one mutator that edits it in place."""
-
-    _first: dict[str, tuple[str, object]] | None = None
-    _first_of: tuple[int, int] | None = None
-
-    def _lookup(self) -> dict[str, tuple[str, object]]:
-        key = (id(self._headers), len(self._headers))
-        if self._first is None or self._first_of != key:
-            first: dict[str, tuple[str, object]] = {}
-            for k, v in self._headers:
-                first.setdefault(k.lower(), (k, v))
-            self._first, self._first_of = first, key
-        return self._first
-
-    def get(self, name, failobj=None):
-        found = self._lookup().get(name.lower())
-        return failobj if found is None else self.policy.header_fetch_parse(*found)
-
-    def __contains__(self, name):
-        return name.lower() in self._lookup()
-
-    def replace_header(self, _name, _value):
-        self._first = None
-        super().replace_header(_name, _value)
-
-
 def _message_from_bytes(data: bytes, start: int) -> Message:
     """`email.message_from_bytes(data)`, cheaper for the common single-part mail.
 
@@ -294,11 +264,11 @@ def _message_from_bytes(data: bytes, start: int) -> Message:
     `start`: where the body begins (`_find_body_start`).
     """
     if data[start - 4:start] == b"\r\n\r\n" or data[start - 2:start] == b"\n\n":
-        head = email.message_from_bytes(data[:start], _class=_Parsed)
+        head = email.message_from_bytes(data[:start])
         if not head.defects and not head._payload and head.get_content_maintype() not in ("multipart", "message"):
             head.set_payload(data[start:].decode("ascii", "surrogateescape"))
             return head
-    return email.message_from_bytes(data, _class=_Parsed)
+    return email.message_from_bytes(data)
 
 
 def _body_only(data: bytes) -> Message:

@@ -1,18 +1,23 @@
 """Who consulted: party registry, party detection in text, phones, names, and `identify`."""
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from kpudesk.mailbox.message import Address, InboundMessage
+from kpudesk.tickets import names as names_mod
 from kpudesk.tickets.identity import IdentityGuess, identify
 from kpudesk.tickets.names import extract_name
 from kpudesk.tickets.parties import DEFAULT_PARTIES_PATH, PartyRegistry
+from kpudesk.tickets.party_mentions import _ascii_words
 from kpudesk.tickets.party_records import RegistryError
 from kpudesk.tickets.phones import extract_phones, normalize_phone
 from kpudesk.tickets.quoting import strip_quoted
+from kpudesk.tickets.text import Body
 
 SEED = PartyRegistry.load()
 
@@ -407,3 +412,36 @@ def test_a_signature_no_longer_pushes_a_covered_question_below_the_faq_threshold
             "Hormat saya,\nBudi Santoso\nSekretaris DPC PKB Kabupaten Mesuji\nHP 0812-7345-1122\n")
     (hit, *_rest) = faq.search("Pertanyaan jadwal\n" + question_text(body))
     assert hit.entry.id == "sipol-004" and hit.score >= DEFAULT_THRESHOLD
+
+
+# --- one Body per message (tickets/text.py) -----------------------------------------------------
+
+def test_body_holds_the_writers_own_words_lowered_and_in_lines():
+    body = Body.of("Saya Budi dari PKB.\nMohon info login.\n\nPada Senin, Admin menulis:\n> Nama: Rina\n")
+    assert body.text == "Saya Budi dari PKB.\nMohon info login.\n"
+    assert body.lines == ("Saya Budi dari PKB.", "Mohon info login.")
+    assert body.lower == body.text.lower()
+    assert not body.folds and Body.of("\u0130brahim").folds
+
+
+def test_identify_reads_the_body_it_is_given_instead_of_preparing_another():
+    m = msg(text="Mohon info.", from_email="anon@example.net")
+    body = Body.of("Nama: Siti Rahmawati\nKami dari DPC Partai Kebangkitan Bangsa.\nHP 0812-3456-7890")
+    guess = identify(m, SEED, body)
+    assert (guess.name, guess.party.short, guess.phone) == ("Siti Rahmawati", "PKB", "+6281234567890")
+    assert identify(m, SEED).name is None
+
+
+def test_anchored_searches_find_what_a_full_scan_finds_over_the_bench_corpus():
+    """The two kept speed-ups of the identity guess (an intro regex tried only at "saya", party
+    anchors found with a byte table) give the same matches as the plain scans."""
+    rng = random.Random(7)
+    words = ["saya", "Saya", "nama", "Budi", "Santoso", "dari", "PKB", "partai", "golkar", "İstanbul",
+             "ingin", "Nama saya", "bertanya", "sipol", "\n", ",", "nasdem", "kebangkitan", "é", "_x"]
+    keys = SEED._keys
+    for _ in range(300):
+        body = Body.of(" ".join(rng.choice(words) for _ in range(rng.randint(0, 60))))
+        assert ([m.span() for m in names_mod._intro_matches(body)]
+                == [m.span() for m in names_mod._INTRO_RE.finditer(body.text)]), body.text
+        plain = {w.encode() for w in re.findall(r"[0-9a-z_]+", body.lower)}
+        assert _ascii_words(body.lower, keys) == keys & plain, body.text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import email
 import hashlib
 import random
 import re
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from kpudesk.mailbox import parse as parse_mod
+
 from kpudesk.mailbox.html_text import html_to_text
 from kpudesk.mailbox.message import InboundMessage
 from kpudesk.mailbox.mime_walk import sanitize_filename
 from kpudesk.mailbox.parse import ParseError, parse
+from tests.corpus.hostile import cpython_email_corpus, hostile_messages, party_mail
 
 SUBJECT_ID = "Pertanyaan tentang keanggotaan Sipol – mohon bantuan"
 SUBJECT_B64 = "=?UTF-8?B?" + base64.b64encode(SUBJECT_ID.encode()).decode() + "?="
@@ -693,7 +697,6 @@ import time as _time
 from kpudesk.mailbox import bounds as _bounds
 from kpudesk.mailbox import fingerprint as _parse_mod  # _fingerprint_body_chunked moved there
 from tests.corpus.bigmail import attachment_mail, deep_mail, huge_header_mail, many_parts_mail
-from tests.corpus.hostile import party_mail
 
 
 def _cpu(fn):
@@ -764,3 +767,40 @@ def test_the_chunked_fingerprint_hashes_exactly_what_the_one_piece_one_does():
 def test_ordinary_mail_is_not_touched_by_the_bounds():
     raw = party_mail("lo@pkb.example.org", "Tanya", "Isi -- biasa\n--\nsalam")
     assert _bounds.bound(raw, raw.index(b"\r\n\r\n") + 4) is None
+
+
+# --- the single-part shortcut is the full walk ------------------------------------------------
+
+def _shortcut_corpus() -> list[tuple[str, bytes]]:
+    plain = [("party-plain", party_mail("lo.pkb@pkb.example.org", "Login Sipol", "Mohon bantuan login.\n" * 40)),
+             ("party-latin1", party_mail("a@b.example.org", "Tanya", "Caf\u00e9 na\u00efve \u00e0 la carte"))]
+    return plain + hostile_messages() + cpython_email_corpus()
+
+
+def test_single_part_shortcut_gives_what_the_full_walk_gives_over_the_corpus(monkeypatch):
+    """`_message_from_bytes` skips the line reader for single-part mail; over the hostile and
+    CPython corpora every message parses to the same InboundMessage as with the full walk."""
+    corpus = _shortcut_corpus()
+    fast = [parse_mod.parse(raw) for _name, raw in corpus]
+    real, full_parser = parse_mod._message_from_bytes, email.message_from_bytes
+    taken, sizes = [0], []
+
+    def recording_parser(data, **kw):
+        sizes.append(len(data))
+        return full_parser(data, **kw)
+
+    def counting(data, start):
+        sizes.clear()
+        out = real(data, start)
+        taken[0] += sizes == [start]  # one parser call, on the header block alone: the shortcut
+        return out
+
+    monkeypatch.setattr(parse_mod, "_message_from_bytes", counting)
+    monkeypatch.setattr(parse_mod.email, "message_from_bytes", recording_parser)
+    [parse_mod.parse(raw) for _name, raw in corpus]
+    monkeypatch.setattr(parse_mod.email, "message_from_bytes", full_parser)
+    assert taken[0] >= 20  # the shortcut is taken for a good part of the corpus
+    monkeypatch.setattr(parse_mod, "_message_from_bytes",
+                        lambda data, start: email.message_from_bytes(data))
+    for (name, raw), got in zip(corpus, fast, strict=True):
+        assert got == parse_mod.parse(raw), name

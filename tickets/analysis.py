@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from kpudesk.mailbox.message import InboundMessage, compact_pickle
+from kpudesk.mailbox.message import InboundMessage
 from kpudesk.mailbox.parse import parse
 
 from .classify import Classification, Kind, OwnIdentity, classify
@@ -23,11 +23,11 @@ from .faq import FaqBase, FaqHit, FaqLibrary
 from .identity import IdentityGuess, identify
 from .parties import PartyRegistry
 from .sender_auth import SenderPolicy, Verdict
+from .text import Body
 
 NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none
 
 
-@compact_pickle
 @dataclass(frozen=True)
 class Analysis:
     msg: InboundMessage  # from the worker without `headers` (see Analyst.full)
@@ -76,13 +76,15 @@ class _AddressBlind:
         return getattr(self._registry, name)
 
 
-def guess_identity(msg: InboundMessage, registry: PartyRegistry, auth: Verdict | None) -> IdentityGuess:
+def guess_identity(msg: InboundMessage, registry: PartyRegistry, auth: Verdict | None,
+                   body: Body | None = None) -> IdentityGuess:
     """The identity guess; a From: that failed authentication confirms nothing by its
     address (a phishing mail "from" a party liaison is not that party's), so the party,
-    name and phone then come from the mail's text only."""
+    name and phone then come from the mail's text only. `body`: `Body.of(msg.text)`,
+    when the caller has built it (it is shared with the FAQ ranking)."""
     if auth is not None and auth.failed:
-        return identify(msg, _AddressBlind(registry))  # type: ignore[arg-type]
-    return identify(msg, registry)
+        return identify(msg, _AddressBlind(registry), body)  # type: ignore[arg-type]
+    return identify(msg, registry, body)
 
 
 def ranked(hits: list[FaqHit]) -> tuple[tuple[str, float], ...]:
@@ -122,9 +124,10 @@ class Analyst:
         # Replies usually join their ticket and need neither; if one opens a new ticket
         # after all (or completes a ticket's identity), ingest does it then.
         if a.cls.kind == Kind.NORMAL and not a.msg.thread_ids:
-            guess = guess_identity(a.msg, self.spec.registry, a.auth)
+            body = Body.of(a.msg.text)  # once, for the identity guess and the FAQ question
+            guess = guess_identity(a.msg, self.spec.registry, a.auth, body)
             if faq_base is not None:
-                faq = ranked(faq_base.for_ticket(ticket_subject(a.msg), a.msg.text))
+                faq = ranked(faq_base.for_ticket(ticket_subject(a.msg), body))
         # The header list is the bulk of what crosses the process boundary, and only
         # classification reads it: it has run, so the copy sent back goes without.
         return Analysis(replace(a.msg, headers=()), a.identity_key, a.cls, guess, faq, a.auth)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kpudesk.mailbox.message import InboundMessage, compact_pickle
+from kpudesk.mailbox.message import InboundMessage
 
 from .msgid import is_ours
 
@@ -40,7 +40,6 @@ class Kind(StrEnum):
     OWN = "own"
 
 
-@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Classification:
     kind: Kind

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kpudesk.mailbox.message import InboundMessage, compact_pickle
+from kpudesk.mailbox.message import InboundMessage
 
-from .names import _name_with_source
+from .names import name_with_source
 from .parties import PartyRegistry
 from .party_records import Party
 from .phones import extract_phones
-from .quoting import _signature_block, strip_quoted
+from .quoting import _signature_block
+from .text import Body
 
 __all__ = ["IdentityGuess", "identify"]
 
 
-@compact_pickle
 @dataclass(frozen=True)
 class IdentityGuess:
     name: str | None
@@ -36,19 +36,19 @@ class IdentityGuess:
     email_source: str | None
 
 
-def _phone_with_source(body: str) -> tuple[str | None, str | None]:
-    sig = _signature_block(body)
+def _phone_with_source(body: Body) -> tuple[str | None, str | None]:
+    sig = _signature_block(body.lines)
     if sig:
         phones = extract_phones(sig)
         if phones:
             return phones[0], "signature"
-    phones = extract_phones(body)
+    phones = extract_phones(body.text)
     if phones:
         return phones[0], "body"
     return None, None
 
 
-def identify(msg: InboundMessage, registry: PartyRegistry) -> IdentityGuess:
+def identify(msg: InboundMessage, registry: PartyRegistry, body: Body | None = None) -> IdentityGuess:
     """Best guess of who wrote `msg`.
 
     Email: the From address (lower-case), else the first Reply-To. Then the contact
@@ -56,6 +56,7 @@ def identify(msg: InboundMessage, registry: PartyRegistry) -> IdentityGuess:
     the party: the registry's addresses, the From display name, the subject, the body;
     for the name: the body ("Nama:", "Saya ..."), the signature, the From display name;
     for the phone: the signature, then the body. Quoted text is ignored.
+    `body`: `Body.of(msg.text)` when the caller has built it already.
     """
     email = email_source = None
     display: str | None = None
@@ -82,20 +83,21 @@ def identify(msg: InboundMessage, registry: PartyRegistry) -> IdentityGuess:
         if contact.party is not None:
             party, party_source = contact.party, "contact"
 
-    body = strip_quoted(msg.text or "")
+    if body is None:
+        body = Body.of(msg.text)
     if party is None:
         for found, source in (
             (lambda: registry.by_address(email), "registry"),
             (lambda: registry.find_in_text(display or ""), "from-header"),
             (lambda: registry.find_in_text(msg.subject or ""), "subject"),
-            (lambda: registry.find_in_text(body), "body"),
+            (lambda: registry.find_in_text(body.text, body.lower), "body"),
         ):
             p = found()
             if p is not None:
                 party, party_source = p, source
                 break
     if name is None:
-        name, name_source = _name_with_source(body, display, registry)
+        name, name_source = name_with_source(body, display, registry)
     if phone is None:
         phone, phone_source = _phone_with_source(body)
     return IdentityGuess(

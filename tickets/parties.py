@@ -21,7 +21,6 @@ from .party_records import (
     _read_toml, _seed_entry, _table_list,
 )
 from .phones import normalize_phone
-from .quoting import _lowered
 
 __all__ = ["DEFAULT_PARTIES_PATH", "PartyRegistry", "default_registry"]
 
@@ -199,11 +198,13 @@ class PartyRegistry:
 
     # -- text ---------------------------------------------------------------------------
 
-    def mentions(self, text: str) -> list[Mention]:
-        """Every party named in `text` (overlaps resolved leftmost-longest), with its role."""
+    def mentions(self, text: str, lowered: str | None = None) -> list[Mention]:
+        """Every party named in `text` (overlaps resolved leftmost-longest), with its role.
+        `lowered`: `text.lower()` when the caller has it (a `Body`)."""
         if not text:
             return []
-        lowered = _lowered(text)
+        if lowered is None:
+            lowered = text.lower()
         if len(lowered) != len(text):  # a few letters ("İ") lower into two: offsets differ
             return self._mentions_slow(text)
         masked = _mask_addresses(text, lowered)
@@ -248,7 +249,7 @@ class PartyRegistry:
         raw = [(m.start(), m.end(), t.party, t.tiny) for t in self._terms for m in t.pattern.finditer(masked)]
         return self._resolve(text, masked, raw)
 
-    def find_in_text(self, text: str) -> Party | None:
+    def find_in_text(self, text: str, lowered: str | None = None) -> Party | None:
         """The party the writer belongs to, as named in a subject or body; None when unclear.
 
         Names, short names and aliases match as whole words; short names under four letters
@@ -258,8 +259,9 @@ class PartyRegistry:
         ...", a line of the signature) wins; mentions of other parties ("ganda dengan
         PKB") are ignored; otherwise the answer is the one party mentioned, or None when
         several are. A two-letter short name ("PA") counts only as the writer's own.
+        `lowered`: `text.lower()` when the caller has it.
         """
-        ms = self.mentions(text)
+        ms = self.mentions(text, lowered)
         for m in ms:
             if m.role == "self":
                 return m.party

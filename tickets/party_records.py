@@ -11,8 +11,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kpudesk.mailbox.message import compact_pickle
-
 from .errors import KpudeskError
 
 __all__ = ["Contact", "Mention", "Party", "RegistryError"]
@@ -22,7 +20,6 @@ class RegistryError(KpudeskError, ValueError):
     """The party registry (seed or the deployment's extra file) is invalid; the message names the entry."""
 
 
-@compact_pickle
 @dataclass(frozen=True)
 class Party:
     number: int

@@ -2,13 +2,12 @@
 
 `strip_quoted` drops "> " lines and everything from a reply or forward header on; the
 closing-line regex and `_signature_block` find where a signature starts. Shared by the
-name, party, identity and FAQ text code, which all read the same body: the small caches
-here keep them from lowering and splitting it once each. Pure logic.
+name, party, identity and FAQ text code; `tickets/text.py:Body` applies `strip_quoted`
+once per message for all of them. Pure logic.
 """
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 __all__ = ["strip_quoted"]
 
@@ -29,18 +28,8 @@ _OUTLOOK_NEXT_RE = re.compile(r"^\s*(?:sent|date|tanggal|dikirim|terkirim|to|kep
 _FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
-def _folds_to_ascii(text: str) -> bool:
+def folds_to_ascii(text: str) -> bool:
     return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
-
-
-@lru_cache(maxsize=8)  # the same body is lowered by strip_quoted, the name and party finders
-def _lowered(text: str) -> str:
-    return text.lower()
-
-
-@lru_cache(maxsize=8)  # ... and split into lines by five of them
-def _lines(text: str) -> tuple[str, ...]:
-    return tuple(text.splitlines())
 
 
 def _may_hold_quote(text: str) -> bool:
@@ -48,18 +37,17 @@ def _may_hold_quote(text: str) -> bool:
     these pieces), so `strip_quoted` need not look at each line."""
     if ">" in text or "@" in text or "--" in text or "__________" in text:
         return True
-    low = _lowered(text)
-    return "wrote" in low or "menulis" in low or _folds_to_ascii(text)
+    low = text.lower()
+    return "wrote" in low or "menulis" in low or folds_to_ascii(text)
 
 
-@lru_cache(maxsize=32)  # identify, name and question extraction all ask for it
 def strip_quoted(text: str) -> str:
     """The writer's own words: drop "> " lines and everything from a reply/forward header on."""
     if not text:
         return ""
+    lines = text.splitlines()
     if not _may_hold_quote(text):
-        return "\n".join(_lines(text))
-    lines = _lines(text)
+        return "\n".join(lines)
     kept: list[str] = []
     for i, line in enumerate(lines):
         if _QUOTE_START_RE.match(line):
@@ -80,7 +68,7 @@ _CLOSING_RE = re.compile(
 )
 
 
-def _closings_from_end(lines: list[str]):
+def _closings_from_end(lines: tuple[str, ...]):
     """Indexes of the closing lines ("Salam,"), last first: signatures sit at the end, so
     callers that want the last one stop after a few lines instead of matching them all."""
     for i in range(len(lines) - 1, -1, -1):
@@ -88,9 +76,8 @@ def _closings_from_end(lines: list[str]):
             yield i
 
 
-def _signature_block(text: str) -> str | None:
+def _signature_block(lines: tuple[str, ...]) -> str | None:
     """The lines after the last closing ("Hormat saya,", "Salam,", ...), or None."""
-    lines = _lines(text)
     last = next(_closings_from_end(lines), None)
     if last is None:
         return None

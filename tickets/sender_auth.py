@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kpudesk.mailbox import authresults
-from kpudesk.mailbox.message import InboundMessage, compact_pickle
+from kpudesk.mailbox.message import InboundMessage
 
 PASS, FAIL, NONE = "pass", "fail", "none"
 
@@ -44,7 +44,6 @@ _TWO_LABEL_SUFFIXES = frozenset({
 })
 
 
-@compact_pickle
 @dataclass(frozen=True, slots=True)
 class Verdict:
     verdict: str  # pass | fail | none
