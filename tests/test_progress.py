@@ -20,9 +20,9 @@ from kpudesk.tickets.progress import (
     ProgressSnapshot,
     import_csv,
     latest_snapshots,
-    parse_count,
     previous_snapshot,
 )
+from kpudesk.tickets.progress_csv import parse_count
 
 DATA = Path(__file__).parent / "data"
 ZONE = ZoneInfo("Asia/Jakarta")
