@@ -12,6 +12,8 @@ browser submitting a form would; `token()` reads one from a rendered page.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 
 from kpudesk.daemon.web.app import create_app
 from kpudesk.tickets import accounts
-from kpudesk.tickets.models import Event
+from kpudesk.tickets.models import Event, OfficerLogin
 
 from .feeder import Feeder
 
@@ -36,6 +38,12 @@ OFFICERS = [
     {"name": "Sri Rahayu", "email": f"sekretaris@{DOMAIN}", "role": "sekretaris"},
 ]
 
+@functools.cache
+def _password_hash() -> str:
+    """PASSWORD hashed once per test run (Argon2id is slow on purpose)."""
+    return accounts.hash_password(PASSWORD)
+
+
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -49,11 +57,19 @@ class WebDesk:
         self.clock = self.feeder.clock
         self.settings = self.feeder.settings
         if passwords:
+            hashed = _password_hash()
             for o in self.settings.officers:
-                accounts.set_password(o.email, PASSWORD, self.clock.now(), actor="test")
+                OfficerLogin.create(email=o.email.lower(), password_hash=hashed, password_set_at=self.clock.now(),
+                                    session_epoch=1)
         self.flask = create_app(self.app)
         self.flask.config["TESTING"] = True
         self.client = self.flask.test_client()
+
+    def browser(self) -> WebDesk:
+        """The same desk seen from another browser (its own cookies)."""
+        other = copy.copy(self)
+        other.client = self.flask.test_client()
+        return other
 
     @staticmethod
     def email(role: str) -> str:
