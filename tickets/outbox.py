@@ -1,7 +1,8 @@
 """The durable outbox: every mail we send is a row, written in the transaction of its cause.
 
-Rows hold the finished bytes (rendered and composed at enqueue time), so a retry sends
-exactly what was decided, with the same Message-ID. Delivery is at-least-once: a row is
+Rows hold the mail as decided: rendered when queued (so `tickets show` shows its words
+before `send`), composed into bytes once at first delivery and kept, so a retry sends
+exactly the same bytes, with the same Message-ID. Delivery is at-least-once: a row is
 marked sent in its own small transaction right after the server accepts it; a crash in
 between resends that one mail once, with the same Message-ID, which mail clients collapse.
 Temporary failures (connection errors, 4xx) back off and keep trying for `RETRY_FOR`;
@@ -144,9 +145,10 @@ def enqueue(*, kind: str, sender: str, recipients: list[str], message_id: str, n
 
 
 def materialize(item: OutboxItem, compose_record, render_record=None) -> bytes:
-    """The bytes to send; composed once from the record and stored, so every retry sends
-    exactly the same bytes. A record kept for rendering later (an acknowledgement) is
-    rendered first, and its text completes the ticket's out message."""
+    """The bytes to send; composed once from the record (its words rendered when it was
+    queued) and stored, so every retry sends exactly the same bytes. A record an older
+    version kept for rendering later ("render": an acknowledgement queued before the
+    upgrade) is rendered first, and its text completes the ticket's out message."""
     if item.data:
         return bytes(item.data)
     record = item.mail

@@ -2,11 +2,11 @@
 
 Each function queues its mail in the outbox inside the caller's transaction, together with
 an "out" message on the ticket (so the conversation shows it at once and replies to it
-thread back by Message-ID). Answers and follow-ups are rendered at once. Acknowledgements
-are decided at ingest, where rendering them was a fifth of a large poll: they keep their
-template and a frozen copy of its context, and are rendered at first delivery
-(`render_record`, called by `outbox.materialize`), which also fills the message's text.
-The same context gives the same text either way.
+thread back by Message-ID). Every mail is rendered when it is queued, acknowledgements
+too: `tickets show` shows the words before `send`, and `send` delivers exactly them (the
+MIME serialisation alone waits for the first delivery, `outbox.materialize`). An
+acknowledgement whose template cannot be rendered is queued as failed, with the error:
+the party's mail is stored all the same.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import peewee as pw
+from jinja2 import TemplateError
 
 from kpudesk.mailbox.compose import OutgoingMail, compose, reply_subject, to_record
 from kpudesk.mailbox.message import Address
@@ -159,16 +160,20 @@ class Replies:
     def queue(self, *, ticket: Ticket | None, kind: str, to: list[str], subject: str, template: str, context: dict,
               in_reply_to: str | None = None, references: tuple[str, ...] = (), auto: str | None = None,
               author: str | None = None, direction: str = "out", html: bool = False,
-              attachments: tuple = (), cc: list[str] = (), render_later: bool = False) -> outbox.OutboxItem:
-        """Render (or, `render_later`, keep what to render), compose and queue one mail;
-        record it as an out message on the ticket."""
+              attachments: tuple = (), cc: list[str] = (), fail_alone: bool = False) -> outbox.OutboxItem:
+        """Render, compose and queue one mail; record it as an out message on the ticket.
+        `fail_alone`: a template that cannot be rendered queues the mail without words,
+        failed at once (its ticket shows the failed delivery), instead of raising."""
         now = self.clock.now()
         html = html and self.renderer.exists(f"{template}.html.j2")
-        if render_later:
-            text, html_body = "", None
-        else:
+        error = None
+        try:
             text = self.renderer.render(f"{template}.txt.j2", context)
             html_body = self.renderer.render(f"{template}.html.j2", context) if html else None
+        except (TemplateError, ValueError, TypeError, KeyError) as exc:
+            if not fail_alone:
+                raise
+            text, html_body, error = "", None, f"{type(exc).__name__}: {exc}"
         bare = ourid.make_msgid(ticket.id if ticket else None, self.me.secret, self.me.msgid_domain)
         mail = OutgoingMail(
             from_addr=Address(self.me.name, self.me.address), to=tuple(Address("", a) for a in to),
@@ -186,15 +191,14 @@ class Replies:
                 to=list(to), cc=list(cc), subject=subject, date=now, text=text, in_reply_to=[in_reply_to] if in_reply_to else [],
                 references=list(references), author=author, created_at=now,
             )
-        # Composed now when it carries files; otherwise at first delivery, from the record.
-        record = None if attachments else to_record(mail)
-        if render_later:
-            if record is None:
-                raise ValueError("a mail with attachments is rendered at once")
-            record["render"] = {"template": template, "html": html, "context": freeze(context)}
-        return outbox.enqueue(kind=kind, sender=self.me.address, recipients=list(to) + list(cc), message_id=bare,
-                              data=compose(mail) if attachments else b"", mail=record, now=now,
-                              ticket=ticket, message=row)
+        # Composed now when it carries files; otherwise at first delivery, from the record
+        # of its rendered parts (MIME serialisation is the costly part, and ingest is hot).
+        item = outbox.enqueue(kind=kind, sender=self.me.address, recipients=list(to) + list(cc), message_id=bare,
+                              data=compose(mail) if attachments else b"",
+                              mail=None if attachments else to_record(mail), now=now, ticket=ticket, message=row)
+        if error is not None:
+            outbox.mark_permanent(item.id, now, f"tidak dapat disusun: {error}")
+        return item
 
     # --- acknowledgements ---------------------------------------------------------------
 
@@ -230,17 +234,21 @@ class Replies:
             "outside_hours": not self.calendar.is_open(received),
             "next_open": self.calendar.next_open(received),
         }
+        # Rendered here, in the ingest transaction: a template broken since `check` fails
+        # this one acknowledgement (shown on the ticket), never the party's mail.
         item = self.queue(ticket=ticket, kind="ack", to=[ticket.requester],
                           subject=reply_subject(ref(ticket.id, self.me.tag), first.subject or ticket.subject),
                           template="party/ack", context=ctx, in_reply_to=first.msgid,
                           references=tuple(first.references or []) + ((first.msgid,) if first.msgid else ()),
-                          auto="auto-replied", html=True, render_later=True)
+                          auto="auto-replied", html=True, fail_alone=True)
         Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.queued",
                      detail={"outbox": item.id, "identity_missing": missing})
         return item
 
     def render_record(self, record: dict) -> dict:
-        """A queued mail's record with its text (and HTML) rendered from the frozen context."""
+        """A record queued by a version before acknowledgements were rendered when queued
+        (it holds a template and a frozen context, "render"), rendered now; any other
+        record as it is. Only rows already waiting in an upgraded outbox need it."""
         todo = record.get("render")
         if todo is None:
             return record
@@ -294,19 +302,6 @@ def set_status(ticket: Ticket, status: Status, *, actor: str, now: datetime, als
     if old != status.value:
         Event.create(ticket=ticket, at=now, actor=actor, kind="ticket.status",
                      detail={"from": old, "to": status.value} | {k: v for k, v in detail.items() if v is not None})
-
-
-def freeze(value):
-    """A template context as JSON-able data (datetimes tagged), for rendering later."""
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, dict):
-        return {k: freeze(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [freeze(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise TypeError(f"cannot keep a {type(value).__name__} in a template context")
 
 
 def thaw(value):
