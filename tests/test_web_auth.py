@@ -9,7 +9,7 @@ import pytest
 from kpudesk.tickets import accounts
 from kpudesk.tickets.models import Event, Ticket
 from tests.corpus.hostile import party_mail
-from tests.web_fixtures import PASSWORD, WebDesk, web  # noqa: F401 - web is a fixture
+from tests.web_fixtures import PASSWORD, WebDesk, web_fixture  # noqa: F401 - the `web` fixture
 
 RINA = WebDesk.email("anggota-helpdesk")
 KETUA = WebDesk.email("ketua")

@@ -5,7 +5,7 @@ every role, each with the password `PASSWORD`, and Flask's test client. `login(e
 logs in through the real form; `post(path, data)` adds the page's CSRF token like a
 browser submitting a form would; `token()` reads one from a rendered page.
 
-    from tests.web_fixtures import web  # noqa: F401 - the fixture
+    from tests.web_fixtures import web_fixture  # noqa: F401 - the `web` fixture
     def test_x(web):
         web.login(web.email("koordinator-harian"))
         assert web.client.get("/").status_code == 200
@@ -102,9 +102,12 @@ class WebDesk:
         return list(Event.select().where(Event.kind == kind).order_by(Event.id))
 
 
-@pytest.fixture
-def web(tmp_path) -> WebDesk:
+@pytest.fixture(name="web")
+def web_fixture(tmp_path) -> WebDesk:
+    """A `WebDesk`; import `web_fixture` into a test module and ask for `web`."""
     return WebDesk(tmp_path)
 
 
-__all__ = ["OFFICERS", "PASSWORD", "WebDesk", "web"]
+web = web_fixture  # the same fixture under its own name (ruff sees `web` parameters as redefinitions)
+
+__all__ = ["OFFICERS", "PASSWORD", "WebDesk", "web", "web_fixture"]
