@@ -2,8 +2,6 @@
 `next`, logout and ending all sessions — each an event; CSRF on every POST (item 8)."""
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from kpudesk.tickets import accounts
@@ -131,24 +129,12 @@ def test_a_session_expires_after_eight_idle_hours(web):
 
 
 def test_session_hours_come_from_the_settings(tmp_path):
-    desk = WebDesk(tmp_path)
-    desk.app.settings = _with_session_hours(desk.app.settings, 1)
+    desk = WebDesk(tmp_path, extra={"web": {"session_hours": 1}})
     desk.login(RINA)
     desk.clock.advance(minutes=59)
     assert logged_in(desk)
     desk.clock.advance(minutes=61)
     assert not logged_in(desk)
-
-
-def _with_session_hours(settings, hours):
-    """Settings with `[web] session_hours` (a stand-in until settings.web exists everywhere)."""
-    class Web:
-        session_hours = hours
-    try:
-        return dataclasses.replace(settings, web=Web())
-    except TypeError:  # Settings has no `web` field yet
-        object.__setattr__(settings, "web", Web())
-        return settings
 
 
 def test_logout_ends_the_session_and_is_an_event(web):

@@ -11,8 +11,6 @@ Blueprints: `auth` (login/logout, here), `health` (`/healthz`), and the desk's o
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib
 import importlib.util
 from datetime import timedelta
@@ -25,6 +23,7 @@ from kpudesk.mailbox.render import BUILTIN_DIR, jam, tanggal, tgl
 from kpudesk.tickets.models import db
 from kpudesk.tickets.permissions import allowed
 
+from ..settings import web_secret
 from ..wiring import App
 from . import auth, health, security
 
@@ -44,15 +43,6 @@ ERROR_TEXT = {
     500: ("Terjadi kesalahan", "Terjadi kesalahan di server. Tindakan Anda mungkin tidak tersimpan; coba lagi."),
 }
 CSRF_TEXT = "Formulir kedaluwarsa atau tidak sah (token CSRF). Muat ulang halaman lalu coba lagi; tidak ada yang diubah."
-
-
-def session_secret(app: App) -> bytes:
-    """The cookie-signing key: `[web] secret_env | secret_file` when configured, else
-    derived from the Message-ID key (stable across restarts, different in purpose)."""
-    secret = getattr(getattr(app.settings, "web", None), "secret", None)
-    if secret is not None and secret.configured:
-        return secret.read().encode()
-    return hmac.new(app.secret, b"kpudesk web session", hashlib.sha256).digest()
 
 
 def _add_filters(flask_app: Flask, zone) -> None:
@@ -80,16 +70,15 @@ def _error_page(code: int, text: str | None = None):
 def create_app(app: App) -> Flask:
     flask_app = Flask(__name__, template_folder=str(TEMPLATES))
     settings = app.settings
-    web = getattr(settings, "web", None)
-    base_url = getattr(web, "base_url", None) or ""
     flask_app.config.update(
-        SECRET_KEY=session_secret(app),
+        SECRET_KEY=web_secret(settings),  # [web] secret_env | secret_file, else <storage>/web-secret
         SESSION_COOKIE_NAME="kpudesk_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=base_url.lower().startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.session_hours(settings)),
-        MAX_CONTENT_LENGTH=int((getattr(web, "max_upload_mb", None) or 10) * 1024 * 1024) + 64 * 1024,
+        SESSION_COOKIE_SECURE=settings.web.https,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web.session_hours),
+        # The attachments' limit plus room for the form's text fields.
+        MAX_CONTENT_LENGTH=settings.web.max_upload_mb * 1024 * 1024 + 256 * 1024,
         # The token lives as long as the session: an officer's page left open over lunch still posts.
         WTF_CSRF_TIME_LIMIT=None,
     )

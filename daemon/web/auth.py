@@ -27,8 +27,6 @@ bp = Blueprint("auth", __name__)
 # Endpoints reachable without a session.
 PUBLIC = frozenset({"auth.login", "static", "health.healthz"})
 
-DEFAULT_SESSION_HOURS = 8
-
 
 def current_officer():
     """The logged-in officer (`daemon.config.Officer`: name, email, role), or None."""
@@ -46,11 +44,6 @@ def require(action: str):
             return view(*args, **kwargs)
         return wrapped
     return decorate
-
-
-def session_hours(settings) -> float:
-    web = getattr(settings, "web", None)
-    return float(getattr(web, "session_hours", None) or DEFAULT_SESSION_HOURS)
 
 
 def safe_next(value: str | None) -> str:
@@ -88,7 +81,7 @@ def load_session() -> object | None:
     if email:
         officer = _officer_by_email(email)
         now = g.app.clock.now().timestamp()
-        idle_limit = session_hours(g.app.settings) * 3600
+        idle_limit = g.app.settings.web.session_hours * 3600
         if officer is None or session.get("epoch") != accounts.session_epoch(officer.email):
             session.clear()
         elif now - float(session.get("seen", 0)) > idle_limit:
