@@ -40,6 +40,8 @@ def error_text(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, pw.OperationalError) and is_locked(exc):
         return BUSY
+    if isinstance(exc, OSError):  # e.g. an archived message that cannot be read
+        return f"berkas di arsip tidak dapat dibaca: {exc.strerror or exc}"
     return None
 
 
