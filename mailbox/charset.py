@@ -74,7 +74,7 @@ _BLOCKED_CODECS = {
 _UTF8_MULTIBYTE_RE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=256)  # keyed on a charset label: a handful per deployment, a codec lookup each
 def _codec(charset: str | None) -> str | None:
     """Python codec name for a MIME charset label, or None when unknown or unsafe."""
     if not charset:

@@ -196,3 +196,25 @@ def test_poll_on_a_full_disk_exits_75_moves_nothing_and_later_ingests_everything
     assert desk.json("poll")["fetched"] == 0
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT uid) FROM message WHERE direction = 'in'").fetchone() == (20, 20)
     assert db.execute("SELECT MAX(last_uid) FROM folder_state WHERE name = 'INBOX'").fetchone() == (20,)
+
+
+def test_sync_makes_the_pack_and_its_folder_durable_before_the_commit(tmp_path, monkeypatch):
+    """sync() fsyncs the pack file and the folder that names it (a power cut after the
+    database commit must not lose a file a row points at)."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    archive = Archive(tmp_path / "archive")
+    _sha, rel = archive.append(b"From: a@b\r\n\r\nisi\r\n")
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    archive.sync()
+    pack = archive.path(rel)
+    assert any(p.startswith(str(pack.parent / f".{pack.name}")) for p in synced)  # the file, before its rename
+    assert str(pack.parent) in synced  # and the directory entry
+    synced.clear()
+    archive.sync()
+    assert synced == []  # nothing new: nothing to sync

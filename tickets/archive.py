@@ -18,21 +18,12 @@ Files are created 0600 and folders 0700 whatever the umask: mail is the service'
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import secrets
 from pathlib import Path
 
 from .errors import TempFailure
-
-try:  # syncfs(2): one call makes a whole batch durable, instead of an fsync per file
-    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    _syncfs = _libc.syncfs
-except (OSError, AttributeError):  # not Linux/glibc: fall back to fsync per file
-    _syncfs = None
-
 
 FILE_MODE, DIR_MODE = 0o600, 0o700
 
@@ -100,7 +91,6 @@ def _write_file(path: Path, data: bytes | list[bytes]) -> None:
 class Archive:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._pending_files: list[Path] = []
         self._pending_dirs: set[Path] = set()
         self._made_dirs: set[Path] = set()
         # (the messages' bytes, their total, its path) until sync() writes them: references,
@@ -118,7 +108,6 @@ class Archive:
                 return digest, legacy.as_posix()
             self._mkdirs(path.parent)
             _write_file(path, data)
-            self._pending_files.append(path)
             self._pending_dirs.add(path.parent)
         return digest, rel.as_posix()
 
@@ -177,19 +166,12 @@ class Archive:
             path = self.root / rel
             self._mkdirs(path.parent)
             _write_file(path, parts)
-            self._pending_files.append(path)
             self._pending_dirs.add(path.parent)
+        # The files were fsynced when written; their directory entries remain. (A ctypes
+        # syncfs(2) of the whole file system instead measured no faster on this ext4 disk,
+        # 2026-12-04: median 8.8 ms per 200-message batch against 7.4 ms for the pack's
+        # fsync plus its folder's: removed.)
         try:
-            if self._pending_files and _syncfs is not None:
-                fd = os.open(self.root, os.O_RDONLY)
-                try:
-                    if _syncfs(fd) == 0:
-                        self._pending_files.clear()
-                        self._pending_dirs.clear()
-                        return
-                finally:
-                    os.close(fd)
-            # The files were fsynced when written; their directory entries remain.
             for path in self._pending_dirs:
                 fd = os.open(path, os.O_RDONLY)
                 try:
@@ -198,7 +180,6 @@ class Archive:
                     os.close(fd)
         except OSError as exc:
             raise ArchiveWriteError(self.root, exc) from exc
-        self._pending_files.clear()
         self._pending_dirs.clear()
 
     def read(self, rel: str) -> bytes:

@@ -298,7 +298,7 @@ def _contact_entry(entry: dict, i: int, path: Path, registry: PartyRegistry) -> 
                    phone=e164, party=party)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # the seed file, read and compiled once per process
 def default_registry() -> PartyRegistry:
     """The seed parties (no addresses, no contacts); cached."""
     return PartyRegistry.load(DEFAULT_PARTIES_PATH)
