@@ -3,6 +3,10 @@ Bahasa 403 page that changes nothing, and every response carries the security he
 (item 8): a strict CSP, no framing, same-origin referrers, nosniff, no caching of pages."""
 from __future__ import annotations
 
+import fnmatch
+import tomllib
+from pathlib import Path
+
 import pytest
 from flask import Blueprint
 
@@ -205,3 +209,20 @@ def test_the_session_cookie_is_secure_behind_https(tmp_path):
     r = desk.login(WebDesk.email("ketua"))
     cookie = r.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+# --- the pages ship in the package ----------------------------------------------------------
+
+def test_every_web_template_and_static_file_is_package_data():
+    """A wheel holds only what pyproject's package-data names (a page missing from it is a
+    500 on the server only). Checked against the patterns, so it runs in milliseconds."""
+    root = Path(__file__).resolve().parent.parent
+    tool = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert "kpudesk.daemon.web" in tool["packages"]
+    data = tool["package-data"]
+    for folder, package in ((root / "templates", "kpudesk.templates"), (root / "daemon" / "web", "kpudesk.daemon.web")):
+        sub = "web" if package == "kpudesk.templates" else "static"
+        files = [p.relative_to(folder).as_posix() for p in (folder / sub).rglob("*") if p.is_file()]
+        assert files
+        missing = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in data[package])]
+        assert missing == [], f"add to [tool.setuptools.package-data] {package}: {missing}"
