@@ -8,10 +8,11 @@ import re
 
 import pytest
 
+from kpudesk.daemon.web.ticket_page import size_text
 from kpudesk.tickets import outbox
 from kpudesk.tickets.models import Event, Identity, Message, Ticket
 from tests.corpus.hostile import party_mail
-from tests.web_fixtures import OFFICERS, WebDesk, web  # noqa: F401 - web is a fixture
+from tests.web_fixtures import OFFICERS, WebDesk, web_fixture  # noqa: F401 - the `web` fixture
 
 TEAM = WebDesk.email("anggota-helpdesk")
 COORD = WebDesk.email("koordinator-harian")
@@ -335,23 +336,37 @@ ALLOWED = {  # role -> the ticket POSTs it may make on a ticket escalated to the
 
 @pytest.mark.parametrize("role", [o["role"] for o in OFFICERS])
 def test_every_ticket_action_by_every_role(tmp_path, role):
-    web = WebDesk(tmp_path)
+    desk = WebDesk(tmp_path)
     tickets = {}
     for n, action in enumerate(sorted(ACTIONS)):
-        tickets[action] = mail(web, sender=f"p{n}@pkb.example.org", subject=f"Soal {action}")
-        web.app.escalations.escalate(Ticket.get_by_id(tickets[action]), target="anggota",
-                                     officer=web.settings.officer(TEAM))
-    web.login(WebDesk.email(role))
+        tickets[action] = mail(desk, sender=f"p{n}@pkb.example.org", subject=f"Soal {action}")
+        desk.app.escalations.escalate(Ticket.get_by_id(tickets[action]), target="anggota",
+                                     officer=desk.settings.officer(TEAM))
+    desk.login(WebDesk.email(role))
     for action, tid in tickets.items():
-        assert web.client.get(f"/tickets/{tid}").status_code == 200
+        assert desk.client.get(f"/tickets/{tid}").status_code == 200
         before = state()
-        r = web.post(f"/tickets/{tid}/{action}", ACTIONS[action])
+        r = desk.post(f"/tickets/{tid}/{action}", ACTIONS[action])
         if action in ALLOWED[role]:
             assert r.status_code == 303, action
-            flashed(web, r, "status")
+            flashed(desk, r, "status")
             assert state() != before, action
         else:
             assert r.status_code == 403 and 'role="alert"' in html(r), action
             assert state() == before, action
     if role in ("ketua", "sekretaris"):
-        assert "/reply" not in html(web.client.get(f"/tickets/{tid}"))  # no forms for readers
+        assert "/reply" not in html(desk.client.get(f"/tickets/{tid}"))  # no forms for readers
+
+
+def test_the_queue_offers_a_reload_that_keeps_the_filters(web):
+    mail(web)
+    web.login(TEAM)
+    page = html(web.client.get("/?status=baru&q=Sipol"))
+    assert 'id="queue-reload"' in page and "Muat ulang antrean" in page
+    link = re.search(r'href="([^"]+)" id="queue-reload"', page).group(1)
+    assert link.replace("&amp;", "&") == "/?status=baru&q=Sipol"
+    assert "Dimuat 1 Desember 2026 09.00 WIB" in page
+
+
+def test_attachment_sizes_read_in_bahasa():
+    assert [size_text(n) for n in (820, 12_800, 3_565_158)] == ["820 bita", "12,5 KB", "3,4 MB"]

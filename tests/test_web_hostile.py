@@ -12,7 +12,7 @@ import pytest
 from kpudesk.daemon.web.mailview import sanitise, split_quoted
 from kpudesk.tickets.models import Message, Ticket
 from tests.corpus.hostile import party_mail
-from tests.web_fixtures import WebDesk, web  # noqa: F401 - web is a fixture
+from tests.web_fixtures import WebDesk, web_fixture  # noqa: F401 - the `web` fixture
 
 COORD = WebDesk.email("koordinator-harian")
 PAYLOAD = ('<script>window.pwned=1</script><img src=x onerror="window.pwned=1">'

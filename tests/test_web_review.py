@@ -10,7 +10,7 @@ import pytest
 from kpudesk.daemon.lock import FileLock
 from kpudesk.tickets.models import Event, Message, Quarantine, Ticket
 from tests.corpus.hostile import party_mail
-from tests.web_fixtures import OFFICERS, WebDesk, web  # noqa: F401 - web is a fixture
+from tests.web_fixtures import OFFICERS, WebDesk, web_fixture  # noqa: F401 - the `web` fixture
 
 COORD = WebDesk.email("koordinator-harian")
 TEAM = WebDesk.email("anggota-helpdesk")
@@ -106,21 +106,21 @@ def test_a_retry_while_a_poll_runs_is_refused_until_later(web):
 
 @pytest.mark.parametrize("role", [o["role"] for o in OFFICERS])
 def test_only_coordinators_review_spam_and_quarantine(tmp_path, role):
-    web = WebDesk(tmp_path)
-    mid, q = held(web), quarantined(web)
-    web.login(WebDesk.email(role))
+    desk = WebDesk(tmp_path)
+    mid, q = held(desk), quarantined(desk)
+    desk.login(WebDesk.email(role))
     allowed = role in ("koordinator-harian", "koordinator")
     events = Event.select().count()
     for path in ("/spam", "/quarantine"):
-        assert web.client.get(path).status_code == (200 if allowed else 403)
+        assert desk.client.get(path).status_code == (200 if allowed else 403)
     if not allowed:
         for path in (f"/spam/{mid}/release", f"/spam/{mid}/dismiss", f"/quarantine/{q.id}/retry"):
-            r = web.post(path)
+            r = desk.post(path)
             assert r.status_code == 403 and 'role="alert"' in r.get_data(as_text=True)
         assert Message.get_by_id(mid).disposition == "spam_held"
         assert Quarantine.get_by_id(q.id).resolved_at is None
         assert Event.select().count() == events
-    assert web.client.get("/escalations").status_code == 200  # every role reads the escalations
+    assert desk.client.get("/escalations").status_code == 200  # every role reads the escalations
 
 
 def test_escalations_page_shows_state_and_an_anggota_sees_only_theirs(web):

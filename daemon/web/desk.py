@@ -25,7 +25,7 @@ from kpudesk.tickets.desk_queries import (
     standards_text,
 )
 from kpudesk.tickets.errors import UserError
-from kpudesk.tickets.labels import CHANNEL_LABELS
+from kpudesk.tickets.labels import CHANNEL_LABELS, waktu
 from kpudesk.tickets.models import Ticket
 from kpudesk.tickets.permissions import allowed, allowed_on_ticket, escalated_to
 from kpudesk.tickets.replies import prepare_attachments
@@ -114,7 +114,8 @@ def queue():
     params = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("queue.html", page=page, f=f, args=request.args, problems=problems, params=params,
                            page_size=PAGE_SIZE, statuses=LABELS, channels=CHANNEL_LABELS,
-                           officers=s.officers, step_names=STEP_NAMES, standards=standards_text(), umur=age_text)
+                           officers=s.officers, step_names=STEP_NAMES, standards=standards_text(), umur=age_text,
+                           loaded=waktu(g.app.clock.now(), s.zone))
 
 
 # --- the ticket page ------------------------------------------------------------------

@@ -23,6 +23,16 @@ DIRECTION_LABELS = {"in": "Masuk", "out": "Keluar", "note": "Catatan internal", 
 FAQ_SHOWN = 3
 
 
+def size_text(n: int) -> str:
+    """A file size as officers read it: "820 bita", "12,5 KB", "3,4 MB" (decimal comma; a reply carries at most 10 MB)."""
+    if n < 1024:
+        return f"{n} bita"
+    value, unit = n / 1024, "KB"
+    if value >= 1024:
+        value, unit = value / 1024, "MB"
+    return f"{value:.1f} {unit}".replace(".", ",")
+
+
 def _message(app, m: dict, row: Message | None, zone) -> dict:
     shown = dict(m)
     shown["when"] = waktu_iso(m["date"], zone)
@@ -73,6 +83,6 @@ def ticket_context(app, t: Ticket, *, faq_id: str | None = None) -> dict:
         "status_label": LABELS.get(Status(t.status), t.status), "channel_label": channel_label(t.channel),
         "created": waktu_iso(d["created_at"], zone), "updated": waktu_iso(d["updated_at"], zone),
         "faq_suggestions": suggestions, "faq_covered": covered, "faq_picked": picked, "faq_problem": faq_problem,
-        "timings": tm, "standard_text": standards_text(),
+        "timings": tm, "standard_text": standards_text(), "ukuran": size_text,
         "attachments": [a for m in d["messages"] for a in m["attachments"]],
     }
