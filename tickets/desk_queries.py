@@ -141,8 +141,23 @@ def age_text(minutes: int) -> str:
     return f"{mins} menit"
 
 
+def held_reason(m: Message) -> str:
+    """Why a message from the spam folder was held, as the review page says it: the spam
+    filter put it there, and it was not an authenticated continuation of a ticket (ingest)."""
+    auth = m.authentication or {}
+    verdict, why = auth.get("verdict"), auth.get("reason")
+    if verdict == "fail":
+        second = "pengirim gagal autentikasi" + (f" ({why})" if why else "")
+    elif verdict == "pass":
+        second = "pengirim terautentikasi, tetapi bukan lanjutan tiket yang ada"
+    else:
+        second = "pengirim tidak dapat diautentikasi"
+    reasons = "; ".join(m.reasons or [])
+    return f"ditandai spam oleh server surel; {second}" + (f"; {reasons}" if reasons else "")
+
+
 def held_spam(zone: ZoneInfo) -> list[dict]:
-    """Held spam as `kpudesk spam list --json` shows it, with the reasons it was held."""
+    """Held spam as `kpudesk spam list --json` shows it, with the reason it was held."""
     return [{"id": m.id, "from": m.from_addr, "from_name": m.from_name, "subject": m.subject,
-             "date": iso(m.date or m.created_at, zone), "reasons": list(m.reasons or []), "kind": m.kind}
+             "date": iso(m.date or m.created_at, zone), "reason": held_reason(m), "kind": m.kind}
             for m in Message.select().where(Message.disposition == "spam_held").order_by(Message.id)]
