@@ -370,3 +370,26 @@ def test_the_queue_offers_a_reload_that_keeps_the_filters(web):
 
 def test_attachment_sizes_read_in_bahasa():
     assert [size_text(n) for n in (820, 12_800, 3_565_158)] == ["820 bita", "12,5 KB", "3,4 MB"]
+
+
+# (web POST, form, the domain call `kpudesk tickets ...` makes for the same officer)
+TWINS = {
+    "note": ({"body": "Cek Sipol"}, lambda app, t, o: app.officers.note(t, officer=o, body="Cek Sipol")),
+    "assign": ({"officer": TEAM}, lambda app, t, o: app.officers.assign(t, officer=o, assignee=o)),
+    "close": ({"reason": "beres"}, lambda app, t, o: app.officers.close(t, officer=o, reason="beres")),
+    "escalate": ({"target": "anggota", "message": "Mohon arahan"},
+                 lambda app, t, o: app.escalations.escalate(t, target="anggota", officer=o, note="Mohon arahan")),
+}
+
+
+@pytest.mark.parametrize("action", sorted(TWINS))
+def test_each_web_action_writes_what_its_cli_twin_writes(web, action):
+    form, domain = TWINS[action]
+    by_web, by_cli = mail(web), mail(web, sender="Budi <budi@pkb.example.org>")
+    web.login(TEAM)
+    flashed(web, web.post(f"/tickets/{by_web}/{action}", form), "status")
+    domain(web.app, Ticket.get_by_id(by_cli), web.settings.officer(TEAM))
+    assert events_of(by_web) == events_of(by_cli)
+    assert outbox_of(by_web) == outbox_of(by_cli)
+    web_t, cli_t = Ticket.get_by_id(by_web), Ticket.get_by_id(by_cli)
+    assert (web_t.status, web_t.assignee) == (cli_t.status, cli_t.assignee)
