@@ -27,7 +27,7 @@ from kpudesk.tickets.desk_queries import (
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.labels import CHANNEL_LABELS, waktu
 from kpudesk.tickets.models import Ticket
-from kpudesk.tickets.permissions import allowed, allowed_on_ticket, escalated_to
+from kpudesk.tickets.permissions import ESCALATION_ONLY, allowed, allowed_on_ticket, escalated_to
 from kpudesk.tickets.replies import prepare_attachments
 from kpudesk.tickets.status import LABELS, Status, ref
 
@@ -97,7 +97,7 @@ def _queue_filter(officer) -> tuple[QueueFilter, list[str]]:
     elif who == "me":
         assignee = officer.name
     page = args.get("page", "1")
-    only = frozenset(escalated_to(officer.email)) if officer.role == "anggota-kpu" else None
+    only = frozenset(escalated_to(officer.email)) if officer.role in ESCALATION_ONLY else None
     return QueueFilter(q=args.get("q", "").strip(), status=status, party=party, channel=channel,
                        assignee=assignee, unassigned=who == "none", overdue=args.get("overdue") == "1",
                        only_ids=only, sort=args.get("sort") if args.get("sort") in SORTS else "age",

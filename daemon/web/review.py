@@ -17,7 +17,7 @@ from kpudesk.tickets.escalation import TARGET_LABELS, Escalation
 from kpudesk.tickets.ingest import PollStats
 from kpudesk.tickets.labels import waktu, waktu_iso
 from kpudesk.tickets.models import Message, Quarantine
-from kpudesk.tickets.permissions import escalated_to
+from kpudesk.tickets.permissions import ESCALATION_ONLY, escalated_to
 from kpudesk.tickets.quarantine import too_large
 from kpudesk.tickets.status import ref
 
@@ -95,7 +95,7 @@ def retry(quarantine_id: int):
 def escalations():
     officer = auth.current_officer()
     q = Escalation.select().order_by(Escalation.answered_at.is_null(False), Escalation.at.desc())
-    if officer.role == "anggota-kpu":
+    if officer.role in ESCALATION_ONLY:
         q = q.where(Escalation.ticket.in_(sorted(escalated_to(officer.email)) or [0]))
     zone, tag = g.app.settings.zone, g.app.settings.helpdesk.tag
     rows = [{"ticket_id": e.ticket_id, "ref": ref(e.ticket_id, tag), "target": TARGET_LABELS.get(e.target, e.target),
