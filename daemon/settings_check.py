@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from kpudesk.tickets.errors import ConfigError
 
-from .settings import SOP_RECEIVE_SECONDS, Secret, Settings
+from .settings import SOP_RECEIVE_SECONDS, WEB_SECRET_FILE, Secret, Settings
 
 # Environment variables kpudesk reads itself; any other KPUDESK_* one is meant as a secret.
 _NOT_SECRETS = {"KPUDESK_CONFIG", "KPUDESK_NOW", "KPUDESK_LOG_LEVEL"}
@@ -123,6 +123,10 @@ def validate_access(settings: Settings) -> None:
         if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError("storage.dir", f"folder penyimpanan {storage} belum ada dan pengguna {who} tidak "
                                              f"dapat membuatnya di {parent}")
+    web_key = storage / WEB_SECRET_FILE  # made by the first `kpudesk web`, perhaps as root
+    if not settings.web.secret.configured and web_key.exists() and not os.access(web_key, os.R_OK):
+        raise ConfigError("storage.dir", f"pengguna {who} tidak dapat membaca kunci sesi web {web_key}; "
+                                         f"jalankan `chown {who} {web_key}`")
     db_file = sqlite_path(settings)
     if db_file is not None and db_file.exists() and not os.access(db_file, os.R_OK | os.W_OK):
         raise ConfigError("database.url", f"pengguna {who} tidak dapat membaca dan menulis basis data {db_file}")

@@ -11,6 +11,7 @@ import pytest
 from kpudesk.daemon.cli import main
 from kpudesk.daemon.config import load_settings, parse_listen, web_secret
 from kpudesk.tickets.errors import ConfigError
+from tests.test_admin_day import OTHER, check_as_service_user, needs_root
 
 EXAMPLE = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
 
@@ -126,3 +127,20 @@ def test_without_a_configured_secret_each_install_makes_its_own_private_key(tmp_
     (two / "state" / "web-secret").write_text("")
     with pytest.raises(ConfigError, match="storage.dir: kunci sesi .* kosong"):
         web_secret(load_settings(two / "settings.toml"))
+
+
+@needs_root
+def test_check_names_a_web_key_the_service_user_cannot_read(tmp_path):
+    storage = tmp_path / "var"
+    storage.mkdir(mode=0o700)
+    (tmp_path / "settings.toml").write_text(EXAMPLE.replace('dir = "state"', f'dir = "{storage}"', 1),
+                                            encoding="utf-8")
+    key = storage / "web-secret"
+    key.write_text("k" * 64)
+    env = {"KPUDESK_IMAP_PASSWORD": "x", "KPUDESK_SMTP_PASSWORD": "x"}
+    assert check_as_service_user(tmp_path / "settings.toml", env).returncode == 0
+    os.chown(key, OTHER, OTHER)  # made by a first `kpudesk web` run as another user
+    os.chmod(key, 0o600)
+    r = check_as_service_user(tmp_path / "settings.toml", env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert str(key) in r.stderr and "tidak dapat membaca kunci sesi web" in r.stderr
