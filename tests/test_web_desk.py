@@ -315,6 +315,7 @@ def test_attachments_download_as_files_never_inline(web):
         assert r.headers["Content-Disposition"].startswith("attachment")
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.mimetype == "application/octet-stream"
+        assert "sandbox" in r.headers["Content-Security-Policy"] and r.headers["Cache-Control"] == "no-store"
         assert "/" not in r.headers["Content-Disposition"].split("filename", 1)[1]
     assert web.client.get(f"/tickets/{tid}/attachments/3").status_code == 404
 

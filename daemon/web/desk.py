@@ -149,7 +149,9 @@ def attachment(ticket_id: int, n: int):
     resp = send_file(io.BytesIO(data), mimetype=ctype, as_attachment=True, download_name=safe_name(a.filename),
                      max_age=0)
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # opened by mistake in a tab anyway, it runs nothing and may not be framed
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox; frame-ancestors 'none'"
+    resp.headers["Cache-Control"] = "no-store"  # a party's file: not kept in the browser's cache
     return resp
 
 
