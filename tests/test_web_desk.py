@@ -10,6 +10,7 @@ import pytest
 
 from kpudesk.daemon.web.ticket_page import size_text
 from kpudesk.tickets import outbox
+from kpudesk.tickets.escalation import Escalation
 from kpudesk.tickets.models import Event, Identity, Message, Ticket
 from tests.corpus.hostile import party_mail
 from tests.web_fixtures import OFFICERS, WebDesk, web_fixture  # noqa: F401 - the `web` fixture
@@ -211,6 +212,9 @@ def test_reply_is_the_domain_reply_queued_then_shown_sent(web):
     answer.disposition = "sent"
     answer.save()
     assert "[terkirim]" in html(web.client.get(f"/tickets/{web_ticket}"))
+    answer.disposition = "failed"
+    answer.save()
+    assert 'class="delivery delivery-failed">[gagal terkirim]' in html(web.client.get(f"/tickets/{web_ticket}"))
 
 
 def test_reply_with_an_attachment_and_an_empty_reply_is_refused_in_bahasa(web):
@@ -273,8 +277,10 @@ def test_escalation_to_the_anggota_and_on_to_the_provinsi(web):
     page = html(web.client.get(f"/tickets/{tid}"))
     assert page.count('class="escalation"') == 2 and "menunggu jawaban" in page
     assert "Eskalasi ke KPU Provinsi" in page
+    Escalation.update(external_ref="LPG-2026-0042").where(Escalation.target == "provinsi").execute()
+    assert 'nomor tiket Provinsi <span class="external-ref">LPG-2026-0042</span>' in html(web.client.get(f"/tickets/{tid}"))
     listing = html(web.client.get("/escalations"))
-    assert f'data-ticket-id="{tid}"' in listing and "KPU Provinsi" in listing
+    assert f'data-ticket-id="{tid}"' in listing and "KPU Provinsi" in listing and "LPG-2026-0042" in listing
 
 
 def test_identity_edit_sets_the_card_and_the_ticket_party(web):
