@@ -10,21 +10,22 @@ from typing import TYPE_CHECKING
 
 from kpudesk.mailbox.imap import ImapSource
 from kpudesk.mailbox.render import Renderer
-from kpudesk.tickets import outbox
 from kpudesk.tickets.archive import Archive
-from kpudesk.tickets.analysis import Analysis, AnalystSpec, ranked, ticket_subject
-from kpudesk.tickets.classify import Kind, OwnIdentity
+from kpudesk.tickets.analysis import AnalystSpec
+from kpudesk.tickets.classify import OwnIdentity
 from kpudesk.tickets.clock import Clock, clock_from_env
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
 from kpudesk.tickets.errors import ConfigError
+from kpudesk.tickets.faq_check import FaqCheck
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH, DEFAULT_THRESHOLD, FaqLibrary
 from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.ingest import IngestConfig, Ingestor
 from kpudesk.tickets.matching import MatchContext
-from kpudesk.tickets.models import Message, Party, Ticket, db
+from kpudesk.tickets.models import Party
 from kpudesk.tickets.schema import open_database
 from kpudesk.tickets.officer import OfficerActions
 from kpudesk.tickets.parties import DEFAULT_PARTIES_PATH, PartyRegistry
+from kpudesk.tickets.party_sync import sync_parties
 from kpudesk.tickets.replies import MailIdentity, Replies
 from kpudesk.tickets.sender_auth import SenderPolicy
 
@@ -127,24 +128,6 @@ def load_secret(settings: Settings, *, create: bool = True) -> bytes:
     return path.read_text().strip().encode()
 
 
-def sync_parties(registry: PartyRegistry) -> None:
-    """Make the party table match the registry. Read first and write only what differs:
-    every command starts here, and a read-only one (`tickets list`) must not wait for the
-    write lock a poll holds."""
-    stored = {r.number: (r.name, r.short) for r in Party.select(Party.number, Party.name, Party.short)}
-    todo = [p for p in registry.parties if stored.get(p.number) != (p.name, p.short)]
-    if not todo:
-        return
-    with db.atomic():
-        for p in todo:
-            row = Party.get_or_none(Party.number == p.number)
-            if row is None:
-                Party.create(number=p.number, name=p.name, short=p.short)
-            elif (row.name, row.short) != (p.name, p.short):
-                row.name, row.short = p.name, p.short
-                row.save(only=[Party.name, Party.short])
-
-
 def build_app(settings: Settings, clock: Clock | None = None, *, create: bool | None = None) -> App:
     """`create=True`: this command starts the desk (init, poll, run) — make the storage folder,
     the SQLite database and the Message-ID key when missing. `False`: never (a missing
@@ -160,10 +143,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, create: bool | 
     open_database(settings.database_dsn(), create=create)
     registry = PartyRegistry.load(DEFAULT_PARTIES_PATH, settings.parties_registry)
     sync_parties(registry)
-    try:
-        clock = clock or clock_from_env(os.environ.get("KPUDESK_NOW"))
-    except ValueError as exc:
-        raise ConfigError("KPUDESK_NOW", str(exc)) from None
+    clock = clock or clock_from_env(None)  # the system clock (or the in-process test seam)
     app = App(settings=settings, clock=clock, archive=Archive(settings.storage_dir / "archive"),
               registry=registry, secret=load_secret(settings, create=create))
     h = settings.helpdesk
@@ -186,45 +166,6 @@ def build_app(settings: Settings, clock: Clock | None = None, *, create: bool | 
     app.ingestor = Ingestor(archive=app.archive, registry=registry, clock=app.clock,
                             config=IngestConfig(own=app.own_identity(), match=app.match_context(),
                                                 inbox=settings.imap.inbox, policy=app.sender_policy()),
-                            on_ticket_message=_acknowledge(app), on_bounce=_bounce(app),
-                            on_internal=app.escalations.receive, ticket_flags=_ticket_flags(app))
+                            replies=app.replies, escalations=app.escalations,
+                            faq=FaqCheck(app.faq, app.faq_threshold))
     return app
-
-
-def faq_flags(app: App, subject: str, text: str, hits: tuple[tuple[str, float], ...] | None = None) -> dict:
-    """The FAQ Sipol result for a new ticket's flags: "tidak ada di FAQ" (faq_miss) is the
-    SOP's cue to escalate. `hits`: (id, score) pairs the analysis worker already ranked."""
-    if hits is None:
-        hits = ranked(app.faq.for_ticket(subject, text))
-    return {"faq": [{"id": entry_id, "score": round(score, 3)} for entry_id, score in hits],
-            "faq_miss": not (hits and hits[0][1] >= app.faq_threshold)}
-
-
-def _ticket_flags(app: App):
-    """A new email ticket starts with its FAQ check done, in the INSERT itself."""
-
-    def flags(analysis: Analysis) -> dict:
-        if analysis.cls.kind != Kind.NORMAL:
-            return {}
-        return faq_flags(app, ticket_subject(analysis.msg), analysis.msg.text, analysis.faq)
-
-    return flags
-
-
-def _acknowledge(app: App):
-    """Decided at ingest, in the ingest transaction: one acknowledgement per new ticket."""
-
-    def hook(ticket: Ticket, row: Message, analysis: Analysis, identity) -> None:
-        if identity is not None and analysis.cls.kind == Kind.NORMAL:  # a new ticket (FAQ flags set at its INSERT)
-            if (ticket.flags or {}).get("possible_forgery"):
-                return  # the address was forged: an acknowledgement would go to its real owner
-            app.replies.queue_ack(ticket, row, identity)
-
-    return hook
-
-
-def _bounce(app: App):
-    def hook(row: Message, msg) -> None:
-        outbox.record_bounce(row, msg.report, msg.thread_ids, app.clock.now())
-
-    return hook

@@ -33,7 +33,8 @@ from dataclasses import dataclass, replace
 from kpudesk.mailbox.message import InboundMessage
 
 from . import msgid as ourid
-from .models import Message, Ticket, rows
+from . import store
+from .models import Message, Ticket
 from .sender_auth import Verdict
 from .status import REOPEN_FROM
 
@@ -91,7 +92,7 @@ def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = N
         return found if found.ticket_id is not None else replace(found, claimed_tag=claimed)
     # 3. the subject tag, only from someone entitled to write into that ticket.
     if claimed is not None:
-        ticket = Ticket.by_id(claimed)
+        ticket = Ticket.get_or_none(Ticket.id == claimed)
         if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
             return Match(ticket.id, "subject-tag")
     # 4. the escalation target's own number (only from that target, authenticated).
@@ -110,7 +111,7 @@ def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) ->
     # 1. our own Message-IDs: verified by MAC, no database needed.
     for bare in ids:
         t = ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain)
-        ticket = Ticket.by_id(t) if t is not None else None
+        ticket = Ticket.get_or_none(Ticket.id == t) if t is not None else None
         if ticket is not None:
             if may_join(ticket, msg, ctx, authenticated=authenticated):
                 return Match(ticket.id, "own-msgid")
@@ -120,15 +121,13 @@ def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) ->
     # 2. any stored Message-ID; newest reference first, so a forwarded chain lands on the
     # ticket of the message actually replied to.
     if ids:
-        wanted = list(ids)[:100]
-        found = dict(rows(f'SELECT "msgid", "ticket_id" FROM "message" WHERE "msgid" IN ({", ".join("?" * len(wanted))}) '
-                          'AND "ticket_id" IS NOT NULL', *wanted))
+        found = store.tickets_by_msgid(list(ids)[:100])
         first: int | None = None
         for bare in ids:
             if bare not in found:
                 continue
             first = first or found[bare]
-            ticket = Ticket.by_id(found[bare])
+            ticket = Ticket.get_or_none(Ticket.id == found[bare])
             if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
                 return Match(ticket.id, "references")
         if first is not None:

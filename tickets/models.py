@@ -1,5 +1,5 @@
-"""Every table of the database as a peewee model (`MODELS` lists them all), and the batch
-SQL helpers (`rows`, `executemany`). Opening, pragmas and migrations live in `tickets.schema`.
+"""Every table of the database as a plain peewee model; `MODELS` lists them all. Opening,
+pragmas and migrations live in `tickets.schema`, batch SQL in `tickets.store`.
 
 SQLite (WAL, foreign keys on, busy timeout) by default; any URL peewee's `db_url`
 understands works, PostgreSQL included. All datetimes are stored as aware UTC and read
@@ -8,7 +8,6 @@ back as aware UTC (`UtcDateTimeField`), whatever the backend does with time zone
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import peewee as pw
@@ -44,27 +43,8 @@ class UtcDateTimeField(pw.CharField):
 _UTC_TEXT = UtcDateTimeField()
 
 
-def rows(sql: str, *params) -> list[tuple]:
-    """A hand-written query on the hot path (ingest), where building it through peewee's
-    expression tree costs more than running it. `?` marks parameters on every backend."""
-    database = db.obj
-    if database.param != "?":
-        sql = sql.replace("?", database.param)
-    cursor = database.execute_sql(sql, params)
-    return cursor.fetchall() if cursor.description is not None else []
-
-
-def executemany(sql: str, seq) -> None:
-    """One statement for many rows (`rows`' `?` convention): a batch's audit trail or
-    contact upserts in one call instead of one statement each."""
-    database = db.obj
-    if database.param != "?":
-        sql = sql.replace("?", database.param)
-    database.cursor().executemany(sql, seq)
-
-
 def utc_text(value: datetime) -> str:
-    """The stored text form of a datetime, for comparisons in raw queries."""
+    """The stored text form of a datetime (Meta rows keep moments as text)."""
     return _UTC_TEXT.db_value(value)
 
 
@@ -89,126 +69,11 @@ class BaseModel(pw.Model):
         database = db
         legacy_table_names = False
 
-    # peewee rebuilds the SQL of every INSERT from its expression tree (~0.3 ms each), which
-    # dominated ingest. The statement only depends on the model and the set of columns, so
-    # it is built once and reused; values still go through each field's db_value.
-    _insert_sql: dict = {}
-
-    @classmethod
-    def create(cls, **query):
-        inst = cls.build(query)
-        inst.insert_now()
-        return inst
-
-    @classmethod
-    def build(cls, values: dict):
-        """An unsaved instance, as `cls(**values)` makes it (defaults are filled in by
-        `insert_now`), without a descriptor call per field: on the ingest path, building
-        rows in peewee's constructor cost as much as inserting them."""
-        inst = cls(__no_default__=True)
-        data, rel, fields = inst.__data__, inst.__rel__, cls._meta.fields
-        for name, value in values.items():
-            f = fields.get(name)
-            if f is None:  # "ticket_id" and other accessor names: the ordinary way
-                setattr(inst, name, value)
-            elif isinstance(f, pw.ForeignKeyField) and isinstance(value, pw.Model):
-                data[name] = getattr(value, f.rel_field.name)
-                rel[name] = value
-            else:
-                data[name] = value
-        inst._dirty.update(n for n in values if n in fields)
-        return inst
-
-    def insert_now(self) -> None:
-        """INSERT this instance (defaults applied) with a cached statement; sets its id."""
-        cls = type(self)
-        data = self.__data__
-        defaults, fields, pk, _ = _insert_plan(cls)
-        for name, default in defaults:  # defaults peewee has not applied (see `build`)
-            if name not in data:
-                data[name] = default() if callable(default) else default
-        names = tuple(n for n, f in fields if n in data and not (f is pk and data[n] is None))
-        database = db.obj if cls._meta.database is db else cls._meta.database
-        key = (cls, names, type(database))
-        cached = BaseModel._insert_sql.get(key)
-        if cached is None:
-            meta = cls._meta
-            cols = ", ".join(f'"{meta.fields[n].column_name}"' for n in names)
-            marks = ", ".join([database.param] * len(names))
-            sql = f'INSERT INTO "{meta.table_name}" ({cols}) VALUES ({marks})'
-            returning = isinstance(database, pw.PostgresqlDatabase) and isinstance(pk, pw.AutoField)
-            if returning:
-                sql += f' RETURNING "{pk.column_name}"'
-            cached = BaseModel._insert_sql[key] = (sql, returning, [cls._meta.fields[n] for n in names])
-        sql, returning, used = cached
-        cursor = database.execute_sql(sql, [f.db_value(data[f.name]) for f in used])
-        if isinstance(pk, pw.AutoField) and data.get(pk.name) is None:
-            data[pk.name] = cursor.fetchone()[0] if returning else cursor.lastrowid
-        self._dirty.clear()
-
-    # The same reasoning for the reads and updates on the ingest path: cached statements.
-    _select_sql: dict = {}
-    _update_sql: dict = {}
-
-    @classmethod
-    def first_where(cls, where: str, *params):
-        """The first row (by primary key) matching a hand-written WHERE clause (`?` for
-        parameters, quoted column names), as a model instance; None if there is none."""
-        meta = cls._meta
-        key = (cls, where)
-        cached = BaseModel._select_sql.get(key)
-        if cached is None:
-            fields = meta.sorted_fields
-            cols = ", ".join(f'"{f.column_name}"' for f in fields)
-            sql = f'SELECT {cols} FROM "{meta.table_name}" WHERE {where} ORDER BY "{meta.primary_key.column_name}" LIMIT 1'
-            cached = BaseModel._select_sql[key] = (sql, fields)
-        sql, fields = cached
-        found = rows(sql, *params)
-        if not found:
-            return None
-        inst = cls(__no_default__=True)
-        data = inst.__data__
-        for f, v in zip(fields, found[0]):
-            data[f.name] = f.python_value(v) if v is not None else None
-        inst._dirty.clear()
-        return inst
-
     @classmethod
     def by_id(cls, pk):
-        """`get_or_none` by primary key, with a cached statement."""
-        return cls.first_where(f'"{cls._meta.primary_key.column_name}" = ?', pk)
-
-    def save_now(self) -> None:
-        """UPDATE every column of this (stored) row, with a cached statement: `save()`
-        for the ingest path."""
-        cls = type(self)
-        meta = cls._meta
-        pk = meta.primary_key
-        cached = BaseModel._update_sql.get(cls)
-        if cached is None:
-            fields = _insert_plan(cls)[3]
-            sets = ", ".join(f'"{f.column_name}" = ?' for f in fields)
-            cached = BaseModel._update_sql[cls] = (
-                f'UPDATE "{meta.table_name}" SET {sets} WHERE "{pk.column_name}" = ?', fields)
-        sql, fields = cached
-        rows(sql, *[f.db_value(self.__data__.get(f.name)) for f in fields], pk.db_value(self.__data__[pk.name]))
-        self._dirty.clear()
-
-
-_PLANS: dict = {}
-
-
-def _insert_plan(cls) -> tuple[list, list, pw.Field, list[pw.Field]]:
-    """Per model, once: the fields with defaults, every field in column order, the key,
-    and the fields other than the key."""
-    plan = _PLANS.get(cls)
-    if plan is None:
-        meta = cls._meta
-        pk = meta.primary_key
-        plan = _PLANS[cls] = ([(f.name, f.default) for f in meta.sorted_fields if f.default is not None],
-                              [(f.name, f) for f in meta.sorted_fields], pk,
-                              [f for f in meta.sorted_fields if f is not pk])
-    return plan
+        """`get_or_none` by primary key. Kept only for tickets/desk_ops.py until it calls
+        `Ticket.get_or_none(Ticket.id == ...)` itself; new code uses peewee directly."""
+        return cls.get_or_none(cls._meta.primary_key == pk)
 
 
 class Meta(BaseModel):
@@ -344,39 +209,6 @@ class Event(BaseModel):
     actor = pw.TextField()  # officer name, "system", or a sender address
     kind = pw.CharField(max_length=48, index=True)
     detail = JsonField(default=dict)
-
-    _buffer: list[list] | None = None  # rows collected inside `deferred()`
-
-    @classmethod
-    def create(cls, **query):
-        if cls._buffer is None:
-            return super().create(**query)
-        # The values straight from the arguments: a model instance per event was half the cost.
-        cls._buffer.append([f.db_value(query[f.name] if f.name in query else
-                                       (f.default() if callable(f.default) else f.default))
-                            for f in _insert_plan(cls)[3]])
-        return None  # deferred: no row, no id yet
-
-    @classmethod
-    @contextmanager
-    def deferred(cls):
-        """Inside this block `create` only collects the rows; they are inserted together
-        (one executemany) when it ends normally, and dropped when it raises, which rolls
-        back the enclosing transaction anyway. Nothing inside may read the events it
-        wrote. The ingest batch writes ~2 events per message: one statement per batch
-        instead of one per event. Nested use joins the outer block."""
-        if cls._buffer is not None:
-            yield
-            return
-        cls._buffer = collected = []
-        try:
-            yield
-        finally:
-            cls._buffer = None
-        if collected:
-            fields = _insert_plan(cls)[3]
-            cols = ", ".join('"%s"' % f.column_name for f in fields)
-            executemany(f'INSERT INTO "event" ({cols}) VALUES ({", ".join("?" * len(fields))})', collected)
 
 
 class Escalation(BaseModel):

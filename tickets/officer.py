@@ -18,6 +18,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+import peewee as pw
+
 from .errors import UserError
 from .models import Event, Message, Ticket, db
 from .replies import Replies, set_status
@@ -28,15 +30,17 @@ from .voids import VOID_ROLES, is_void
 def _fresh(ticket: Ticket) -> Ticket:
     """The ticket as stored now; call inside the write transaction (SQLite takes the write
     lock at BEGIN, so nothing changes it between this read and the action's write)."""
-    row = Ticket.by_id(ticket.id)
+    row = Ticket.get_or_none(Ticket.id == ticket.id)
     if row is None:
         raise UserError(f"tiket #{ticket.id} sudah tidak ada")
     return row
 
 
 def _refresh(stale: Ticket, fresh: Ticket) -> None:
-    stale.__data__.update(fresh.__data__)
-    stale._dirty.clear()
+    """The caller's instance shows what the action stored (it may be shown next)."""
+    for field in Ticket._meta.sorted_fields:
+        name = field.object_id_name if isinstance(field, pw.ForeignKeyField) else field.name  # no Party query
+        setattr(stale, name, getattr(fresh, name))
 
 
 class OfficerActions:

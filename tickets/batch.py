@@ -1,0 +1,91 @@
+"""One fetched batch on its way into the database: the mails, their analyses, what the
+batch read ahead (stored messages by Message-ID), what it writes at its end (contacts),
+and the folder's high-water mark, advanced in the batch's own transaction.
+
+A `Batch` lives for one call of `Ingestor.ingest_batch`: nothing it read can answer for
+the next batch, whatever ended this one (an error, an interrupt).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kpudesk.mailbox.message import FetchedMail, InboundMessage
+
+from . import store
+from .analysis import Analysis
+from .archive import Archive
+from .models import FolderState
+
+
+@dataclass
+class Batch:
+    folder: str
+    uidvalidity: int
+    mails: list[FetchedMail]
+    analyses: list[Analysis | None]
+    is_spam: bool
+    high_uid: int | None = None  # the folder's highest UID, when above the batch's last mail
+    # Stored messages by Message-ID, read once at the start (`read_ahead`); None: look up each.
+    known: dict[str, list[store.Stored]] | None = None
+    # Contact upserts collected for the end of the batch (None: written at once).
+    contacts: list[dict] | None = field(default=None)
+
+    @classmethod
+    def of_one(cls, mail: FetchedMail, *, is_spam: bool) -> Batch:
+        """A single message outside a poll (a quarantined one tried again, held spam released)."""
+        return cls(mail.folder, mail.uidvalidity, [mail], [None], is_spam)
+
+    def read_ahead(self) -> None:
+        """Start the batch's transaction's work: the stored rows sharing a Message-ID with the
+        batch's analysed messages, in one query per 500 ids instead of one per message."""
+        self.known = store.stored_by_msgid(a.msg.msgid for a in self.analyses
+                                           if a is not None and a.msg.msgid is not None)
+        self.contacts = []
+
+    def forget(self) -> None:
+        """Drop what was read or collected (the transaction that held it rolled back)."""
+        self.known = None
+        self.contacts = None
+
+    def same_id(self, msg: InboundMessage, identity_key: str) -> list[store.Stored]:
+        """(id, identity, disposition) of the stored messages with `msg`'s Message-ID (or,
+        without one, its identity). One lookup answers both "seen before?" and "Message-ID
+        reused?"."""
+        if msg.msgid is None:
+            return store.stored_with(identity=identity_key)
+        if self.known is not None:
+            # Read at the start of the batch, and taken out as it is used: the message in
+            # hand is stored or released next, so a later copy in the batch looks up
+            # afresh. A copy another host commits meanwhile (a shared PostgreSQL) trips
+            # the UNIQUE identity: the batch is then stored message by message, which
+            # counts it as a duplicate.
+            found = self.known.pop(msg.msgid, None)
+            if found is not None:
+                return found
+        return store.stored_with(msgid=msg.msgid)
+
+    def remember_contact(self, row: dict) -> None:
+        if self.contacts is not None:
+            self.contacts.append(row)  # nothing in ingest reads contacts back
+        else:
+            store.upsert_contacts([row])
+
+    def finish(self, now: datetime, archive: Archive) -> int:
+        """The end of the batch's transaction: the collected contacts, the folder's mark
+        moved past the batch, and the raw bytes made durable before the rows that point at
+        them are committed. Returns the new mark."""
+        if self.contacts:
+            store.upsert_contacts(self.contacts)
+        self.contacts = None
+        top = max([m.uid for m in self.mails] + [self.high_uid or 0])
+        state = FolderState.get_or_none(FolderState.name == self.folder)
+        if state is None:
+            FolderState.create(name=self.folder, uidvalidity=self.uidvalidity, last_uid=top, updated_at=now)
+        else:
+            state.last_uid = max(top, state.last_uid if state.uidvalidity == self.uidvalidity else 0)
+            state.uidvalidity = self.uidvalidity
+            state.updated_at = now
+            state.save()
+        archive.sync()
+        return top
