@@ -2,10 +2,11 @@
 
 Parsing, classification, the sender's identity guess and the FAQ Sipol ranking depend on
 nothing but the raw bytes and read-only configuration, so they can run ahead of the
-database work: in the poller's worker process for a large poll (see `daemon/analyst.py`),
-or inline for the usual handful of messages. Either way `Ingestor` gets the same
-`Analysis` and makes the same decisions; what was not computed ahead (None) it computes
-itself when it needs it.
+database work: in the poller's worker processes, an opt-in for bulk imports (see
+`daemon/analyst.py`), or inline for the usual handful of messages. Either way `Ingestor`
+gets the same `Analysis` and makes the same decisions; what was not computed ahead (None)
+it computes itself when it needs it. `Analyst` prepares a new ticket's `Body`
+(tickets/text.py) once, for the identity guess and the FAQ question alike.
 
 The worker writes nothing: storing, the raw archive included, is the main process's job.
 """
