@@ -37,16 +37,16 @@ def database_url(url: str | None, storage_dir: Path, base: Path) -> str:
             url = f"sqlite:///{base / url[len('sqlite:///'):]}"  # relative to the settings file
         return url
     if not re.match(r"^(postgres|postgresql|postgresext)://", url):
-        raise ConfigError("database.url", f"must be sqlite:///PATH or postgresql://USER@HOST/DB, got {redact_url(url)!r}")
+        raise ConfigError("database.url", f"harus sqlite:///PATH atau postgresql://USER@HOST/DB, bukan {redact_url(url)!r}")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:  # its message may quote what follows the host: say what is wrong instead
-        raise ConfigError("database.url", "the port must be a number from 1 to 65535 "
+        raise ConfigError("database.url", "port harus angka 1 sampai 65535 "
                                           "(postgresql://USER@HOST:PORT/DB)") from None
     if not parts.hostname or not parts.path.strip("/"):
-        raise ConfigError("database.url", f"needs a host and a database name (postgresql://USER@HOST/DB), "
-                                          f"got {redact_url(url)!r}")
+        raise ConfigError("database.url", f"perlu nama host dan nama basis data (postgresql://USER@HOST/DB), "
+                                          f"bukan {redact_url(url)!r}")
     return url
 
 

@@ -128,7 +128,7 @@ def test_a_settings_error_about_the_database_url_does_not_repeat_the_password(tm
     r = desk.run("check", "--offline")
     assert r.code == 2 and "database.url" in r.err and len(r.err.strip().splitlines()) == 1
     assert URL_SECRET not in r.err + r.out
-    assert "kpudesk:***@db.example.org" in r.err or "port must be a number" in r.err
+    assert "kpudesk:***@db.example.org" in r.err or "port harus angka" in r.err
 
 
 def test_the_password_setting_is_url_quoted_into_the_connection_url(tmp_path, imap_user, monkeypatch):

@@ -84,7 +84,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.storage:
         storage = Path(args.storage).absolute()
         if STORAGE_LINE not in text:  # pragma: no cover - the example's [storage] line changed
-            raise ConfigError("storage.dir", "settings.example.toml has no storage line to fill in")
+            raise ConfigError("storage.dir", "settings.example.toml tidak memuat baris storage untuk diisi")
         text = text.replace(STORAGE_LINE, f"dir = {json.dumps(str(storage))}" + STORAGE_LINE[len('dir = "state"'):], 1)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -13,7 +13,7 @@ import sys
 
 from kpudesk.tickets.errors import ConfigError
 
-from ..config import load_settings
+from ..config import load_settings, parse_listen
 from ..logsetup import configure_logging
 from ..notify import notify
 from ..wiring import build_app
@@ -32,15 +32,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_web)
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """"127.0.0.1:8080" or "[::1]:8080" → (host, port)."""
-    host, sep, port = text.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError("--listen", f"harus berbentuk HOST:PORT, misalnya 127.0.0.1:8080 (diberikan {text!r})")
-    return host, int(port)
-
-
 def cmd_web(args: argparse.Namespace) -> int:
     # Flask, waitress and the web modules load only for this command.
     from waitress import create_server  # noqa: PLC0415 - lazy: only `kpudesk web` needs the web stack
@@ -50,7 +41,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args))
     configure_logging("DEBUG" if args.verbose else settings.log_level, settings.helpdesk.timezone)
     if args.listen:
-        host, port = parse_listen(args.listen)
+        host, port = parse_listen("--listen", args.listen)
     else:
         host, port = settings.web.listen_host, settings.web.listen_port
     app = build_app(settings)
