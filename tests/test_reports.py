@@ -321,7 +321,8 @@ def day():
     t4 = _ticket(wib(16, 0, d=-1), party=pkb)  # Thursday, never picked up
     t5 = _ticket(wib(16, 59), party=pkb)
     for i, (when, disposition) in enumerate([(wib(9, 30), "spam_held"), (wib(9, 31), "spam_held"),
-                                             (wib(9, 32), "released"), (wib(9, 0, d=-1), "spam_held")]):
+                                             (wib(9, 32), "released"), (wib(9, 0, d=-1), "spam_held"),
+                                             (wib(9, 33), "spam_dismissed")]):
         Message.create(direction="in", disposition=disposition, identity=f"spam-{i}", created_at=when)
     item = outbox.enqueue(kind="followup", sender="helpdesk@kpu-mesuji.example.org", recipients=["lo@partai.example.org"],
                           message_id="f1@kpu-mesuji.example.org", data=b"x", now=wib(12), ticket=t1)
@@ -365,7 +366,7 @@ def test_recap_figures(day):
         (t4.id, "baru", True), (t2.id, "eskalasi-anggota", True), (t5.id, "baru", False)]
     assert oq[1]["since_at"] == "2026-11-27T10:20:00+07:00" and oq[1]["party"] == "Gerindra"
     assert oq[1]["requester"] == "dpc@gerindra.example.org"
-    assert r["spam"] == {"held": 3, "still_held": 2, "released": 1}
+    assert r["spam"] == {"held": 4, "still_held": 2, "released": 1, "dismissed": 1}  # dismissed: seen, confirmed spam
     assert r["followups"] == {"queued": 1, "sent": 1, "tickets": [f"HD-MSJ #{t1.id}"]}
 
 
@@ -397,7 +398,7 @@ def test_recap_mail(day, desk):
     assert "Konsultasi baru           : 4" in body
     assert (f"- HD-MSJ #{t2.id} (Gerindra): Menjawab 420 menit, melewati standar 30 menit sebanyak 390 menit "
             "(masih berjalan)") in body
-    assert f"HD-MSJ #{day['t4'].id}" in body and "Spam ditahan hari ini     : 3" in body
+    assert f"HD-MSJ #{day['t4'].id}" in body and "Spam ditahan hari ini     : 4 (masih ditahan 2, dilepas petugas 1, dipastikan spam 1)" in body
     html = msg.get_body(preferencelist=("html",)).get_content()
     assert "<table" in html and f"HD-MSJ #{t2.id}" in html
     assert ReportSlot.get().status == "sent"

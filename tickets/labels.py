@@ -36,6 +36,7 @@ EVENT_LABELS: dict[str, str] = {
     "delivery.delayed": "pengiriman surel tertunda",
     "spam.rescued": "diselamatkan dari folder spam",
     "spam.released": "dilepas dari spam",
+    "spam.dismissed": "dipastikan spam",
     "folder.uidvalidity_changed": "folder surel dinomori ulang server",
 }
 

@@ -133,6 +133,7 @@ def recap_data(local_date: date | str, calendar: ServiceCalendar, now: datetime,
     spam_q = Message.select().where((Message.created_at >= start) & (Message.created_at <= as_of))
     still_held = spam_q.where(Message.disposition == "spam_held").count()
     released = spam_q.where(Message.disposition == "released").count()
+    dismissed = spam_q.where(Message.disposition == "spam_dismissed").count()  # looked at and confirmed spam
     followups = [f for f in OutboxItem.select(OutboxItem.id, OutboxItem.ticket, OutboxItem.status, OutboxItem.sent_at)
                  .where((OutboxItem.kind == "followup") & (OutboxItem.created_at >= start)
                         & (OutboxItem.created_at <= as_of)).order_by(OutboxItem.id) if f.ticket_id not in void]
@@ -153,7 +154,8 @@ def recap_data(local_date: date | str, calendar: ServiceCalendar, now: datetime,
         "timing": timing,
         "breaches": breaches,
         "open_questions": open_questions(calendar, now, tag=tag),
-        "spam": {"held": still_held + released, "still_held": still_held, "released": released},
+        "spam": {"held": still_held + released + dismissed, "still_held": still_held, "released": released,
+                 "dismissed": dismissed},
         "followups": {"queued": len(followups), "sent": sum(1 for f in followups if f.status == "sent"),
                       "tickets": [ref(f.ticket_id, tag) for f in followups if f.ticket_id is not None]},
     }
