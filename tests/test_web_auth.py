@@ -246,3 +246,16 @@ def test_a_logout_without_a_csrf_token_keeps_the_session(web):
     web.login(RINA)
     assert web.client.post("/logout").status_code == 400
     assert logged_in(web) and web.events("web.logout") == []
+
+
+def test_behind_an_https_proxy_the_brake_counts_the_forwarded_client(tmp_path):
+    desk = WebDesk(tmp_path, extra={"web": {"base_url": "https://helpdesk.kpu-mesuji.example.org"}})
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    desk.login(RINA, "tebakan-salah-1", environ_base=proxy, headers={"X-Forwarded-For": "203.0.113.5"})
+    assert desk.events("web.login_failed")[-1].detail["client"] == "203.0.113.5"
+
+
+def test_without_a_proxy_a_forged_forwarded_for_is_ignored(web):
+    web.login(RINA, "tebakan-salah-1", environ_base={"REMOTE_ADDR": "198.51.100.20"},
+              headers={"X-Forwarded-For": "203.0.113.5"})
+    assert web.events("web.login_failed")[-1].detail["client"] == "198.51.100.20"

@@ -18,6 +18,7 @@ from datetime import timedelta
 from flask import Flask, g, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kpudesk.mailbox.render import BUILTIN_DIR, jam, tanggal, tgl
 from kpudesk.tickets.models import db
@@ -123,4 +124,10 @@ def create_app(app: App) -> Flask:
         return _error_page(500)
 
     _register_blueprints(flask_app)
+    if settings.web.https:
+        # waitress speaks no TLS: an https base_url means a reverse proxy in front, and every
+        # request then comes from its address. The client's own (for the login brake and the
+        # events) is the one the proxy appends to X-Forwarded-For; without a proxy that
+        # header is the client's to forge, so it is read only here.
+        flask_app.wsgi_app = ProxyFix(flask_app.wsgi_app, x_for=1, x_proto=0, x_host=0)
     return flask_app
