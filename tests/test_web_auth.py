@@ -156,6 +156,7 @@ def test_logout_is_post_only(web):
 def test_ending_all_sessions_logs_out_every_browser_of_that_officer(web):
     phone, k = web.browser(), web.browser()
     web.login(RINA)
+    assert 'name="all" value="1"' in web.client.get("/").text  # the button in every page's header
     phone.login(RINA)
     k.login(KETUA)
     assert logged_in(web) and logged_in(phone) and logged_in(k)
