@@ -9,6 +9,11 @@ What can be learnt from the bytes alone (`tickets.analysis`) may arrive done ahe
 A crash anywhere before the commit loses nothing (the UID mark did not move, the next poll
 re-reads the batch); a crash after it duplicates nothing (the mark moved with the rows, and
 the UNIQUE message identity catches any re-read, e.g. after a UIDVALIDITY change).
+
+This module makes the per-message decisions and calls the domain itself: the
+acknowledgement (`replies`), escalation answers (`escalations`), bounce records (`outbox`),
+the FAQ check (`faq_check`). The batch's own state is a `batch.Batch`; the rows a mail
+becomes are built in `mail_rows`; batch SQL lives in `store`.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import peewee as pw
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
-from . import outbox
+from . import mail_rows, outbox
 from .analysis import Analysis, analysis_of, analyze, guess_identity, message_identity, ticket_subject
 from .archive import Archive, ArchiveWriteError
 from .batch import Batch
@@ -30,7 +35,7 @@ from .classify import Kind, OwnIdentity
 from .faq_check import FaqCheck
 from .identity import IdentityGuess
 from .matching import Match, MatchContext, find_ticket
-from .models import Attachment, Event, Identity, Message, Party, Quarantine, Ticket, db
+from .models import Event, Identity, Message, Party, Quarantine, Ticket, db
 from .parties import PartyRegistry
 from .poll_stats import FolderStats, PollStats
 from .sender_auth import NONE, SenderPolicy, Verdict
@@ -141,7 +146,7 @@ class Ingestor:
                 return
             log.warning("quarantined folder=%s uid=%s: %s", mail.folder, mail.uid, exc)
             log.debug("quarantine traceback:\n%s", traceback.format_exc())
-            self._quarantine(mail, exc)
+            mail_rows.quarantine(mail, exc, self.archive, self.clock.now())
             stats.quarantined += 1
 
     @staticmethod
@@ -178,11 +183,11 @@ class Ingestor:
             stats.bulk += 1
 
         sha, raw_path = self.archive.append(mail.raw, msg.raw_sha256)
-        row = self._new_row(msg, mail, cls, identity_key, sha, raw_path, conflict)
+        row = mail_rows.new_row(msg, mail, cls, identity_key, sha, raw_path, conflict, self.clock.now())
         row.authentication = auth.as_json()
 
         if cls.kind == Kind.OWN:
-            self._finish(row, msg, None, "ignored")
+            mail_rows.insert(row, msg, None, "ignored", self.archive)
             stats.ignored += 1
             return row
 
@@ -192,7 +197,7 @@ class Ingestor:
             # the mail continues a ticket: a From: line (a party's registered address,
             # the Provinsi's) is exactly what a phishing mail forges.
             if not (auth.passed and match.ticket_id is not None):
-                self._finish(row, msg, None, "spam_held")
+                mail_rows.insert(row, msg, None, "spam_held", self.archive)
                 stats.spam_held += 1
                 return row
             stats.spam_rescued += 1
@@ -202,7 +207,7 @@ class Ingestor:
             # ticket it threads to even where a person's reply would open a new one.
             tid = match.ticket_id or (None if match.forgery else match.related)
             ticket = Ticket.get_or_none(Ticket.id == tid) if tid and cls.kind != Kind.BULK else None
-            self._finish(row, msg, ticket, "ticket" if ticket else "ignored")
+            mail_rows.insert(row, msg, ticket, "ticket" if ticket else "ignored", self.archive)
             if ticket is not None:
                 stats.messages_added += 1
                 self._event(ticket, msg.sender_key or "unknown", f"message.{cls.kind.value}",
@@ -215,7 +220,7 @@ class Ingestor:
 
         ticket, identity = self._ticket_for(a, match, batch, from_spam=is_spam, auth=auth)
         created = identity is not None
-        self._finish(row, msg, ticket, "rescued" if is_spam else "ticket")
+        mail_rows.insert(row, msg, ticket, "rescued" if is_spam else "ticket", self.archive)
         stats.messages_added += 1
         if created:
             stats.tickets_created += 1
@@ -246,30 +251,6 @@ class Ingestor:
         self._event(match.related, msg.sender_key or "unknown", "ticket.related",
                     new_ticket=ticket.id, message=row.id, reason="possible_forgery" if match.forgery else "not on the ticket",
                     verdict=auth.verdict)
-
-    def _new_row(self, msg: InboundMessage, mail: FetchedMail, cls, identity_key: str,
-                 sha: str, raw_path: str, conflict: bool) -> Message:
-        return Message(**dict(
-            direction="in", disposition="pending", kind=cls.kind.value, identity=identity_key,
-            msgid=msg.msgid, message_id=msg.message_id, msgid_conflict=conflict,
-            fingerprint=msg.fingerprint, raw_sha256=sha, raw_path=raw_path, size=msg.size,
-            folder=mail.folder, uidvalidity=mail.uidvalidity, uid=mail.uid,
-            from_addr=msg.sender_key, from_name=(msg.from_addr.name if msg.from_addr else None) or None,
-            to=[a.email for a in msg.to], cc=[a.email for a in msg.cc], subject=msg.subject,
-            date=msg.date, text=msg.text, in_reply_to=list(msg.in_reply_to),
-            references=list(msg.references), reasons=list(cls.reasons), defects=list(msg.defects),
-            created_at=self.clock.now(),
-        ))
-
-    def _finish(self, row: Message, msg: InboundMessage, ticket: Ticket | None, disposition: str) -> None:
-        """Insert the message row with its final place, then its attachments (they need its id)."""
-        row.ticket = ticket
-        row.disposition = disposition
-        row.save(force_insert=True)
-        for att in msg.attachments:
-            sha, path = self.archive.put(att.payload, kind="att", suffix="")
-            Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
-                              size=att.size, sha256=sha, path=path)
 
     def _ticket_for(self, a: Analysis, match: Match, batch: Batch, *, from_spam: bool,
                     auth: Verdict) -> tuple[Ticket, Identity | None]:
@@ -375,25 +356,6 @@ class Ingestor:
                      detail={k: v for k, v in detail.items() if v is not None})
 
     # --- quarantine and held spam -------------------------------------------------------
-
-    def _quarantine(self, mail: FetchedMail, exc: Exception) -> None:
-        sha, path = self.archive.put(mail.raw)
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        q = Quarantine.get_or_none((Quarantine.raw_sha256 == sha) & Quarantine.resolved_at.is_null())
-        if q is not None:
-            q.attempts += 1
-            q.error = error
-            q.folder, q.uidvalidity, q.uid = mail.folder, mail.uidvalidity, mail.uid
-            q.save()
-            return
-        message_id = None
-        try:
-            message_id = parse(mail.raw, mail.internaldate).message_id
-        except Exception:  # noqa: BLE001 - best effort, for the listing only
-            pass
-        Quarantine.create(folder=mail.folder, uidvalidity=mail.uidvalidity, uid=mail.uid, message_id=message_id,
-                          raw_sha256=sha, raw_path=path, internaldate=mail.internaldate, error=error,
-                          created_at=self.clock.now())
 
     def retry_quarantined(self, q: Quarantine, stats: PollStats) -> bool:
         """Process a quarantined message again; True when it went through."""
