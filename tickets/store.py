@@ -1,19 +1,16 @@
 """The one place for batch SQL, all of it plain peewee: the per-batch Message-ID lookup,
-the Message-ID → ticket lookup of threading, a batch's events and contact upserts.
+the Message-ID → ticket lookup of threading, a batch's contact upserts.
 
 Ingest stores a fetched batch in one transaction; reading the batch's Message-IDs with one
-SELECT … IN and writing its events and contacts with one INSERT each (instead of one
-statement per message) is what keeps a large first poll near the fetch+parse floor
-(bench/ingest.py).
+SELECT … IN and writing its contacts with one INSERT (instead of one statement per
+message) keeps those costs per batch, not per message (bench/ingest.py).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
-
 import peewee as pw
 
-from .models import Contact, Event, Message, Ticket
+from .models import Contact, Message
 
 # SQLite allows 32,766 parameters per statement since 3.32 (999 before); PostgreSQL 65,535.
 CHUNK = 500
@@ -77,21 +74,3 @@ def upsert_contacts(rows: list[dict]) -> None:
                 seen[key] = seen[key] if seen[key] is not None else row[key]
     for chunk in _chunks(list(merged.values())):
         _contact_upsert(chunk).execute()
-
-
-class EventBatch:
-    """The audit-trail rows of one ingest batch, written together by `write()` inside the
-    batch's transaction (dropped with it when the batch fails). Nothing in ingest reads
-    back an event it wrote."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-
-    def add(self, ticket: Ticket | int | None, at: datetime, actor: str, kind: str, detail: dict) -> None:
-        ticket_id = ticket.id if isinstance(ticket, Ticket) else ticket
-        self.rows.append({"ticket": ticket_id, "at": at, "actor": actor, "kind": kind, "detail": detail})
-
-    def write(self) -> None:
-        rows, self.rows = self.rows, []
-        for chunk in _chunks(rows):
-            Event.insert_many(chunk).execute()
