@@ -31,7 +31,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-from .quoting import _CLOSING_RE
+from .quoting import _CLOSING_RE, own_lines
 from .text import Body
 
 __all__ = ["question_text", "tokenize"]
@@ -204,7 +204,7 @@ def question_text(text: str | Body, limit: int | None = None) -> str:
     `text`: a mail body, or its `Body` when the caller has built one. With `limit`, the
     first `limit` characters of that (the ranking reads no more): the lines after them
     are not examined."""
-    lines = (text if isinstance(text, Body) else Body.of(text)).lines
+    lines = text.lines if isinstance(text, Body) else own_lines(text)
     kept = []
     size = 0  # characters kept from the first non-blank one on
     for line in lines:

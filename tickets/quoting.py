@@ -32,22 +32,20 @@ def folds_to_ascii(text: str) -> bool:
     return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
 
 
-def _may_hold_quote(text: str) -> bool:
-    """False when no line of `text` can start a quote (every pattern below needs one of
-    these pieces), so `strip_quoted` need not look at each line."""
+def _may_hold_quote(text: str, lower: str) -> bool:
+    """False when no line of `text` can start a quote (every pattern above needs one of
+    these pieces), so `own_lines` need not look at each line."""
     if ">" in text or "@" in text or "--" in text or "__________" in text:
         return True
-    low = text.lower()
-    return "wrote" in low or "menulis" in low or folds_to_ascii(text)
+    return "wrote" in lower or "menulis" in lower or folds_to_ascii(text)
 
 
-def strip_quoted(text: str) -> str:
-    """The writer's own words: drop "> " lines and everything from a reply/forward header on."""
-    if not text:
-        return ""
+def own_lines(text: str, lower: str | None = None) -> list[str]:
+    """The lines of `text` the writer wrote: "> " lines dropped, and everything from a
+    reply/forward header on. `lower`: `text.lower()` when the caller has it."""
     lines = text.splitlines()
-    if not _may_hold_quote(text):
-        return "\n".join(lines)
+    if not _may_hold_quote(text, text.lower() if lower is None else lower):
+        return lines
     kept: list[str] = []
     for i, line in enumerate(lines):
         if _QUOTE_START_RE.match(line):
@@ -57,7 +55,12 @@ def strip_quoted(text: str) -> str:
         if line.lstrip().startswith(">"):
             continue
         kept.append(line)
-    return "\n".join(kept)
+    return kept
+
+
+def strip_quoted(text: str) -> str:
+    """The writer's own words: drop "> " lines and everything from a reply/forward header on."""
+    return "\n".join(own_lines(text)) if text else ""
 
 
 _CLOSING_RE = re.compile(

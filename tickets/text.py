@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .quoting import folds_to_ascii, strip_quoted
+from .quoting import folds_to_ascii, own_lines
 
 __all__ = ["Body"]
 
@@ -19,12 +19,17 @@ __all__ = ["Body"]
 class Body:
     """The writer's own words of one message, with the derived forms the finders read."""
 
-    text: str  # quoted history and reply/forward headers dropped (`strip_quoted`)
+    text: str  # quoted history and reply/forward headers dropped (`quoting.strip_quoted`)
     lower: str  # text.lower(); may be longer than `text` when a letter lowers into two ("İ")
     lines: tuple[str, ...]  # text.splitlines()
     folds: bool  # holds a letter that re.IGNORECASE takes for ASCII (see quoting.folds_to_ascii)
 
     @classmethod
     def of(cls, text: str | None) -> Body:
-        own = strip_quoted(text or "")
-        return cls(own, own.lower(), tuple(own.splitlines()), folds_to_ascii(own))
+        text = text or ""
+        lower = text.lower()  # lowered once: for the quote check, and kept when nothing is cut
+        kept = own_lines(text, lower)
+        own = "\n".join(kept)
+        # `own.splitlines()` without splitting again: the join loses one trailing empty line.
+        lines = tuple(kept[:-1] if kept and kept[-1] == "" else kept)
+        return cls(own, lower if own == text else own.lower(), lines, folds_to_ascii(own))
