@@ -363,7 +363,9 @@ def test_an_override_template_that_reaches_for_python_internals_is_refused_and_r
     # Mail still flows: the acknowledgement that would run the template fails alone.
     imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
     assert desk.json("poll")["tickets_created"] == 1
+    (t,) = desk.json("tickets", "list")
+    assert t["flags"]["delivery_failed"] is True  # refused when it was queued, at ingest
     r = desk.run("send", "--json")
     assert r.code == 0 and "Traceback" not in r.err
-    assert r.json()["failed"] == 1 and smtp_server.messages == []
+    assert r.json()["failed"] == 0 and smtp_server.messages == []
     assert not marker.exists()

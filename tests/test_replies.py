@@ -280,11 +280,11 @@ def _bad_address(record):
     record["to"] = [["", "bukan alamat"]]  # what a hostile From could leave behind
 
 
-def _no_template(record):
-    del record["render"]["template"]  # a record damaged by hand
+def _no_subject(record):
+    del record["subject"]  # a record damaged by hand
 
 
-@pytest.mark.parametrize("damage", [_bad_address, _no_template])
+@pytest.mark.parametrize("damage", [_bad_address, _no_subject])
 def test_a_mail_that_cannot_be_composed_fails_alone_and_the_rest_goes_out(desk, imap_user, smtp_server, damage):
     imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
     imap_user.append("INBOX", party_mail("lo@pks.example.org", "Tanya juga", "isi"))
@@ -299,22 +299,21 @@ def test_a_mail_that_cannot_be_composed_fails_alone_and_the_rest_goes_out(desk, 
     assert [m.rcpt_tos for m in smtp_server.messages] == [["lo@pks.example.org"]]
 
 
-def test_an_acknowledgement_is_rendered_at_delivery_from_what_ingest_decided(desk, imap_user, smtp_server, tmp_path):
+def test_an_acknowledgement_shows_its_words_before_send_and_sends_exactly_them(desk, imap_user, smtp_server, tmp_path):
     imap_user.append("INBOX", party_mail("Budi <budi@gelora.example.org>", "Cara unggah KTA",
                                          "Mohon petunjuk.", message_id="<q1@gelora.example.org>"))
     desk.json("poll")
     (t,) = desk.json("tickets", "list")
     (ack_row,) = [m for m in desk.json("tickets", "show", str(t["id"]))["messages"] if m["kind"] == "ack"]
-    assert ack_row["text"] == ""  # decided and queued; words come at delivery
+    assert f"HD-MSJ #{t['id']}" in ack_row["text"] and ack_row["delivery"] == "queued"  # rendered when queued
     assert desk.json("send")["sent"] == 1
     (ack,) = received(smtp_server)
     body = ack.get_body(("plain",)).get_content()
     assert f"HD-MSJ #{t['id']}" in body and "nomor telepon" in body.lower()
-    (ack_row,) = [m for m in desk.json("tickets", "show", str(t["id"]))["messages"] if m["kind"] == "ack"]
     assert ack_row["text"].strip() == body.strip().replace("\r\n", "\n")
 
 
-def test_an_acknowledgement_whose_template_broke_after_ingest_fails_alone(tmp_path, imap_user, smtp_server):
+def test_an_acknowledgement_whose_template_is_broken_at_ingest_fails_alone(tmp_path, imap_user, smtp_server):
     import shutil
 
     from kpudesk.mailbox.render import BUILTIN_DIR
@@ -325,10 +324,12 @@ def test_an_acknowledgement_whose_template_broke_after_ingest_fails_alone(tmp_pa
     text = desk.settings_path.read_text(encoding="utf-8")
     desk.settings_path.write_text(text.replace('tag = "HD-MSJ"', f'tag = "HD-MSJ"\ntemplates_dir = "{overrides}"'),
                                   encoding="utf-8")
-    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
-    desk.json("poll")
     (overrides / "party" / "ack.txt.j2").write_text("{{ tidak_ada.sama_sekali }}", encoding="utf-8")
-    assert desk.json("send") == {"sent": 0, "pending": 0, "deferred": 0, "failed": 1}
-    (t,) = desk.json("tickets", "list")
-    assert t["flags"].get("delivery_failed") or "!" in desk.run("tickets", "list").out
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Tanya", "isi"))
+    imap_user.append("INBOX", party_mail("lo@pks.example.org", "Tanya juga", "isi"))
+    assert desk.json("poll")["tickets_created"] == 2  # the party's mail is stored all the same
+    assert desk.json("send") == {"sent": 0, "pending": 0, "deferred": 0, "failed": 0}  # failed when queued
+    assert smtp_server.messages == []
+    assert all(t["flags"].get("delivery_failed") for t in desk.json("tickets", "list"))
+    assert desk.json("status")["outbox_failed"] == 2
 
