@@ -466,12 +466,16 @@ def baseline_pass(user, *, parse: bool) -> dict:
 # --------------------------------------------------------------------------------------
 
 
+WORKERS = 2  # `--workers`: a bench mailbox is a bulk import, the case imap.workers is for
+
+
 def write_settings(root: Path, user, port: int | None = None, name: str = "settings.toml") -> Path:
-    """Settings like tests/desk.py, with the production batch size."""
+    """Settings like tests/desk.py, with the production batch size and `imap.workers`."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / name
-    path.write_text(settings_text(user, imap_port=port, batch_size=BATCH, password_env=PASSWORD_ENV),
-                    encoding="utf-8")
+    text = settings_text(user, imap_port=port, batch_size=BATCH, password_env=PASSWORD_ENV)
+    text = text.replace("\n[smtp]\n", f"workers = {WORKERS}\n\n[smtp]\n", 1)  # the end of [imap]
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -593,6 +597,8 @@ def best_and_median(runs: list[dict], key: str) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000, help="messages in the big mailbox (default 10000)")
+    ap.add_argument("--workers", type=int, default=WORKERS,
+                    help="imap.workers of the polls (default 2: a bulk import; 0: all in the main process)")
     ap.add_argument("--repeat", type=int, default=1, help="repeat the timed passes, keep the best")
     ap.add_argument("--seed", type=int, default=20240214)
     ap.add_argument("--idle-small", type=int, default=100, help="messages in the small idle-poll mailbox")
@@ -601,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.idle_small > args.n:
         ap.error("--idle-small must not exceed --n")
+    global WORKERS
+    WORKERS = args.workers
 
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -75,7 +75,7 @@ class Heartbeat:
 
     def start(self) -> "Heartbeat":
         t = threading.Thread(target=self._run, name="watchdog-heartbeat", daemon=True)
-        t.fork_safe = True  # see daemon/analyst.py start_method_now: holds no lock a child needs
+        t.fork_safe = True  # see daemon/workers.py start_method_now: holds no lock a child needs
         t.start()
         self._thread = t
         return self

@@ -24,7 +24,7 @@ from kpudesk.tickets.ingest import FolderStats, PollStats
 from kpudesk.tickets.poll_log import record_poll
 from kpudesk.tickets.quarantine import MB, record_oversized
 
-from .analyst import AnalysisPipeline
+from .workers import AnalysisPipeline
 from .lock import FileLock
 from .wiring import App
 

@@ -101,7 +101,7 @@ class ImapSettings:
     batch_size: int
     mark_seen: bool
     timeout: float
-    workers: int = 2  # analysis processes for a large poll (0: all in the main process)
+    workers: int = 0  # analysis processes for a bulk import (2 on two cores); 0: all in the main process
     max_message_mb: int = 25  # larger mail is quarantined by its RFC822.SIZE, never downloaded whole
 
 

@@ -13,7 +13,7 @@ from kpudesk.tickets.errors import ConfigError
 from .settings import SOP_RECEIVE_SECONDS, WEB_SECRET_FILE, Secret, Settings
 
 # Environment variables kpudesk reads itself; any other KPUDESK_* one is meant as a secret.
-_NOT_SECRETS = {"KPUDESK_CONFIG", "KPUDESK_NOW", "KPUDESK_LOG_LEVEL"}
+_NOT_SECRETS = {"KPUDESK_CONFIG", "KPUDESK_LOG_LEVEL"}
 
 
 def settings_warnings(settings: Settings) -> list[str]:

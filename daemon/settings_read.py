@@ -358,7 +358,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         batch_size=i.int("batch_size", 200, 1, 5000),
         mark_seen=i.bool("mark_seen", False),
         timeout=i.float("timeout", 60.0, 1.0, 3600.0),
-        workers=i.int("workers", 2, 0, 8),
+        workers=i.int("workers", 0, 0, 8),
         max_message_mb=i.int("max_message_mb", 25, 1, 2048),
     )
 

@@ -13,7 +13,7 @@ from kpudesk.mailbox.render import Renderer
 from kpudesk.tickets.archive import Archive
 from kpudesk.tickets.analysis import AnalystSpec
 from kpudesk.tickets.classify import OwnIdentity
-from kpudesk.tickets.clock import Clock, clock_from_env
+from kpudesk.tickets.clock import Clock, default_clock
 from kpudesk.tickets.escalation import EscalationConfig, Escalations
 from kpudesk.tickets.errors import ConfigError
 from kpudesk.tickets.faq_check import FaqCheck
@@ -143,7 +143,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, create: bool | 
     open_database(settings.database_dsn(), create=create)
     registry = PartyRegistry.load(DEFAULT_PARTIES_PATH, settings.parties_registry)
     sync_parties(registry)
-    clock = clock or clock_from_env(None)  # the system clock (or the in-process test seam)
+    clock = clock or default_clock()  # the system clock (or the in-process test seam)
     app = App(settings=settings, clock=clock, archive=Archive(settings.storage_dir / "archive"),
               registry=registry, secret=load_secret(settings, create=create))
     h = settings.helpdesk

@@ -15,7 +15,11 @@ from tests.servers.common import live_processes
 
 @pytest.fixture
 def desk(tmp_path, imap_user):
-    return Desk(tmp_path / "desk", imap_user)
+    # A bulk import, with the analysis workers it opts into (imap.workers, default 0).
+    d = Desk(tmp_path / "desk", imap_user)
+    text = d.settings_path.read_text(encoding="utf-8")
+    d.settings_path.write_text(text.replace("batch_size = 50", "batch_size = 50\nworkers = 2", 1), encoding="utf-8")
+    return d
 
 
 def load(imap_user, n, start=0, folder="INBOX"):

@@ -29,14 +29,14 @@ def test_repo_settings_example_is_valid():
     ('tag = "HD-MSJ"', 'helpdesk.tag'),
     ('timezone = "Asia/Jakarta"', 'helpdesk.timezone'),
     ('poll_every = "1h"', 'imap.poll_every'),
-    ('workers = 2', 'imap.workers'),
+    ('workers = 0', 'imap.workers'),
 ])
 def test_a_bad_value_exits_2_with_one_line_naming_the_key(tmp_path, capsys, edit, key):
     from pathlib import Path
     text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
     bad = {"port = 993": "port = 99999", 'security = "tls"': 'security = "ssl3"', 'tag = "HD-MSJ"': 'tag = "HD MSJ!"',
            'timezone = "Asia/Jakarta"': 'timezone = "Mars/Olympus"', 'poll_every = "1h"': 'poll_every = "sometimes"',
-           'workers = 2': 'workers = -1'}[edit]
+           'workers = 0': 'workers = -1'}[edit]
     (tmp_path / "settings.toml").write_text(text.replace(edit, bad, 1), encoding="utf-8")
     code, out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
     assert code == 2

@@ -3,7 +3,7 @@
 Parsing, classification, the sender's identity guess and the FAQ Sipol ranking depend on
 nothing but the raw bytes and read-only configuration, so they can run ahead of the
 database work: in the poller's worker processes, an opt-in for bulk imports (see
-`daemon/analyst.py`), or inline for the usual handful of messages. Either way `Ingestor`
+`daemon/workers.py`), or inline for the usual handful of messages. Either way `Ingestor`
 gets the same `Analysis` and makes the same decisions; what was not computed ahead (None)
 it computes itself when it needs it. `Analyst` prepares a new ticket's `Body`
 (tickets/text.py) once, for the identity guess and the FAQ question alike.
@@ -148,7 +148,7 @@ class Analyst:
 
 
 # --- worker process entry points (ProcessPoolExecutor initializer and task) -------------
-# The process around them (signals, start method, the parent's death) is daemon/analyst.py's.
+# The process around them (signals, start method, the parent's death) is daemon/workers.py's.
 
 _worker: Analyst | None = None
 

@@ -7,11 +7,8 @@ happens at the edges (schedules, templates, reports).
 """
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-
-log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -50,20 +47,15 @@ _test_clock: Clock | None = None
 
 
 def install_test_clock(clock: Clock | None) -> Clock | None:
-    """Tests only: make `clock_from_env` hand out `clock` in this process (None: the system
+    """Tests only: make `default_clock` hand out `clock` in this process (None: the system
     clock again). Returns the clock that was installed before."""
     global _test_clock
     previous, _test_clock = _test_clock, clock
     return previous
 
 
-def clock_from_env(value: str | None) -> Clock:
-    """The clock the application runs on: the system clock, or the test seam's.
-
-    `value` is what the environment says (the retired KPUDESK_NOW). It is never honoured:
-    a service whose environment can move its clock stores events before the tickets they
-    belong to. It is only reported, so whoever set it learns why nothing moved.
-    """
-    if value:
-        log.warning("KPUDESK_NOW is ignored: the clock is the system clock")
+def default_clock() -> Clock:
+    """The clock the application runs on: the system clock, or the test seam's. Nothing in
+    the environment moves it (a service whose environment could move its clock would store
+    events before the tickets they belong to)."""
     return _test_clock or SystemClock()

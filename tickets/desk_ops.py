@@ -68,7 +68,7 @@ def edit_identity(ticket: Ticket, *, officer, clock, registry, **values: str | N
     cleaned = {f: _clean(f, v, registry) for f, v in values.items()}
     now = clock.now()
     with db.atomic():
-        fresh = Ticket.by_id(ticket.id)
+        fresh = Ticket.get_or_none(Ticket.id == ticket.id)
         if fresh is None:
             raise UserError(f"tiket #{ticket.id} sudah tidak ada")
         ident = Identity.get_or_none(Identity.ticket == fresh) or Identity(ticket=fresh)

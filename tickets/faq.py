@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .faq_text import _stop_words, question_text, tokenize
+from .text import Body
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,7 @@ class FaqBase:
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [FaqHit(self._entries[i], min(1.0, raw / best)) for i, raw in ranked]
 
-    def for_ticket(self, subject: str, body: str, limit: int = 3) -> list[FaqHit]:
+    def for_ticket(self, subject: str, body: str | Body, limit: int = 3) -> list[FaqHit]:
         """Suggestions for a party's question: its subject and the question itself, without
         greeting, signature or quoted history (their words dilute a well-covered question)."""
         return self.search(f"{subject}\n{question_text(body, 600)}", limit)
@@ -355,5 +356,5 @@ class FaqLibrary:
     def search(self, text: str, limit: int = 3) -> list[FaqHit]:
         return self.current().search(text, limit)
 
-    def for_ticket(self, subject: str, body: str, limit: int = 3) -> list[FaqHit]:
+    def for_ticket(self, subject: str, body: str | Body, limit: int = 3) -> list[FaqHit]:
         return self.current().for_ticket(subject, body, limit)

@@ -40,6 +40,7 @@ from .parties import PartyRegistry
 from .poll_stats import FolderStats, PollStats
 from .sender_auth import NONE, SenderPolicy, Verdict
 from .status import REOPEN_FROM, Status
+from .text import Body
 
 if TYPE_CHECKING:
     from .escalation import Escalations
@@ -262,9 +263,11 @@ class Ingestor:
                 raise pw.DoesNotExist(f"ticket {match.ticket_id} matched but not found")
             return ticket, None
         msg = a.msg
-        guess = a.guess or guess_identity(msg, self.registry, auth)
+        # Analysed inline (no worker did it): the writer's words are prepared once, for both.
+        body = Body.of(msg.text) if a.guess is None or a.faq is None else None
+        guess = a.guess or guess_identity(msg, self.registry, auth, body)
         party_id = self._party_id(guess.party) if guess.party else None
-        flags = self.faq.new_ticket_flags(a)
+        flags = self.faq.new_ticket_flags(a, body)
         if match.related is not None:
             flags["related_ticket"] = match.related
         if match.forgery:

@@ -69,11 +69,6 @@ class BaseModel(pw.Model):
         database = db
         legacy_table_names = False
 
-    @classmethod
-    def by_id(cls, pk):
-        """`get_or_none` by primary key. Kept only for tickets/desk_ops.py until it calls
-        `Ticket.get_or_none(Ticket.id == ...)` itself; new code uses peewee directly."""
-        return cls.get_or_none(cls._meta.primary_key == pk)
 
 
 class Meta(BaseModel):

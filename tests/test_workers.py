@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from kpudesk.daemon.analyst import AnalysisPipeline
+from kpudesk.daemon.workers import AnalysisPipeline
 from kpudesk.daemon.poller import poll
 from kpudesk.tickets.analysis import AnalystSpec
 from kpudesk.tickets.faq import DEFAULT_FAQ_PATH
@@ -127,7 +127,7 @@ def test_a_worker_that_dies_costs_speed_not_mail(tmp_path, dovecot, caplog, monk
     raws = corpus(150)
     user = dovecot.new_user()
     user.append_many("INBOX", raws)
-    desk = Desk(tmp_path / "desk", user)
+    desk = with_workers(Desk(tmp_path / "desk", user), 2)
     app = desk.app()
     try:
         # A worker that cannot start (its FAQ file is gone) breaks the pool at the first batch.
@@ -164,7 +164,7 @@ def test_batches_are_analysed_inline_while_the_workers_start(tmp_path, dovecot, 
     monkeypatch.setattr(AnalysisPipeline, "run", run)
     user = dovecot.new_user()
     user.append_many("INBOX", corpus(600))
-    desk = Desk(tmp_path / "desk", user)
+    desk = with_workers(Desk(tmp_path / "desk", user), 2)
     assert desk.json("poll")["fetched"] == 600
     # The first batch never waits for a worker; later ones come analysed from them.
     assert seen[0] is False and any(seen)
@@ -254,7 +254,7 @@ def _in_fresh_python(code: str) -> str:
 def test_workers_are_forked_only_from_a_single_threaded_process():
     code = (
         "import threading\n"
-        "from kpudesk.daemon.analyst import start_method_now\n"
+        "from kpudesk.daemon.workers import start_method_now\n"
         "alone = start_method_now()\n"
         "stop = threading.Event(); t = threading.Thread(target=stop.wait); t.start()\n"
         "crowded = start_method_now()\n"
@@ -271,7 +271,7 @@ def test_workers_start_when_the_process_has_no_stdout():
     code = (
         "import os, sys, tempfile, datetime\n"
         "from pathlib import Path\n"
-        "from kpudesk.daemon.analyst import AnalysisPipeline\n"
+        "from kpudesk.daemon.workers import AnalysisPipeline\n"
         "from kpudesk.mailbox.message import FetchedMail\n"
         "from kpudesk.tickets.analysis import AnalystSpec\n"
         "from kpudesk.tickets.classify import OwnIdentity\n"
