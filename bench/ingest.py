@@ -595,6 +595,7 @@ def best_and_median(runs: list[dict], key: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global WORKERS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000, help="messages in the big mailbox (default 10000)")
     ap.add_argument("--workers", type=int, default=WORKERS,
@@ -607,7 +608,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.idle_small > args.n:
         ap.error("--idle-small must not exceed --n")
-    global WORKERS
     WORKERS = args.workers
 
     OUT.mkdir(parents=True, exist_ok=True)
