@@ -5,7 +5,7 @@ gap between WATCHDOG=1 pings, and the peak RSS (and PSS) of the daemon's process
 
     python bench/bigmail.py [--big 50] [--mb 25] [--watchdog 120] [--workers 2]
 
-systemd is not PID 1 here, so the harness of tests/test_watchdog.py plays it (the notify
+systemd is not PID 1 here, so the harness of tests/e2e/test_watchdog.py plays it (the notify
 socket, WATCHDOG_USEC, a kill when WATCHDOG=1 stops for WatchdogSec). Output: a report on
 stdout and bench/out/bigmail-<timestamp>.json.
 """

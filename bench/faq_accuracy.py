@@ -59,7 +59,7 @@ def baseline(base: FaqBase, questions: list[tuple[str, list[str]]]) -> tuple[flo
 
 
 def evaluate(base: FaqBase, questions: list[tuple[str, list[str]]], threshold: float) -> dict:
-    """Accuracy and separation figures; shared with tests/test_faq.py."""
+    """Accuracy and separation figures; shared with tests/unit/tickets/test_faq.py."""
     inscope = [(t, e) for t, e in questions if e]
     outscope = [t for t, e in questions if not e]
     top1 = top3 = above = 0

@@ -84,7 +84,7 @@ fi
 [ -x "$DOVECOT" ] || { echo "ERROR: $DOVECOT missing after install" >&2; exit 1; }
 echo "::: $("$DOVECOT" --version) at $DOVECOT"
 
-# --- PostgreSQL: tests/test_postgres.py starts its own throw-away cluster on a free port
+# --- PostgreSQL: tests/e2e/test_postgres.py starts its own throw-away cluster on a free port
 # (tests/servers/postgres.py runs initdb/postgres from /usr/lib/postgresql/<ver>/bin itself).
 # A system cluster is never used; Debian's package creates and may start "main" on 5432.
 stop_system_clusters() {  # stop every online system cluster (only those pg_lsclusters knows)

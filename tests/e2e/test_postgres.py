@@ -34,10 +34,10 @@ from tests.frozen_kpudesk import freeze
 from tests.servers.dovecot import Dovecot, ImapUser
 from tests.servers.postgres import Postgres, missing_reason
 from tests.servers.smtp import SmtpServer
+from tests.paths import DATA
 
 WIB = ZoneInfo("Asia/Jakarta")
 NOW = "2026-11-27T09:00:00+07:00"  # a Friday, within service hours
-DATA = Path(__file__).parent / "data"
 ANGGOTA = "anggota@kpu-mesuji.example.org"
 EXTRA = MAIL_SETTINGS + f"""
 [escalation]

@@ -2,7 +2,7 @@
 
 Pure tests (no server): Authentication-Results read only from the trusted server's own
 block, DKIM verified through an injected resolver, DMARC alignment, unsigned_domains.
-The end-to-end cases on a real Dovecot are in tests/test_forged_senders.py.
+The end-to-end cases on a real Dovecot are in tests/e2e/test_forged_senders.py.
 """
 from __future__ import annotations
 

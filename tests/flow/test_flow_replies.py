@@ -1,5 +1,5 @@
 """Acknowledgements, officers' answers and reopening, in-process (`tests.feeder.Feeder`):
-the rules of tests/test_replies.py and test_threading.py without a mail server."""
+the rules of tests/e2e/test_replies.py and test_threading.py without a mail server."""
 from __future__ import annotations
 
 import pytest

@@ -20,8 +20,8 @@ from kpudesk.daemon.cli import main
 from kpudesk.daemon.config import load_settings, settings_from_dict
 from tests.corpus.hostile import party_mail
 from tests.desk import Desk
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "daemon" / "settings.example.toml"
 
 

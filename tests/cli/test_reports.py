@@ -32,6 +32,7 @@ from kpudesk.tickets.reports import (
     send_recap,
     slot_instant,
 )
+from tests.paths import DATA
 
 ZONE = ZoneInfo("Asia/Jakarta")
 WIB = timezone(timedelta(hours=7))
@@ -416,11 +417,10 @@ def test_late_recap_of_yesterday(day, desk):
 
 
 def test_cli_reports(tmp_path, imap_user):
-    from pathlib import Path
 
     from tests.desk import Desk
 
-    example = Path(__file__).parent / "data" / "progress_example.csv"
+    example = DATA / "progress_example.csv"
     cli = Desk(tmp_path / "desk", imap_user, extra='\n[reports]\nrecap_to = ["ketua@kpu-mesuji.example.org"]\n')
     assert cli.run("progress", "import", str(example), "--as", "Rina Wulandari").code == 0
 

@@ -11,9 +11,10 @@ import pytest
 from kpudesk.daemon.cli import main
 from kpudesk.daemon.config import load_settings, parse_listen, web_secret
 from kpudesk.tickets.errors import ConfigError
-from tests.test_admin_day import OTHER, check_as_service_user, needs_root
+from tests.cli.test_admin_day import OTHER, check_as_service_user, needs_root
+from tests.paths import ROOT
 
-EXAMPLE = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+EXAMPLE = (ROOT / "settings.toml").read_text(encoding="utf-8")
 
 
 def write(tmp_path: Path, web: str) -> Path:
@@ -25,7 +26,7 @@ def write(tmp_path: Path, web: str) -> Path:
 
 
 def test_the_example_documents_the_defaults():
-    web = load_settings(Path(__file__).resolve().parent.parent / "settings.toml").web
+    web = load_settings(ROOT / "settings.toml").web
     assert (web.listen_host, web.listen_port, web.base_url) == ("127.0.0.1", 8080, "http://127.0.0.1:8080")
     assert (web.session_hours, web.max_upload_mb, web.secret_env, web.secret_file) == (8, 10, None, None)
     assert not web.https

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
-from pathlib import Path
 
 import pytest
 from flask import Blueprint
@@ -17,6 +16,7 @@ from kpudesk.tickets.models import Event, Ticket
 from kpudesk.tickets.permissions import ACTIONS, allowed, allowed_on_ticket, escalated_to
 from tests.corpus.hostile import party_mail
 from tests.web_fixtures import OFFICERS, WebDesk, web_fixture  # noqa: F401 - the `web` fixture
+from tests.paths import ROOT
 
 ROLES = [o["role"] for o in OFFICERS]
 
@@ -216,7 +216,7 @@ def test_the_session_cookie_is_secure_behind_https(tmp_path):
 def test_every_web_template_and_static_file_is_package_data():
     """A wheel holds only what pyproject's package-data names (a page missing from it is a
     500 on the server only). Checked against the patterns, so it runs in milliseconds."""
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     tool = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     assert "kpudesk.daemon.web" in tool["packages"]
     data = tool["package-data"]

@@ -8,6 +8,7 @@ import pytest
 from kpudesk.daemon.cli import main
 from kpudesk.daemon.config import load_settings
 from tests.desk import Desk
+from tests.paths import ROOT
 
 
 def run(capsys, *args):
@@ -17,8 +18,7 @@ def run(capsys, *args):
 
 
 def test_repo_settings_example_is_valid():
-    from pathlib import Path
-    s = load_settings(Path(__file__).resolve().parent.parent / "settings.toml")
+    s = load_settings(ROOT / "settings.toml")
     assert s.helpdesk.tag == "HD-MSJ" and s.helpdesk.timezone == "Asia/Jakarta"
     assert s.imap.poll_every == 3600 and s.imap.password.env == "KPUDESK_IMAP_PASSWORD"
 
@@ -32,8 +32,7 @@ def test_repo_settings_example_is_valid():
     ('workers = 0', 'imap.workers'),
 ])
 def test_a_bad_value_exits_2_with_one_line_naming_the_key(tmp_path, capsys, edit, key):
-    from pathlib import Path
-    text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
     bad = {"port = 993": "port = 99999", 'security = "tls"': 'security = "ssl3"', 'tag = "HD-MSJ"': 'tag = "HD MSJ!"',
            'timezone = "Asia/Jakarta"': 'timezone = "Mars/Olympus"', 'poll_every = "1h"': 'poll_every = "sometimes"',
            'workers = 0': 'workers = -1'}[edit]
@@ -44,8 +43,7 @@ def test_a_bad_value_exits_2_with_one_line_naming_the_key(tmp_path, capsys, edit
 
 
 def test_password_written_in_the_file_is_refused(tmp_path, capsys):
-    from pathlib import Path
-    text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
     (tmp_path / "settings.toml").write_text(text.replace('password_env = "KPUDESK_IMAP_PASSWORD"', 'password = "rahasia"', 1),
                                             encoding="utf-8")
     code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
@@ -53,8 +51,7 @@ def test_password_written_in_the_file_is_refused(tmp_path, capsys):
 
 
 def test_unknown_key_is_named(tmp_path, capsys):
-    from pathlib import Path
-    text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
     (tmp_path / "settings.toml").write_text(text.replace("[imap]\n", "[imap]\nhots = \"x\"\n", 1), encoding="utf-8")
     code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
     assert code == 2 and "imap.hots: kunci tidak dikenal" in err
@@ -124,8 +121,7 @@ def test_check_with_the_server_down_exits_75(tmp_path, imap_user):
 
 
 def test_bad_service_days_is_a_settings_error_naming_the_key(tmp_path, capsys):
-    from pathlib import Path
-    text = (Path(__file__).resolve().parent.parent / "settings.toml").read_text(encoding="utf-8")
+    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
     (tmp_path / "settings.toml").write_text(text.replace('service_days = "mon-sun"', 'service_days = "senin-kadang"'),
                                             encoding="utf-8")
     code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")

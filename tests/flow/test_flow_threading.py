@@ -1,4 +1,4 @@
-"""Threading order (design.md), in-process: the rules of tests/test_threading.py without a
+"""Threading order (design.md), in-process: the rules of tests/e2e/test_threading.py without a
 mail server, fed through `tests.feeder.Feeder` (in-memory SQLite, frozen clock)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The escalation chain in-process (`tests.feeder.Feeder`): the rules of tests/test_escalation.py
+"""The escalation chain in-process (`tests.feeder.Feeder`): the rules of tests/cli/test_escalation.py
 and test_forged_senders.py without a mail server. A genuine answer from the member or the
 Provinsi carries the trusted receiving server's dmarc=pass (`tests.auth_mail.trusted`)."""
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from tests.auth_mail import MAIL_SETTINGS, TRUSTED, dkim_dns, dkim_key, forged_below, trusted
 from tests.corpus.hostile import party_mail
 from tests.desk import Desk
-from tests.test_escalation import EXTRA, PROVINSI, open_ticket, sent_to
+from tests.cli.test_escalation import EXTRA, PROVINSI, open_ticket, sent_to
 
 SITI = "siti@psi.example.org"
 LIAISON = "lo@pkb.example.org"

@@ -2,7 +2,7 @@
 
 The desk trusts its receiving server's Authentication-Results (`tests.auth_mail`); a
 genuine answer from the member or the Provinsi carries that server's dmarc=pass (issue 11:
-a From: line alone is no longer an answer). Forged answers: tests/test_forged_senders.py.
+a From: line alone is no longer an answer). Forged answers: tests/e2e/test_forged_senders.py.
 """
 from __future__ import annotations
 

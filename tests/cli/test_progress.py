@@ -23,8 +23,8 @@ from kpudesk.tickets.progress import (
     previous_snapshot,
 )
 from kpudesk.tickets.progress_csv import parse_count
+from tests.paths import DATA
 
-DATA = Path(__file__).parent / "data"
 ZONE = ZoneInfo("Asia/Jakarta")
 WIB = timezone(timedelta(hours=7))
 PARTIES = [(1, "Partai Kebangkitan Bangsa", "PKB"), (2, "Partai Gerakan Indonesia Raya", "Gerindra"),

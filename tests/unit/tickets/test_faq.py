@@ -21,8 +21,9 @@ from kpudesk.tickets.faq import (
     RELATED_THRESHOLD,
 )
 from kpudesk.tickets.faq_text import tokenize
+from tests.paths import DATA
 
-QUESTIONS_PATH = Path(__file__).parent / "data" / "faq_questions.toml"
+QUESTIONS_PATH = DATA / "faq_questions.toml"
 
 
 @pytest.fixture(scope="module")
