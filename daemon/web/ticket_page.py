@@ -8,6 +8,7 @@ HTML — its sanitised HTML for a sandboxed frame (mailview.py).
 from __future__ import annotations
 
 from kpudesk.tickets import queries
+from kpudesk.tickets.history import party_history
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.desk_queries import standards_text
 from kpudesk.tickets.escalation import TARGET_LABELS
@@ -85,4 +86,5 @@ def ticket_context(app, t: Ticket, *, faq_id: str | None = None) -> dict:
         "faq_suggestions": suggestions, "faq_covered": covered, "faq_picked": picked, "faq_problem": faq_problem,
         "timings": tm, "standard_text": standards_text(), "ukuran": size_text,
         "attachments": [a for m in d["messages"] for a in m["attachments"]],
+        "history": party_history(t, tag=s.helpdesk.tag),
     }
