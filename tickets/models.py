@@ -69,6 +69,39 @@ class BaseModel(pw.Model):
         database = db
         legacy_table_names = False
 
+    def save(self, force_insert=False, only=None):
+        """peewee's `save`, with a new row's INSERT compiled once per table and backend.
+
+        Ingest writes ~5 rows per message; peewee compiles each INSERT afresh, which took
+        half of a poll's time (bench/README.md, issue 13). Only public API is used: every
+        column is written, the SQL comes from `insert_many(...).sql()` and each value passes
+        its field's `db_value`. Updates, partial saves and tables whose key is not an
+        auto-increment id take peewee's own path. `Model.create` comes through here."""
+        pk = self._meta.primary_key
+        if not (force_insert and only is None and isinstance(pk, pw.AutoField) and getattr(self, pk.name) is None):
+            return super().save(force_insert=force_insert, only=only)
+        database = self._meta.database.obj
+        fields, sql = _insert_sql(type(self), type(database))
+        params = [f.db_value(getattr(self, f.object_id_name if isinstance(f, pw.ForeignKeyField) else f.name))
+                  for f in fields]
+        cursor = database.execute_sql(sql, params)
+        setattr(self, pk.name, cursor.fetchone()[0] if cursor.description else cursor.lastrowid)
+        return 1
+
+
+_INSERTS: dict[tuple[type, type], tuple[list[pw.Field], str]] = {}
+
+
+def _insert_sql(model: type[BaseModel], backend: type) -> tuple[list[pw.Field], str]:
+    """The columns and the parameterised INSERT of `model` on `backend`, built once."""
+    key = (model, backend)
+    if key not in _INSERTS:
+        fields = [f for f in model._meta.sorted_fields if f is not model._meta.primary_key]
+        placeholder = [[None] * len(fields)]
+        sql, _ = model.insert_many(placeholder, fields=fields).sql()
+        _INSERTS[key] = (fields, sql)
+    return _INSERTS[key]
+
 
 
 class Meta(BaseModel):
