@@ -7,6 +7,9 @@ the actions in tickets/officer.py (which a CLI command can call the same way).
 - `edit_identity`: the SOP's consultation register needs name, party, phone and e-mail
   right; an officer's value replaces the guess, with source "officer". The party also
   becomes the ticket's party. The requester address mail goes to is not changed here.
+- `mark_spam`: a ticket that turned out to be spam (the desk's bulk action "spam"):
+  closed (`selesai`, its status event) with `flags["spam"]` and a `ticket.spam` event.
+  Nothing is mailed; the messages stay on the ticket as evidence.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from .errors import NotFound, UserError
 from .models import Event, Identity, Message, Party, Ticket, db
 from .phones import normalize_phone
 from .queries import resolve_party
+from .replies import set_status
+from .status import Status
 
 DISMISSED = "spam_dismissed"
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -34,6 +39,23 @@ def dismiss_spam(message_id: int, *, officer, clock, reason: str = "") -> Messag
         Event.create(ticket=None, at=now, actor=officer.name, kind="spam.dismissed",
                      detail={"message": row.id, "officer_email": officer.email, "reason": reason or None})
     return row
+
+
+def mark_spam(ticket: Ticket, *, officer, clock, reason: str = "") -> Ticket:
+    """Close `ticket` as spam: status selesai, `flags["spam"]`, an Event `ticket.spam`."""
+    now = clock.now()
+    with db.atomic():
+        fresh = Ticket.get_or_none(Ticket.id == ticket.id)
+        if fresh is None:
+            raise NotFound(f"tiket #{ticket.id} sudah tidak ada")
+        if (fresh.flags or {}).get("spam"):
+            raise UserError(f"tiket #{fresh.id} sudah ditandai spam")
+        fresh.flags = dict(fresh.flags or {}) | {"spam": {"by": officer.name, "at": now.isoformat()}}
+        fresh.save(only=[Ticket.flags])
+        set_status(fresh, Status.SELESAI, actor=officer.name, now=now, reason="spam")
+        Event.create(ticket=fresh, at=now, actor=officer.name, kind="ticket.spam",
+                     detail={"officer_email": officer.email, "reason": reason or None})
+    return fresh
 
 
 def _clean(field: str, value: str | None, registry):

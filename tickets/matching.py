@@ -3,6 +3,7 @@
 1. our own signed Message-ID in In-Reply-To / References;
 2. any stored Message-ID in In-Reply-To / References (newest reference first);
 3. the subject tag `[HD-MSJ #12]`;
+(rules 1 and 3 name a ticket that may since have been merged: `survivor` follows the merge)
 4. the escalation target's own ticket number, mapped through the escalation record;
 5. nothing: a new ticket.
 
@@ -92,7 +93,7 @@ def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = N
         return found if found.ticket_id is not None else replace(found, claimed_tag=claimed)
     # 3. the subject tag, only from someone entitled to write into that ticket.
     if claimed is not None:
-        ticket = Ticket.get_or_none(Ticket.id == claimed)
+        ticket = survivor(claimed)
         if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
             return Match(ticket.id, "subject-tag")
     # 4. the escalation target's own number (only from that target, authenticated).
@@ -100,6 +101,18 @@ def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = N
     if ext is not None:
         return Match(ext, "external-number")
     return Match(None, "new", claimed_tag=claimed)
+
+
+def survivor(ticket_id: int) -> Ticket | None:
+    """The ticket `ticket_id` names, or the one it was merged into (tickets/merge.py):
+    our Message-IDs and subject tags of a merged ticket still name it, its mail lives on
+    the survivor. Follows a chain of merges; None when there is no such ticket."""
+    seen: set[int] = set()
+    ticket = Ticket.get_or_none(Ticket.id == ticket_id)
+    while ticket is not None and (ticket.flags or {}).get("merged_into") is not None and ticket.id not in seen:
+        seen.add(ticket.id)
+        ticket = Ticket.get_or_none(Ticket.id == int(ticket.flags["merged_into"]))
+    return ticket
 
 
 def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) -> Match:
@@ -111,7 +124,7 @@ def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) ->
     # 1. our own Message-IDs: verified by MAC, no database needed.
     for bare in ids:
         t = ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain)
-        ticket = Ticket.get_or_none(Ticket.id == t) if t is not None else None
+        ticket = survivor(t) if t is not None else None
         if ticket is not None:
             if may_join(ticket, msg, ctx, authenticated=authenticated):
                 return Match(ticket.id, "own-msgid")

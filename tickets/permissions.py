@@ -5,9 +5,12 @@ string naming what a page or POST does; a role is one of `[[officers]] role` (da
 ROLES). The table follows the SOP:
 
 - the helpdesk team (anggota-helpdesk) answers, notes, assigns, escalates to the Anggota,
-  closes and reopens, corrects identities and registers walk-ins;
+  closes and reopens (marking a ticket as spam is a close), corrects identities, registers
+  walk-ins, merges two tickets of the same party (the officer answering both is the one who
+  sees they are one question) and acts in bulk (each ticket of a bulk action is still
+  checked for its own action: assign, reassign, close);
 - the daily coordinator (koordinator-harian, koordinator) does all of that and also
-  reassigns, merges, acts in bulk, reviews spam and quarantine and edits canned answers;
+  reassigns, reviews spam and quarantine and edits canned answers;
 - an Anggota KPU (anggota-kpu) sees and answers only the tickets escalated to them and may
   pass those on to the Provinsi (`allowed_on_ticket` checks the escalation);
 - the chair and the secretary (ketua, sekretaris) read everything and the reports and
@@ -26,8 +29,8 @@ ACTIONS: tuple[str, ...] = (
 )
 
 _TEAM = frozenset({"view", "reply", "note", "assign", "escalate_anggota", "close", "reopen",
-                   "identity_edit", "walkin"})
-_COORDINATOR = _TEAM | {"reassign", "merge", "bulk", "spam_review", "quarantine_review", "canned_edit"}
+                   "identity_edit", "walkin", "merge", "bulk"})
+_COORDINATOR = _TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit"}
 _ANGGOTA_KPU = frozenset({"view", "reply", "note", "escalate_provinsi"})
 _READER = frozenset({"view", "reports"})
 

@@ -1,9 +1,10 @@
-"""`kpudesk tickets answer` and `kpudesk tickets void`: officer actions beyond mail.
+"""`kpudesk tickets answer`, `void` and `merge`: officer actions beyond mail.
 
 `answer` records an answer given in person, in a chat group or an online meeting (nothing is
 mailed); `void` takes a mistaken ticket out of every report and count, keeping its audit
-trail. The domain side is tickets/officer.py; times typed by officers are read by
-tickets/walkin.py `parse_when`.
+trail; `merge` folds a ticket into another of the same party (tickets/merge.py, the same
+function as the web desk's merge, with the same errors). The domain side is
+tickets/officer.py; times typed by officers are read by tickets/walkin.py `parse_when`.
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import argparse
 
 from kpudesk.tickets.status import ref
 from kpudesk.tickets import queries
+from kpudesk.tickets.merge import merge
 from kpudesk.tickets.labels import waktu
 from kpudesk.tickets.walkin import CHANNEL_LABELS, parse_when
 
-from .common import app_from_args, ticket_id
+from .common import app_from_args, emit_json, ticket_id
 
 ID_HELP = "nomor tiket (2, #2, HD-MSJ #2 atau [HD-MSJ #2])"
 
@@ -34,6 +36,13 @@ def register(tsub) -> None:
     p.add_argument("--reason", required=True, help="alasan pembatalan (dicatat di riwayat)")
     p.add_argument("--as", dest="officer", help="koordinator yang membatalkan (nama atau surel)")
     p.set_defaults(func=cmd_void)
+
+    p = tsub.add_parser("merge", help="gabungkan tiket ke tiket lain dari partai/pemohon yang sama")
+    p.add_argument("id", type=ticket_id, help="tiket yang digabung (ditandai selesai): " + ID_HELP)
+    p.add_argument("--into", required=True, type=ticket_id, help="tiket tujuan yang tetap: " + ID_HELP)
+    p.add_argument("--as", dest="officer", help="petugas yang menggabungkan (nama atau surel)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_merge)
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
@@ -56,4 +65,20 @@ def cmd_void(args: argparse.Namespace) -> int:
     app.officers.void(ticket, officer=app.settings.officer(args.officer), reason=args.reason)
     print(f"{ref(ticket.id, app.settings.helpdesk.tag)} dibatalkan: tidak dihitung lagi dalam laporan, "
           f"rekapitulasi dan antrean; riwayatnya tetap tersimpan.")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    tag = app.settings.helpdesk.tag
+    old = queries.get_ticket(args.id, tag)
+    into = queries.get_ticket(args.into, tag)
+    survivor = merge(old.id, into.id, actor=app.settings.officer(args.officer), clock=app.clock, tag=tag)
+    if args.json:
+        emit_json({"id": old.id, "ref": ref(old.id, tag), "status": "selesai", "merged_into": survivor.id,
+                   "into": queries.summary(survivor, tag=tag, zone=app.settings.zone)})
+        return 0
+    print(f"{ref(old.id, tag)} digabung ke {ref(survivor.id, tag)}: pesan, riwayat, eskalasi dan antrean kirimnya "
+          f"kini di {ref(survivor.id, tag)}; {ref(old.id, tag)} ditandai selesai dan surel berikutnya untuknya "
+          f"masuk ke {ref(survivor.id, tag)}.")
     return 0

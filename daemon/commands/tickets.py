@@ -91,7 +91,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_new)
 
-    ticket_actions.register(tsub)  # `tickets answer` and `tickets void`
+    ticket_actions.register(tsub)  # `tickets answer`, `tickets void` and `tickets merge`
 
     faqdesk.register(sub)
     ticket_files.register(tsub)  # `tickets attachment`

@@ -45,11 +45,14 @@ def error_text(exc: BaseException) -> str | None:
     return None
 
 
-def act(back: str, run: Callable[[], str]):
-    """Call `run` (the domain operation; returns the confirmation) and redirect to `back`
+def act(back: str, run: Callable[[], str | tuple[str, str]]):
+    """Call `run` (the domain operation; returns the confirmation, or the confirmation and
+    where to go instead of `back`, e.g. the survivor of a merge) and redirect to `back`
     with the confirmation (role="status") or the error (role="alert") flashed."""
     try:
         done = run()
+        if isinstance(done, tuple):
+            done, back = done
     except Exception as exc:
         text = error_text(exc)
         if text is None:

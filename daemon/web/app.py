@@ -7,7 +7,7 @@ request ends. Pages are Jinja2 templates from the package's `templates/web/`, wi
 Indonesian date filters as the mail templates and autoescaping on.
 
 Blueprints: `auth` (login/logout, here), `health` (`/healthz`), and the desk's own areas
-`desk` and `review` once they exist.
+`desk`, `review`, `desk_bulk` (merge, bulk actions) and `canned` (saved replies) once they exist.
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ TEMPLATES = BUILTIN_DIR / "web"
 
 # The desk's areas, written alongside this module; registered when present (so the app
 # runs while they are being written, and a deployment without one still starts).
-OPTIONAL_BLUEPRINTS = ("kpudesk.daemon.web.desk", "kpudesk.daemon.web.review")
+OPTIONAL_BLUEPRINTS = ("kpudesk.daemon.web.desk", "kpudesk.daemon.web.review", "kpudesk.daemon.web.desk_bulk",
+                       "kpudesk.daemon.web.canned")
 
 ERROR_TEXT = {
     400: ("Permintaan tidak sah", "Formulir tidak dapat diproses. Muat ulang halaman lalu coba lagi."),

@@ -43,7 +43,7 @@ bp = Blueprint("desk", __name__)
 ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
                 "text/javascript", "application/javascript")
 TICKET_ACTIONS = ("reply", "note", "assign", "reassign", "escalate_anggota", "escalate_provinsi", "close",
-                  "reopen", "identity_edit")
+                  "reopen", "identity_edit", "merge")
 
 
 def _settings():

@@ -86,5 +86,5 @@ def ticket_context(app, t: Ticket, *, faq_id: str | None = None) -> dict:
         "faq_suggestions": suggestions, "faq_covered": covered, "faq_picked": picked, "faq_problem": faq_problem,
         "timings": tm, "standard_text": standards_text(), "ukuran": size_text,
         "attachments": [a for m in d["messages"] for a in m["attachments"]],
-        "history": party_history(t, tag=s.helpdesk.tag),
+        "history": party_history(t, tag=s.helpdesk.tag), "tag": s.helpdesk.tag,
     }
