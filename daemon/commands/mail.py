@@ -56,13 +56,20 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="keluaran JSON")
     p.set_defaults(func=cmd_poll)
 
-    p = sub.add_parser("demo", help="demonstrasi lengkap tanpa persiapan (server surel lokal, folder sementara)",
+    p = sub.add_parser("demo", help="demonstrasi lengkap tanpa persiapan (server surel lokal, folder sementara, "
+                                    "meja layanan web)",
                        description="Menjalankan satu hari kerja helpdesk dari awal sampai akhir dengan server IMAP "
-                                   "dan SMTP lokal (hanya 127.0.0.1) di folder demo. Tidak perlu settings.toml.")
+                                   "dan SMTP lokal (hanya 127.0.0.1) di folder demo, lalu membuka meja layanan web "
+                                   "di 127.0.0.1 dengan akun demo sampai Ctrl+C. Tidak perlu settings.toml.")
     p.add_argument("--dir", metavar="FOLDER", help="folder demo (bawaan: folder sementara baru); harus baru atau kosong")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--keep", action="store_true", help="simpan folder demo sesudahnya (bawaan)")
     g.add_argument("--cleanup", action="store_true", help="hapus folder demo sesudahnya")
+    w = p.add_mutually_exclusive_group()
+    w.add_argument("--listen", metavar="HOST:PORT",
+                   help="alamat meja layanan web (bawaan: 127.0.0.1 dengan port bebas); hanya alamat loopback")
+    w.add_argument("--no-web", action="store_true",
+                   help="tanpa meja layanan web: keluar sesudah cerita demo (untuk skrip dan CI)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -208,6 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     # Needs no settings file: --config and $KPUDESK_CONFIG are not read.
-    from ..demo import run_demo  # noqa: PLC0415 - lazy: the demo (pymap, aiosmtpd) loads only for `kpudesk demo`
+    from ..demo import loopback_listen, run_demo  # noqa: PLC0415 - lazy: the demo (pymap, aiosmtpd) loads only for `kpudesk demo`
 
-    return run_demo(keep=not args.cleanup, out=sys.stdout, directory=args.dir)
+    listen = None if args.no_web else loopback_listen(args.listen)  # a wrong --listen stops before the story
+    return run_demo(keep=not args.cleanup, out=sys.stdout, directory=args.dir, listen=listen)

@@ -10,6 +10,10 @@ is not in the FAQ goes to the commission member and then to the KPU Provinsi and
 thread back, a Sipol progress snapshot is imported with its evidence screenshot, the progress
 report and the daily recap go out, and a party's reply reopens its answered ticket. Every step
 checks what it expects (the demo tests its own story) and prints, in Indonesian, what happened.
+Then it gives four demo officers (helpdesk officer, daily coordinator, Anggota KPU, chair) a
+web-desk password (``demo-<role>``) and, unless ``--no-web``, serves the officers' web desk on
+127.0.0.1 (a free port, or ``--listen``, loopback only) with the mail servers still up, prints
+the URL and the logins, and waits for Ctrl+C, so the newcomer can click through the same day.
 
 Everything is written under the demo folder, which is kept so the user can look at it:
 ``settings.toml`` (valid afterwards for ``tickets list``, ``tickets show``, ``spam list``,
@@ -18,8 +22,10 @@ Everything is written under the demo folder, which is kept so the user can look 
 reports as text and HTML). ``--cleanup`` deletes the folder at the end.
 
 The package: `servers` (the IMAP and SMTP servers), `content` (the mails, texts and settings the
-story uses), `story` (the ten checked steps), `run` (`run_demo`: folder, servers, story, summary).
+story uses), `story` (the ten checked steps), `desk` (the logins and the web desk), `run`
+(`run_demo`: folder, servers, story, summary, desk).
 """
+from .desk import loopback_listen
 from .run import run_demo
 
-__all__ = ["run_demo"]
+__all__ = ["loopback_listen", "run_demo"]

@@ -138,7 +138,24 @@ PROGRESS_ROWS = (  # party, pengurus, anggota, kantor
 )
 
 
-def settings_text(imap_port: int, smtp_port: int) -> str:
+# The officers the story acts as (`--as`).
+STORY_OFFICERS = (
+    {"name": RINA, "email": "rina.wulandari@kpu-mesuji.example.org", "role": "anggota-helpdesk"},
+    {"name": AHMAD, "email": "ahmad.fauzi@kpu-mesuji.example.org", "role": "anggota-kpu"},
+)
+# Added for the web desk, so a newcomer can log in as each kind of officer: the coordinator,
+# the Anggota the story escalated to (an Anggota KPU sees only the tickets escalated to their
+# own address, so this one is `[escalation] anggota`) and the chair (a report recipient).
+DESK_OFFICERS = (
+    {"name": "Dewi Lestari", "email": "dewi.lestari@kpu-mesuji.example.org", "role": "koordinator-harian"},
+    {"name": "Hendra Saputra", "email": ANGGOTA, "role": "anggota-kpu"},
+    {"name": "Bambang Hermawan", "email": KETUA, "role": "ketua"},
+)
+
+
+def settings_text(imap_port: int, smtp_port: int, *, desk_officers: tuple[dict, ...] = ()) -> str:
+    """The demo's settings.toml; `desk_officers` (the demo passes DESK_OFFICERS) are added
+    after the story's own two officers."""
     sections = loopback_sections(
         imap_host=HOST, imap_port=imap_port, smtp_host=HOST, smtp_port=smtp_port,
         password_file="imap-password",
@@ -157,8 +174,7 @@ def settings_text(imap_port: int, smtp_port: int) -> str:
         reports={"progress_to": [KETUA, ANGGOTA], "recap_to": [KETUA, SEKRETARIS, ANGGOTA]},
         parties={"registry": "parties-local.toml"},
         logging={"level": "WARNING"},
-        officers=[{"name": RINA, "email": "rina.wulandari@kpu-mesuji.example.org", "role": "anggota-helpdesk"},
-                  {"name": AHMAD, "email": "ahmad.fauzi@kpu-mesuji.example.org", "role": "anggota-kpu"}],
+        officers=[*STORY_OFFICERS, *desk_officers],
     )
 
 

@@ -1,8 +1,9 @@
-"""`kpudesk demo` from start to end: the folder, the two servers, the story, the summary.
+"""`kpudesk demo` from start to end: the folder, the two servers, the story, the summary, the desk.
 
 `run_demo` makes (or checks) the demo folder, writes the IMAP password and the LO registry,
-starts both servers, writes ``settings.toml`` with their ports, plays the story, prints the
-summary, and always stops the servers, whether the story succeeded or not.
+starts both servers, writes ``settings.toml`` with their ports, plays the story, sets the demo
+officers' web-desk passwords, prints the summary and, when asked to (`listen`), serves the web
+desk until Ctrl+C; it always stops the servers, whether the story succeeded or not.
 """
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from .content import HELPDESK, PARTIES_LOCAL, settings_text
+from kpudesk.tickets.errors import ConfigError
+
+from . import desk
+from .content import DESK_OFFICERS, HELPDESK, PARTIES_LOCAL, settings_text
 from .servers import DemoFailed, DemoImapServer, DemoSmtpServer
 from .story import Story, expect
 from ..logsetup import configure_logging
 
 
-def summary(story: Story, out: TextIO, elapsed: float, *, keep: bool = True) -> None:
+def summary(story: Story, out: TextIO, elapsed: float, *, keep: bool = True, web: bool = False) -> None:
     folder = story.folder
     listing = story.run("tickets", "list", quiet=True).out
     statuses = {k: story.ticket(k)["status"] for k in story.tickets}
@@ -61,6 +65,11 @@ def summary(story: Story, out: TextIO, elapsed: float, *, keep: bool = True) -> 
               f"report recap --date {story.recap_date.isoformat() if story.recap_date else date.today().isoformat()}",
               "report progress"):
         print(f"  kpudesk --config {cfg} {c}", file=out)
+    if web:
+        return
+    print(f"  kpudesk --config {cfg} web    (meja layanan web di http://127.0.0.1:8080; akun di bawah)", file=out)
+    print("Akun demo untuk meja layanan web:", file=out)
+    desk.print_logins(out)
     print("Server demo sudah dimatikan: `poll` dan `send` pada folder ini akan melapor server tidak dapat "
           "dihubungi (kode 75).", file=out)
 
@@ -78,9 +87,14 @@ def _prepare_folder(directory: Path | None) -> Path:
     return folder
 
 
-def run_demo(keep: bool = True, out: TextIO = sys.stdout, directory: Path | str | None = None) -> int:
-    """Run the whole demonstration; 0 when every step went as expected, 1 otherwise.
+def run_demo(keep: bool = True, out: TextIO = sys.stdout, directory: Path | str | None = None,
+             listen: tuple[str, int] | None = None) -> int:
+    """Run the whole demonstration; 0 when every step went as expected (and, with `listen`, the
+    web desk was stopped by Ctrl+C or SIGTERM), 1 when a step did not, 2 when the desk could
+    not listen.
 
+    `listen` (host, port; port 0 for a free one): after the story, serve the demo folder's web
+    desk there until stopped, with the mail servers still up; None: exit after the summary.
     The folder is kept by default (the point is to look at it); `keep=False` deletes it.
     """
 
@@ -109,10 +123,18 @@ def run_demo(keep: bool = True, out: TextIO = sys.stdout, directory: Path | str 
             smtp = DemoSmtpServer(folder / "terkirim")
             stack.callback(smtp.stop)
             smtp.start()
-            (folder / "settings.toml").write_text(settings_text(imap.port, smtp.port), encoding="utf-8")
+            (folder / "settings.toml").write_text(settings_text(imap.port, smtp.port, desk_officers=DESK_OFFICERS),
+                                                  encoding="utf-8")
             story = Story(folder, out, imap, smtp)
             story.play()
-            summary(story, out, time.monotonic() - started, keep=keep)
+            desk.set_passwords(story)
+            configure_logging("WARNING")  # the CLI calls above pointed logging at their captured stderr
+            summary(story, out, time.monotonic() - started, keep=keep, web=listen is not None)
+            if listen is not None:
+                code = desk.serve(folder, listen, out)
+        except ConfigError as exc:  # the desk's address: taken, or not this machine's
+            print(f"\nkpudesk demo: meja layanan web tidak bisa dimulai: {exc.problem}", file=out)
+            code = 2
         except DemoFailed as exc:
             where = f"langkah {story.step_no} ({story.step_title})" if story else "persiapan"
             print(f"\nDEMO GAGAL pada {where}: {exc}", file=out)
@@ -123,10 +145,12 @@ def run_demo(keep: bool = True, out: TextIO = sys.stdout, directory: Path | str 
             traceback.print_exc(file=sys.stderr)
             code = 1
         finally:
-            configure_logging("WARNING")  # the CLI calls above pointed logging at their captured stderr
+            configure_logging("WARNING")  # also when the story failed half-way through a CLI call
     if code:
         print(f"Folder demo dibiarkan untuk diperiksa: {folder}", file=out)
     elif not keep:
         shutil.rmtree(folder, ignore_errors=True)
         print(f"\nFolder demo dihapus (--cleanup): {folder}", file=out)
+    elif listen is not None:  # the summary scrolled away while the desk ran
+        print(f"Folder demo disimpan: {folder} (jalankan demo dengan --cleanup agar dihapus)", file=out)
     return code

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,18 @@ def expect(condition: Any, what: str) -> None:
     if not condition:
         raise DemoFailed(what)
 
+
+@contextlib.contextmanager
+def _piped_stdin(text: str | None):
+    """sys.stdin as a pipe holding `text` (None: leave stdin alone)."""
+    if text is None:
+        yield
+        return
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 @dataclass
@@ -79,13 +92,14 @@ class Story:
             print(f"    | {line}", file=self.out)
 
     # the CLI, in this process
-    def run(self, *args: str, quiet: bool = False) -> CliResult:
+    def run(self, *args: str, quiet: bool = False, stdin: str | None = None) -> CliResult:
+        """`kpudesk ARGS` in this process; `stdin` is what a pipe would give it (e.g. a password)."""
         from ..cli import main  # noqa: PLC0415 - lazy: cli → commands → mail → demo; the demo calls the CLI back
 
         if not quiet:
             self.cmd(args)
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _piped_stdin(stdin):
             try:
                 code = main(["--config", str(self.settings), *args])
             except SystemExit as exc:

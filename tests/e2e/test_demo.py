@@ -9,6 +9,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,12 +40,13 @@ def kpudesk(*args: str, cwd: Path, env: dict[str, str], timeout: float = 120) ->
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """One run of `kpudesk demo --dir demo` in an empty working folder, shared by the checks below."""
+    """One run of `kpudesk demo --dir demo --no-web` in an empty working folder, shared by the checks below
+    (the web desk the demo serves by default: tests/e2e/test_demo_web.py)."""
     root = tmp_path_factory.mktemp("demo")
     cwd = root / "cwd"
     cwd.mkdir()
     env = clean_env(root)
-    r = kpudesk("demo", "--dir", "demo", cwd=cwd, env=env)
+    r = kpudesk("demo", "--dir", "demo", "--no-web", cwd=cwd, env=env)
     return root, cwd, env, r
 
 
@@ -83,7 +85,8 @@ def test_the_settings_it_wrote_are_valid_and_loopback_only(demo):
     assert s.parties_registry == folder / "parties-local.toml"
     assert s.escalation.anggota and s.escalation.provinsi and s.escalation.provinsi_ticket_pattern
     assert s.reports.progress_to and s.reports.recap_to
-    assert sorted(o.role for o in s.officers) == ["anggota-helpdesk", "anggota-kpu"]
+    assert sorted(o.role for o in s.officers) == ["anggota-helpdesk", "anggota-kpu", "anggota-kpu", "ketua",
+                                                  "koordinator-harian"]
 
 
 def test_tickets_list_over_the_demo_folder_shows_the_story(demo):
@@ -112,6 +115,36 @@ def test_tickets_list_over_the_demo_folder_shows_the_story(demo):
     assert [p.name for p in cwd.iterdir()] == ["demo"]
 
 
+def test_the_demo_officers_have_web_desk_passwords(demo):
+    """Even with --no-web the folder's desk (`kpudesk --config … web`) takes the printed logins."""
+    _root, cwd, env, r = demo
+    assert r.returncode == 0, r.stdout + r.stderr
+    settings = str(cwd / "demo" / "settings.toml")
+    listed = kpudesk("--config", settings, "officers", "list", "--json", cwd=cwd, env=env)
+    assert listed.returncode == 0, listed.stderr
+    has = {o["email"]: (o["role"], o["has_password"]) for o in json.loads(listed.stdout)}
+    assert has == {
+        "rina.wulandari@kpu-mesuji.example.org": ("anggota-helpdesk", True),
+        "ahmad.fauzi@kpu-mesuji.example.org": ("anggota-kpu", False),  # acts in the story only
+        "dewi.lestari@kpu-mesuji.example.org": ("koordinator-harian", True),
+        "anggota@kpu-mesuji.example.org": ("anggota-kpu", True),     # the Anggota the story escalated to
+        "ketua@kpu-mesuji.example.org": ("ketua", True),
+    }
+    for email, (role, with_password) in has.items():
+        if with_password:
+            assert re.search(rf"^  {re.escape(email)} +demo-{role} ", r.stdout, re.M), email
+    assert "Tekan Ctrl+C" not in r.stdout  # --no-web: the demo did not wait
+
+
+def test_the_demo_desk_listens_on_loopback_only(tmp_path):
+    env = clean_env(tmp_path)
+    r = kpudesk("demo", "--dir", "lan", "--listen", "0.0.0.0:8080", cwd=tmp_path, env=env)
+    assert r.returncode == 2 and "loopback" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "lan").exists()  # refused before the story started
+    both = kpudesk("demo", "--no-web", "--listen", "127.0.0.1:8080", cwd=tmp_path, env=env)
+    assert both.returncode == 2 and "tidak boleh dipakai bersama" in both.stderr
+
+
 def test_sent_mail_folder_and_reports(demo):
     _root, cwd, _env, r = demo
     assert r.returncode == 0, r.stdout + r.stderr
@@ -134,7 +167,7 @@ def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):
     env = clean_env(tmp_path)
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "settings.toml").write_text("# someone's\n", encoding="utf-8")
-    r = kpudesk("demo", "--dir", "used", cwd=tmp_path, env=env)
+    r = kpudesk("demo", "--dir", "used", "--no-web", cwd=tmp_path, env=env)
     assert r.returncode == 1
     assert "tidak kosong" in r.stdout
     assert [p.name for p in (tmp_path / "used").iterdir()] == ["settings.toml"]
@@ -142,7 +175,7 @@ def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):
 
 def test_demo_cleanup_removes_its_folder(tmp_path):
     env = clean_env(tmp_path)
-    r = kpudesk("demo", "--dir", "sekali", "--cleanup", cwd=tmp_path, env=env)
+    r = kpudesk("demo", "--dir", "sekali", "--cleanup", "--no-web", cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "dihapus" in r.stdout
     assert not (tmp_path / "sekali").exists()
