@@ -2,7 +2,7 @@
 time standards of each row.
 
 The filters are those of `kpudesk tickets list` (status, party, channel, assignee, overdue,
-search — the same search clause), applied in SQL so a page costs one count and one page
+search — the same full-text clause, tickets/search.py), applied in SQL so a page costs one count and one page
 query; the SOP timings (tickets/timing.py) are computed for the page's rows only. A voided
 ticket is left out unless a status is asked for, as in `tickets list`.
 Pure database reads: no Flask, no settings.
@@ -18,7 +18,7 @@ import peewee as pw
 from .hours import ServiceCalendar
 from .labels import iso
 from .models import Message, Party, Ticket
-from .queries import _search_clause
+from .search import search_clause
 from .status import ref
 from .timing import STEP_STANDARDS, overdue_ticket_ids, timings_for
 from .voids import voided_ids
@@ -91,8 +91,9 @@ def _filtered(f: QueueFilter, *, tag: str, calendar: ServiceCalendar, now: datet
         q = q.where(Ticket.id.in_(sorted(f.only_ids) or [0]))
     if f.overdue:
         q = q.where(Ticket.id.in_(overdue_ticket_ids(calendar, now) or [0]))
-    if f.q.split():
-        q = q.where(_search_clause(f.q, tag))
+    found = search_clause(f.q, tag)
+    if found is not None:
+        q = q.where(found)
     return q
 
 

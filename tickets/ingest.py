@@ -27,7 +27,7 @@ import peewee as pw
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
-from . import mail_rows, outbox
+from . import mail_rows, outbox, search
 from .analysis import Analysis, analysis_of, analyze, guess_identity, message_identity, ticket_subject
 from .archive import Archive, ArchiveWriteError
 from .batch import Batch
@@ -113,7 +113,8 @@ class Ingestor:
         try:
             # The usual case first: the whole batch as one plain transaction. A savepoint
             # per message costs two statements each, and is only needed when a message fails...
-            with db.atomic():
+            # Each ticket the batch touched is indexed once, at its end (tickets/search.py).
+            with db.atomic(), search.deferred():
                 batch.read_ahead()
                 for mail, analysis in zip(batch.mails, batch.analyses, strict=True):
                     self._process(mail, batch, stats, analysis)
@@ -128,7 +129,7 @@ class Ingestor:
             stats.restore(before)
             batch.forget()
             self._party_ids.clear()  # may hold ids the rollback undid
-            with db.atomic():
+            with db.atomic(), search.deferred():
                 for mail, analysis in zip(batch.mails, batch.analyses, strict=True):
                     self._one(mail, analysis, batch, stats)
                 return batch.finish(self.clock.now(), self.archive)
@@ -365,7 +366,7 @@ class Ingestor:
         folder = q.folder or self.config.inbox
         mail = FetchedMail(folder, q.uidvalidity or 0, q.uid or 0, self.archive.read(q.raw_path), q.internaldate)
         try:
-            with db.atomic():
+            with db.atomic(), search.deferred():
                 # Mail that came from the spam folder keeps the spam rules (held, no backscatter).
                 row = self._process(mail, Batch.of_one(mail, is_spam=folder != self.config.inbox), stats)
                 q.resolved_at = self.clock.now()
@@ -389,12 +390,13 @@ class Ingestor:
         auth = Verdict.from_json(row.authentication)  # as it was when the mail arrived
         a = analysis_of(msg, self.config.own, auth)
         match = find_ticket(msg, self.config.match, auth)
-        with db.atomic():
+        with db.atomic(), search.deferred():
             batch = batch or Batch(row.folder or self.config.inbox, row.uidvalidity or 0, [], [], is_spam=False)
             ticket, identity = self._ticket_for(a, match, batch, from_spam=True, auth=auth)
             row.ticket = ticket
             row.disposition = "released"
             row.save()
+            search.touched(ticket.id)
             self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
             if identity is None:
                 self._follow_up(ticket, msg, auth=auth, reopen=not match.stranger)

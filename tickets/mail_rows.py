@@ -7,6 +7,7 @@ from datetime import datetime
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
+from . import search
 from .archive import Archive
 from .classify import Classification
 from .models import Attachment, Message, Quarantine, Ticket
@@ -33,6 +34,8 @@ def insert(row: Message, msg: InboundMessage, ticket: Ticket | None, disposition
     row.ticket = ticket
     row.disposition = disposition
     row.save(force_insert=True)
+    if ticket is not None:
+        search.touched(ticket.id)
     for att in msg.attachments:
         sha, path = archive.put(att.payload, kind="att", suffix="")
         Attachment.create(message=row, filename=att.filename, content_type=att.content_type,

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import peewee as pw
 
+from . import search
 from .errors import UserError
 from .models import Event, Message, Ticket, db
 from .replies import Replies, set_status
@@ -84,6 +85,7 @@ class OfficerActions:
                                  identity=f"given:{fresh.id}:{when.timestamp()}:{secrets.token_hex(8)}",
                                  from_addr=officer.email.lower(), from_name=officer.name, subject=fresh.subject,
                                  text=body, author=officer.name, date=when, created_at=when)
+            search.touched(fresh.id)
             _answered(fresh, officer, when, message=row.id, given=fresh.channel, recorded_at=now.isoformat())
             if when != now:  # written up later: updated_at is when it was recorded
                 fresh.updated_at = now

@@ -11,6 +11,7 @@ from .errors import NotFound, UserError
 from .escalation import escalation_views
 from .labels import iso
 from .models import Attachment, Event, Identity, Message, Party, Ticket
+from .search import search_clause
 from .sender_auth import Verdict
 from .status import ref
 
@@ -75,28 +76,6 @@ def resolve_party(registry, text: str):
     raise UserError(f"partai tidak dikenal: {text!r}{hint}")
 
 
-def _like(field, word: str):
-    """A case-insensitive substring test (peewee escapes LIKE's wildcards in `word`)."""
-    return pw.fn.LOWER(pw.fn.COALESCE(field, "")).contains(word.lower())
-
-
-def _search_clause(words: str, tag: str):
-    """Every word must appear in the subject, a message's text, the requester's name or
-    address, or the ticket's reference (`HD-MSJ #12`, `#12`, `12`)."""
-    clause = None
-    for word in words.split():
-        in_text = Message.select(Message.id).where((Message.ticket == Ticket.id) & _like(Message.text, word))
-        one = (_like(Ticket.subject, word) | _like(Ticket.requester_name, word) | _like(Ticket.requester, word)
-               | pw.fn.EXISTS(in_text))
-        digits = word.strip("#[]")
-        if digits.isdigit():
-            one = one | (Ticket.id == int(digits))
-        elif word.strip("[]").casefold() == tag.casefold():
-            one = pw.SQL("1 = 1")
-        clause = one if clause is None else clause & one
-    return clause
-
-
 def list_tickets(*, tag: str, zone: ZoneInfo, status: str | None = None, party: str | None = None,
                  assignee: str | None = None, channel: str | None = None, needs_answer: bool = False,
                  ids: list[int] | None = None, search: str | None = None) -> list[dict]:
@@ -121,8 +100,9 @@ def list_tickets(*, tag: str, zone: ZoneInfo, status: str | None = None, party: 
         q = q.where(Ticket.status == "baru")
     if ids is not None:
         q = q.where(Ticket.id.in_(ids))
-    if search and search.split():
-        q = q.where(_search_clause(search, tag))
+    found = search_clause(search, tag)
+    if found is not None:
+        q = q.where(found)
     # A voided ticket (a test entry, a mistake) stays in the audit trail, out of the queue,
     # unless a status is asked for explicitly.
     return [summary(t, tag=tag, zone=zone, n_messages=t.n_messages) for t in q

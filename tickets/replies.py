@@ -23,7 +23,7 @@ from kpudesk.mailbox.message import Address
 from kpudesk.mailbox.render import Renderer
 
 from . import msgid as ourid
-from . import outbox
+from . import outbox, search
 from .errors import UserError
 from .hours import ServiceCalendar
 from .models import Attachment, Event, Identity, Message, OutboxItem, Ticket
@@ -191,6 +191,8 @@ class Replies:
                 to=list(to), cc=list(cc), subject=subject, date=now, text=text, in_reply_to=[in_reply_to] if in_reply_to else [],
                 references=list(references), author=author, created_at=now,
             )
+            if direction in search.INDEXED_DIRECTIONS:
+                search.touched(ticket.id)
         # Composed now when it carries files; otherwise at first delivery, from the record
         # of its rendered parts (MIME serialisation is the costly part, and ingest is hot).
         item = outbox.enqueue(kind=kind, sender=self.me.address, recipients=list(to) + list(cc), message_id=bare,

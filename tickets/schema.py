@@ -9,10 +9,11 @@ from pathlib import Path
 import peewee as pw
 from playhouse.db_url import connect
 
+from . import search
 from .errors import ConfigError, SchemaError
 from .models import MODELS, CannedAnswer, LoginFailure, Meta, OfficerLogin, db
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def open_database(url: str, *, create: bool = True) -> pw.Database:
@@ -71,6 +72,7 @@ def _ensure_schema(database: pw.Database) -> None:
         database.create_tables(MODELS, safe=True)
         row = Meta.get_or_none(Meta.key == "schema_version")
         if row is None:
+            search.create_index(database)  # a new database: the index starts empty, as the tickets
             Meta.create(key="schema_version", value=str(SCHEMA_VERSION))
             return
         found = int(row.value)
@@ -141,7 +143,15 @@ def _to_v4(database: pw.Database) -> None:
     database.create_tables([OfficerLogin, LoginFailure, CannedAnswer], safe=True)
 
 
-MIGRATIONS = {2: _to_v2, 3: _to_v3, 4: _to_v4}
+def _to_v5(database: pw.Database) -> None:
+    """v5: the full-text index of the queue's search (tickets/search.py), filled for the
+    tickets already stored, a batch of tickets per statement, in the migration's one
+    transaction (a crash leaves v4, and the next start does it again)."""
+    search.create_index(database)
+    search.fill(database)
+
+
+MIGRATIONS = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
 
 
 def close_database() -> None:

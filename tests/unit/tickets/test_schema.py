@@ -40,7 +40,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
     assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(outbox_item)")}
     assert "authentication" in {r[1] for r in con.execute("pragma table_info(message)")}
     assert con.execute("select value from meta where key='probe'").fetchone() == ("kept",)
-    assert version(db) == str(SCHEMA_VERSION) == "4"
+    assert version(db) == str(SCHEMA_VERSION) == "5"
 
 
 def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
@@ -64,7 +64,7 @@ def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
     assert OfficerLogin.get_by_id("rina@kpu-mesuji.example.org").session_epoch == 0
     assert [t.subject for t in Ticket.select()] == ["Sipol"]  # the old rows are kept
     close_database()
-    assert version(db) == "4"
+    assert version(db) == "5"
 
 
 def _tables(path) -> set[str]:
@@ -92,9 +92,12 @@ def test_the_schema_module_alone_creates_every_table_a_cli_run_creates(tmp_path)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "kpudesk.daemon", "init", str(site / "etc"), "--storage", str(site / "var")],
                    capture_output=True, text=True, check=True, timeout=60)
-    expected = {m._meta.table_name for m in MODELS}
+    # the full-text index (tickets/search.py): an FTS5 table and its shadow tables
+    fts = {"ticket_fts", "ticket_fts_data", "ticket_fts_idx", "ticket_fts_content", "ticket_fts_docsize",
+           "ticket_fts_config"}
+    expected = {m._meta.table_name for m in MODELS} | fts
     assert {"escalation", "outbox_item", "report_slot", "progress_import", "progress_snapshot", "evidence",
-            "officer_login", "login_failure", "canned_answer"} <= expected
+            "officer_login", "login_failure", "canned_answer", "ticket_fts"} <= expected
     assert _tables(alone) == expected == _tables(site / "var" / "kpudesk.db")
 
 
