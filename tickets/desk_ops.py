@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from . import search
 from .errors import NotFound, UserError
 from .models import Event, Identity, Message, Party, Ticket, db
 from .phones import normalize_phone
@@ -107,6 +108,7 @@ def edit_identity(ticket: Ticket, *, officer, clock, registry, **values: str | N
         if not changed:
             return []
         ident.save()
+        search.touched(fresh.id)  # the card's name and address are searched
         fresh.updated_at = now
         fresh.save(only=[Ticket.updated_at])
         Event.create(ticket=fresh, at=now, actor=officer.name, kind="identity.updated",
