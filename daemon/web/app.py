@@ -27,6 +27,7 @@ from kpudesk.tickets.permissions import allowed
 from ..settings import web_secret
 from ..wiring import App
 from . import auth, health, security
+from .presence import Presence
 
 TEMPLATES = BUILTIN_DIR / "web"
 
@@ -85,6 +86,7 @@ def create_app(app: App) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     flask_app.extensions["kpudesk"] = app
+    flask_app.extensions["kpudesk_presence"] = Presence()  # who has which ticket open (this process)
     _add_filters(flask_app, settings.zone)
 
     @flask_app.before_request

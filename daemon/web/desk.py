@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 
-from flask import Blueprint, abort, g, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, send_file, url_for
 
 from kpudesk.tickets import desk_ops, queries
 from kpudesk.tickets.desk_queries import (
@@ -26,7 +26,7 @@ from kpudesk.tickets.desk_queries import (
 )
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.labels import CHANNEL_LABELS, waktu
-from kpudesk.tickets.models import Ticket
+from kpudesk.tickets.models import Message, Ticket
 from kpudesk.tickets.permissions import ESCALATION_ONLY, allowed, allowed_on_ticket, escalated_to
 from kpudesk.tickets.replies import prepare_attachments
 from kpudesk.tickets.status import LABELS, Status, ref
@@ -121,13 +121,21 @@ def queue():
 # --- the ticket page ------------------------------------------------------------------
 
 
+def _ticket_page(t: Ticket, *, held: dict | None = None, status: int = 200):
+    """The ticket page; `held`: a reply held back by the collision check (its body kept)."""
+    officer = auth.current_officer()
+    now = g.app.clock.now()
+    presence = current_app.extensions["kpudesk_presence"]
+    presence.opened(t.id, officer.email, officer.name, now)
+    may = {a: allowed_on_ticket(officer, a, t) for a in TICKET_ACTIONS}
+    ctx = ticket_context(g.app, t, faq_id=request.args.get("faq"), canned_id=request.args.get("canned"))
+    return render_template("ticket.html", t=t, may=may, officers=_settings().officers, held=held,
+                           also_open=presence.others(t.id, officer.email, now), **ctx), status
+
+
 @bp.get("/tickets/<int:ticket_id>")
 def ticket(ticket_id: int):
-    t = _ticket(ticket_id, "view")
-    officer = auth.current_officer()
-    may = {a: allowed_on_ticket(officer, a, t) for a in TICKET_ACTIONS}
-    ctx = ticket_context(g.app, t, faq_id=request.args.get("faq"))
-    return render_template("ticket.html", t=t, may=may, officers=_settings().officers, **ctx)
+    return _ticket_page(_ticket(ticket_id, "view"))
 
 
 @bp.get("/tickets/<int:ticket_id>/attachments/<int:n>")
@@ -158,9 +166,25 @@ def attachment(ticket_id: int, n: int):
 # --- actions --------------------------------------------------------------------------
 
 
+def _newer_incoming(t: Ticket) -> list[int]:
+    """Ids of the party's messages that arrived after the reply form was loaded (its hidden
+    `seen`: the highest message id then shown). No `seen` (an old form, a script): none."""
+    seen = request.form.get("seen", "").strip()
+    if not seen.isdigit():
+        return []
+    return [m.id for m in Message.select(Message.id).where(
+        (Message.ticket == t) & (Message.id > int(seen)) & (Message.direction == "in")).order_by(Message.id)]
+
+
 @bp.post("/tickets/<int:ticket_id>/reply")
 def reply(ticket_id: int):
     t = _ticket(ticket_id, "reply")
+    newer = _newer_incoming(t)
+    if newer:
+        # Never sent blind: the officer reads what came in, then sends again (new `seen`).
+        held = {"new_ids": newer, "body": request.form.get("body", ""), "faq_id": request.form.get("faq_id", ""),
+                "had_files": any(f.filename for f in request.files.getlist("attachments"))}
+        return _ticket_page(t, held=held, status=409)
 
     def run() -> str:
         entry = faq_entry(g.app, request.form["faq_id"].strip()) if request.form.get("faq_id", "").strip() else None

@@ -7,7 +7,7 @@ HTML — its sanitised HTML for a sandboxed frame (mailview.py).
 """
 from __future__ import annotations
 
-from kpudesk.tickets import queries
+from kpudesk.tickets import canned, queries
 from kpudesk.tickets.history import party_history
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.desk_queries import standards_text
@@ -66,7 +66,19 @@ def _faq(app, subject: str, question: str, chosen: str | None) -> tuple[list[dic
     return suggestions, covered, picked, problem
 
 
-def ticket_context(app, t: Ticket, *, faq_id: str | None = None) -> dict:
+def _canned(chosen: str | None) -> tuple[list[dict], dict | None, str | None]:
+    """The office's saved replies, the one `?canned=<id>` picked (no-JS insert), a problem."""
+    answers = [{"id": c.id, "title": c.title, "body": c.body} for c in canned.all_answers()]
+    if not chosen:
+        return answers, None, None
+    try:
+        c = canned.get(chosen)
+    except UserError as exc:
+        return answers, None, str(exc)
+    return answers, {"id": c.id, "body": c.body}, None
+
+
+def ticket_context(app, t: Ticket, *, faq_id: str | None = None, canned_id: str | None = None) -> dict:
     s = app.settings
     zone = s.zone
     d = queries.detail(t, tag=s.helpdesk.tag, zone=zone)
@@ -74,6 +86,7 @@ def ticket_context(app, t: Ticket, *, faq_id: str | None = None) -> dict:
     messages = [_message(app, m, rows.get(m["id"]), zone) for m in d["messages"]]
     question = next((m["text"] for m in d["messages"] if m["direction"] == "in"), "")
     suggestions, covered, picked, faq_problem = _faq(app, t.subject, question, faq_id)
+    saved, canned_picked, canned_problem = _canned(canned_id)
     tm = ticket_timings(t, app.calendar, app.clock.now())
     escalations = [dict(e, target_label=TARGET_LABELS.get(e["to"], e["to"]), when=waktu_iso(e["at"], zone),
                         answered=waktu_iso(e["answered_at"], zone) if e["answered_at"] else None)
@@ -87,4 +100,7 @@ def ticket_context(app, t: Ticket, *, faq_id: str | None = None) -> dict:
         "timings": tm, "standard_text": standards_text(), "ukuran": size_text,
         "attachments": [a for m in d["messages"] for a in m["attachments"]],
         "history": party_history(t, tag=s.helpdesk.tag), "tag": s.helpdesk.tag,
+        "canned": saved, "canned_picked": canned_picked, "canned_problem": canned_problem,
+        # the reply form's `seen`: the newest message on the page (collision check, desk.reply)
+        "seen": max((m["id"] for m in d["messages"]), default=0),
     }
