@@ -191,7 +191,7 @@ class Replies:
                 to=list(to), cc=list(cc), subject=subject, date=now, text=text, in_reply_to=[in_reply_to] if in_reply_to else [],
                 references=list(references), author=author, created_at=now,
             )
-            if direction in search.INDEXED_DIRECTIONS:
+            if search.is_indexed(direction, kind):
                 search.touched(ticket.id)
         # Composed now when it carries files; otherwise at first delivery, from the record
         # of its rendered parts (MIME serialisation is the costly part, and ingest is hot).

@@ -3,10 +3,14 @@
 by, and the search clause the queue (`desk_queries`) and `tickets list --search` share.
 
 One document per ticket: its subject, requester address and name, the identity card's name
-and address, and the text of its `in` and `out` messages. Not internal notes, nor the
-escalation correspondence (`internal`): they are the officers' and the commission's own
-remarks, not what the party asked or was told; a note naming another party or case
-("mirip pertanyaan PKB kemarin") would make the ticket a false match for that search.
+and address, and the words people wrote to each other on it: the party's mail (`in`, kind
+normal; a walk-in's question too) and the officers' answers (`out`, kind answer, mailed or
+given in person). Not internal notes, nor the escalation correspondence (`internal`): they
+are the officers' and the commission's own remarks, not what the party asked or was told; a
+note naming another party or case ("mirip pertanyaan PKB kemarin") would make the ticket a
+false match for that search. Nor the mail a template wrote (acknowledgements, follow-ups,
+notices) or a machine (auto-replies, bounces): the same words on every ticket would make
+every ticket match them ("telepon", "tiket").
 
 Text is folded here, in Python, for both engines (lower case, accents dropped, split into
 letters-and-digits words), and the document is stored as those words: both backends see
@@ -34,8 +38,8 @@ import peewee as pw
 
 from .models import Identity, Message, Ticket, db
 
-#: The message directions whose text is indexed (see the module docstring).
-INDEXED_DIRECTIONS = ("in", "out")
+#: The (direction, kind) of the messages whose text is indexed (see the module docstring).
+INDEXED = (("in", "normal"), ("out", "answer"))
 #: A ticket's document is cut after this many characters of source text: a tsvector holds
 #: at most 1 MB, and a mail of megabytes of text is a paste, not a question.
 MAX_DOC_CHARS = 200_000
@@ -92,6 +96,19 @@ def terms(text: str) -> list[str]:
 # --- the index's contents --------------------------------------------------------------
 
 
+def is_indexed(direction: str, kind: str) -> bool:
+    """Whether a message of this direction and kind is part of its ticket's document."""
+    return (direction, kind) in INDEXED
+
+
+def _indexed_messages():
+    clause = None
+    for direction, kind in INDEXED:
+        one = (Message.direction == direction) & (Message.kind == kind)
+        clause = one if clause is None else clause | one
+    return clause
+
+
 def _documents(ids: list[int]) -> dict[int, str]:
     """Ticket id -> its document (folded words joined by spaces), for the tickets that exist."""
     parts: dict[int, list[str]] = {}
@@ -105,7 +122,7 @@ def _documents(ids: list[int]) -> dict[int, str]:
                              .where(Identity.ticket.in_(list(parts))).tuples()):
         parts[tid] += [name or "", email or ""]
     for tid, text in (Message.select(Message.ticket, Message.text)
-                      .where(Message.ticket.in_(list(parts)) & Message.direction.in_(INDEXED_DIRECTIONS))
+                      .where(Message.ticket.in_(list(parts)) & _indexed_messages())
                       .order_by(Message.id).tuples()):
         parts[tid].append(text or "")
     docs = {}

@@ -1,0 +1,163 @@
+"""The queue's full-text search (tickets/search.py) on in-memory SQLite FTS5, through the
+clause `tickets list --search` and the web queue share: which words find a ticket, what a
+hostile query does (nothing but a plain word search), and that the index moves with the
+transaction that stored the mail."""
+from __future__ import annotations
+
+import pytest
+
+from kpudesk.tickets import queries, search
+from kpudesk.tickets.archive import ArchiveWriteError
+from kpudesk.tickets.desk_ops import edit_identity
+from kpudesk.tickets.models import Ticket, db
+from tests.corpus.hostile import party_mail
+from tests.feeder import Feeder
+
+LIA = "Lia Anggraini <lia@pdip.example.org>"
+BUDI = "Budi Santoso <budi@pkb.example.org>"
+
+
+@pytest.fixture
+def desk(tmp_path):
+    return Feeder(tmp_path)
+
+
+def ask(desk: Feeder, sender: str, subject: str, body: str) -> int:
+    desk.deliver(party_mail(sender, subject, body))
+    return Ticket.select().order_by(Ticket.id.desc()).first().id
+
+
+def found(desk: Feeder, words: str) -> list[int]:
+    """The ticket ids `kpudesk tickets list --search WORDS` lists."""
+    return [t["id"] for t in queries.list_tickets(tag="HD-MSJ", zone=desk.settings.zone, search=words)]
+
+
+def index_rows() -> int:
+    return db.obj.execute_sql("SELECT count(*) FROM ticket_fts").fetchone()[0]
+
+
+@pytest.fixture
+def two(desk):
+    a = ask(desk, LIA, "Akun Sipol terkunci", "Akun kami terkunci setelah salah kata sandi. Mohon dibuka.")
+    b = ask(desk, BUDI, "Unggah dokumén KTA", "Bagaimana cara mengunggah dokumen keanggotaan? Jadwal verifikasi 100%?")
+    return a, b
+
+
+def test_words_of_subject_body_and_requester_find_their_ticket(desk, two):
+    a, b = two
+    assert found(desk, "terkunci") == [a]  # subject and body
+    assert found(desk, "SANDI") == [a]  # body, any case
+    assert found(desk, "keanggotaan") == [b]
+    assert found(desk, "budi santoso") == [b]  # the requester's name
+    assert found(desk, "budi@pkb.example.org") == [b]  # the address, as a phrase of its words
+    assert found(desk, "pkb.example") == [b]
+    assert found(desk, "100%") == [b]
+    assert found(desk, "sandi jadwal") == []  # every word is needed
+    assert found(desk, "akun") == [a]
+
+
+def test_accents_and_case_fold_both_ways(desk, two):
+    _a, b = two
+    assert found(desk, "dokumén") == [b]  # the body has "dokumen"
+    assert found(desk, "DOKUMEN unggah") == [b]  # the subject has "dokumén"
+
+
+def test_the_last_word_is_a_beginning_the_others_are_whole(desk, two):
+    a, b = two
+    assert found(desk, "verifik") == [b]
+    assert found(desk, "terk") == [a]
+    assert found(desk, "verifik jadwal") == []  # "verifik" is no word of the ticket
+    assert found(desk, "jadwal verifik") == [b]
+
+
+def test_a_reference_is_that_ticket(desk, two):
+    a, b = two
+    for written in (f"#{b}", f"HD-MSJ #{b}", f"[HD-MSJ #{b}]", f"hd-msj#{b}", f"HD-MSJ #{b} dokumen"):
+        assert found(desk, written) == [b], written
+    assert found(desk, f"#{a} dokumen") == []  # the reference and the words together
+    assert found(desk, "HD-MSJ") == [a, b]  # the tag alone is on every ticket
+    assert found(desk, f"{a}") == [a]  # a bare number: that ticket, or the word
+    assert found(desk, f"{a} verifikasi") == []
+    assert found(desk, "100") == [b]  # the word (there is no ticket 100)
+
+
+@pytest.mark.parametrize("query", ['"', "*", "-", "()", "^", ":", "''", "", "   ", "#", "[]", "\"'*-", "\x00"])
+def test_a_query_of_punctuation_alone_filters_nothing(desk, two, query):
+    assert found(desk, query) == list(two)
+    assert search.search_clause(query, "HD-MSJ") is None
+
+
+@pytest.mark.parametrize("query", ["NEAR(", "NEAR(akun sandi)", "akun OR jadwal", "NOT akun", "akun AND",
+                                   "'; DROP TABLE ticket; --", "doc:akun", "akun*", '"akun', "akun^", "{doc}: akun",
+                                   "akun -sandi", "a\"b", "ticket_fts", "ñ", "terima kasih"])
+def test_hostile_query_strings_are_words_nothing_more(desk, two, query):
+    a, _b = two
+    result = found(desk, query)  # never an error
+    expected = {"akun*": [a], '"akun': [a], "akun^": [a], "doc:akun": [], "akun -sandi": [a]}
+    if query in expected:
+        assert result == expected[query], query
+    else:  # "OR", "NOT", "NEAR", "DROP" are words to find, in no ticket here (nor the acknowledgement's)
+        assert result == [], query
+    assert Ticket.select().count() == 2 and index_rows() == 2
+
+
+def test_a_message_is_searchable_as_soon_as_its_batch_is_stored(desk, two):
+    a, _b = two
+    assert found(desk, "kedaluwarsa") == []
+    desk.deliver(party_mail(LIA, "Re: Akun Sipol terkunci", "Sertifikat kami kedaluwarsa juga.",
+                            in_reply_to=desk.show(a)["messages"][0]["message_id"]))
+    assert found(desk, "kedaluwarsa") == [a]
+    assert index_rows() == 2  # one document per ticket
+
+
+def test_officer_answers_are_searched_notes_are_not(desk, two):
+    a, b = two
+    desk.reply(a, "Silakan gunakan menu pemulihan sandi di halaman masuk.")
+    desk.app.officers.note(Ticket.get_by_id(b), officer=desk.officer(), body="Mirip pertanyaan pemulihan minggu lalu")
+    desk.app.officers.answer(Ticket.get_by_id(b), officer=desk.officer(), body="Dijelaskan lewat telepon: menu unggah")
+    assert found(desk, "pemulihan") == [a]  # the reply's words, not the note's
+    assert found(desk, "telepon") == [b]  # an answer given in person
+
+
+def test_the_identity_card_name_is_searched_after_an_edit(desk, two):
+    a, _b = two
+    assert found(desk, "hartono") == []
+    edit_identity(Ticket.get_by_id(a), officer=desk.officer(), clock=desk.clock, registry=desk.app.registry,
+                  name="Sri Hartono", email="sri@pdip.example.org")
+    assert found(desk, "hartono") == [a]
+    assert found(desk, "sri@pdip.example.org") == [a]
+
+
+def test_a_rolled_back_batch_leaves_no_index_row(desk, two, monkeypatch):
+    def full_disk():
+        raise ArchiveWriteError(desk.settings.storage_dir, OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(desk.app.archive, "sync", full_disk)
+    with pytest.raises(ArchiveWriteError):
+        desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))
+    assert Ticket.select().count() == 2 and index_rows() == 2
+    assert found(desk, "terbakar") == []
+    monkeypatch.undo()
+    desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))  # the next poll
+    assert len(found(desk, "terbakar")) == 1 and index_rows() == 3
+
+
+def test_a_batch_indexes_each_ticket_it_touched_once_at_its_end(desk, two, monkeypatch):
+    real = search.reindex_tickets
+    calls = []
+
+    def count(ids):
+        calls.append(sorted(ids))
+        real(ids)
+
+    monkeypatch.setattr(search, "reindex_tickets", count)
+    desk.deliver(party_mail(BUDI, "Satu", "Pertanyaan pertama tentang rekapitulasi."),
+                 party_mail(LIA, "Dua", "Pertanyaan kedua tentang rekapitulasi."))
+    assert calls == [[3, 4]]  # once, at the end of the batch, both tickets together
+    assert found(desk, "rekapitulasi") == [3, 4]
+
+
+def test_a_deleted_ticket_takes_its_document_along(desk, two):
+    a, b = two
+    Ticket.delete().where(Ticket.id == a).execute()
+    assert index_rows() == 1 and found(desk, "akun") == []
