@@ -1,0 +1,122 @@
+"""The queue's full-text search on a real PostgreSQL (`tsvector` + GIN, tickets/search.py),
+started by the tests like tests/e2e/test_postgres.py does (tests/servers/postgres.py).
+
+The same mail is fed to the desk in process (tests/feeder.py) once on SQLite FTS5 and once
+on PostgreSQL, and every query must list the same tickets on both; hostile query strings
+are words and nothing else; a rolled-back batch leaves no index row; schema v4 -> v5 fills
+the index of an existing PostgreSQL database.
+
+Missing PostgreSQL is an error, never a skip (see tests/e2e/test_postgres.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import peewee as pw
+import pytest
+
+from kpudesk.tickets import queries, search
+from kpudesk.tickets.archive import ArchiveWriteError
+from kpudesk.tickets.models import Ticket, db
+from kpudesk.tickets.schema import close_database, open_database
+from tests.corpus.hostile import party_mail
+from tests.feeder import Feeder
+from tests.servers.postgres import Postgres, missing_reason
+
+LIA = "Lia Anggraini <lia@pdip.example.org>"
+BUDI = "Budi Santoso <budi@pkb.example.org>"
+MAILS = [
+    (LIA, "Akun Sipol terkunci", "Akun kami terkunci setelah salah kata sandi. Mohon dibuka."),
+    (BUDI, "Unggah dokumén KTA", "Bagaimana cara mengunggah dokumen keanggotaan? Jadwal verifikasi 100%?"),
+    ("Siti <siti@psi.example.org>", "Keanggotaan ganda", "Apakah anggota boleh ganda dengan partai lain? e-KTP saya"),
+]
+QUERIES = ["terkunci", "SANDI", "keanggotaan", "dokumén", "dokumen unggah", "budi santoso", "budi@pkb.example.org",
+           "pkb.example", "100%", "verifik", "terk", "verifik jadwal", "e-KTP", "ktp", "#2", "HD-MSJ #3",
+           "[HD-MSJ #1]", "1", "2 dokumen", "HD-MSJ", "sandi jadwal", '"', "*", "NEAR(", "akun OR jadwal",
+           "NOT akun", "-", "'; DROP TABLE ticket; --", "", "akun*", "a:b", "ganda & partai", "partai | sipol",
+           "akun<->sandi", "!akun", "akun:*", "\\", "ñ"]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """One private PostgreSQL cluster for this module; every test gets its own database."""
+    reason = missing_reason()
+    if reason:
+        pytest.fail(reason, pytrace=False)
+    with Postgres() as server:
+        yield server
+
+
+def fed(root, url: str | None = None) -> Feeder:
+    desk = Feeder(root, extra={"database": {"url": url}} if url else None)
+    for sender, subject, body in MAILS:
+        desk.deliver(party_mail(sender, subject, body))
+    return desk
+
+
+def found(desk: Feeder, words: str) -> list[int]:
+    return [t["id"] for t in queries.list_tickets(tag="HD-MSJ", zone=desk.settings.zone, search=words)]
+
+
+def test_postgresql_finds_the_same_tickets_as_sqlite(tmp_path, postgres):
+    lite = fed(tmp_path / "sqlite")
+    expected = {q: found(lite, q) for q in QUERIES}
+    close_database()
+    url = postgres.new_database()
+    pg = fed(tmp_path / "postgresql", url)
+    try:
+        assert isinstance(db.obj, pw.PostgresqlDatabase)
+        got = {q: found(pg, q) for q in QUERIES}
+        assert got == expected
+        # and the answers are the right ones, not merely equal
+        assert got["dokumén"] == [2] and got["verifik"] == [2] and got["budi@pkb.example.org"] == [2]
+        assert got["HD-MSJ #3"] == [3] and got['"'] == [1, 2, 3] and got["NEAR("] == []
+        assert got["ktp"] == [3] and got["e-KTP"] == [3]
+        assert postgres.query(url, "select count(*) from ticket_search") == [(3,)]
+        plan = "\n".join(r[0] for r in postgres.query(
+            url, "explain select ticket_id from ticket_search where doc @@ to_tsquery('simple', 'sipol')"))
+        assert "ticket_search" in plan  # the GIN index exists (the planner may still scan 3 rows)
+        assert postgres.query(url, "select indexdef from pg_indexes where indexname = 'ticket_search_doc'")[0][0] \
+            .lower().count("using gin") == 1
+    finally:
+        close_database()
+
+
+def test_a_rolled_back_batch_leaves_no_index_row_on_postgresql(tmp_path, postgres, monkeypatch):
+    url = postgres.new_database()
+    desk = fed(tmp_path, url)
+    try:
+        def full_disk():
+            raise ArchiveWriteError(desk.settings.storage_dir, OSError(28, "No space left on device"))
+
+        monkeypatch.setattr(desk.app.archive, "sync", full_disk)
+        with pytest.raises(ArchiveWriteError):
+            desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))
+        assert postgres.query(url, "select count(*) from ticket_search") == [(3,)]
+        assert found(desk, "terbakar") == []
+        monkeypatch.undo()
+        desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))
+        (new,) = found(desk, "terbakar")  # a sequence value the rollback used is not given again
+        assert new > 3
+        desk.reply(1, "Silakan pakai menu pemulihan akun.")
+        assert found(desk, "pemulihan") == [1]  # an officer's answer, in its own transaction
+        Ticket.delete().where(Ticket.id == new).execute()
+        assert postgres.query(url, "select count(*) from ticket_search") == [(3,)]  # ON DELETE CASCADE
+    finally:
+        close_database()
+
+
+def test_schema_v4_to_v5_fills_the_index_on_postgresql(tmp_path, postgres):
+    url = postgres.new_database()
+    fed(tmp_path, url)
+    close_database()
+    postgres.query(url, "drop table ticket_search")
+    postgres.query(url, "update meta set value = '4' where key = 'schema_version'")
+    open_database(url)
+    try:
+        assert postgres.query(url, "select value from meta where key = 'schema_version'") == [("5",)]
+        assert postgres.query(url, "select count(*) from ticket_search") == [(3,)]
+        assert [t.id for t in Ticket.select().where(search.search_clause("keanggotaan", "HD-MSJ"))
+                .order_by(Ticket.id)] == [2, 3]
+    finally:
+        close_database()
