@@ -12,6 +12,7 @@ the merge. No schema change: Ticket.flags is a JSON field.
 """
 from __future__ import annotations
 
+from . import search
 from .errors import NotFound, UserError
 from .models import Escalation, Event, Message, OutboxItem, Ticket, db
 from .permissions import allowed
@@ -91,4 +92,5 @@ def merge(ticket_id: int, into_id: int, *, actor, clock, tag: str = "HD-MSJ") ->
                      detail={"into": into.id, "officer_email": actor.email} | moved)
         Event.create(ticket=into, at=now, actor=actor.name, kind="ticket.merged_in",
                      detail={"from": old.id, "officer_email": actor.email} | moved)
+        search.reindex_tickets([old.id, into.id])  # the words moved with the messages
     return Ticket.get_by_id(into_id)

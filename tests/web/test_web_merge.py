@@ -86,3 +86,16 @@ def test_a_refused_merge_says_why_in_bahasa_and_changes_nothing(web, into, words
 def test_unknown_ticket_is_404(web):
     web.login(WebDesk.email("anggota-helpdesk"))
     assert web.post("/tickets/999/merge", {"into": "1"}).status_code == 404
+
+
+def test_after_a_merge_the_search_finds_the_merged_words_on_the_survivor(web):
+    survivor = ticket(web, "Soal pertama")
+    merged = ticket(web, "Soal kedua", "Berkas kepengurusan kami ditolak sistem.")
+    web.login(WebDesk.email("anggota-helpdesk"))
+    assert rows_of(html(web.client.get("/?q=kepengurusan"))) == [merged]
+    web.post(f"/tickets/{merged}/merge", {"into": str(survivor)})
+    assert rows_of(html(web.client.get("/?q=kepengurusan"))) == [survivor]
+
+
+def rows_of(page: str) -> list[int]:
+    return [int(x) for x in re.findall(r'<tr data-ticket-id="(\d+)"', page)]
