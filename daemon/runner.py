@@ -22,6 +22,7 @@ from kpudesk.mailbox.errors import MailServerError
 from kpudesk.tickets import reports
 from kpudesk.tickets.errors import ConfigError, TempFailure
 from kpudesk.tickets.followups import queue_followups
+from kpudesk.tickets.backoff import retry_delay
 from kpudesk.tickets.bookkeeping import daemon_since
 from kpudesk.tickets.models import db
 
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 15
 FLUSH_EVERY = timedelta(minutes=1)
-_BACKOFF = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30)]
 
 
 @dataclass
@@ -71,7 +71,7 @@ class _Cadence:
         self.last, self.failures, self.retry_at = now, 0, None
 
     def failed(self, now: datetime) -> timedelta:
-        wait = min(_BACKOFF[min(self.failures, len(_BACKOFF) - 1)], self.every)
+        wait = min(retry_delay(self.failures + 1), self.every)
         self.failures += 1
         self.last, self.retry_at = now, now + wait
         return wait

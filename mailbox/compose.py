@@ -34,6 +34,7 @@ from .message import Address
 
 __all__ = [
     "NO_SUBJECT",
+    "tag_pattern",
     "OutgoingMail",
     "check_addr_spec",
     "clean_header",
@@ -352,13 +353,16 @@ _REF_RE = re.compile(r"^(.*?)\s*#\s*\d+$")
 def _tag_pattern(tag_ref: str) -> re.Pattern[str]:
     m = _REF_RE.match(tag_ref)
     if m and m.group(1):
-        return _numbered_tag_pattern(m.group(1))
+        return tag_pattern(m.group(1))
     return re.compile(r"\[\s*" + re.escape(tag_ref) + r"\s*\]", re.IGNORECASE)
 
 
-@lru_cache(maxsize=16)  # one tag per deployment: built once, not per acknowledgement
-def _numbered_tag_pattern(tag: str) -> re.Pattern[str]:
-    return re.compile(r"\[\s*" + re.escape(tag) + r"\s*#\s*\d+\s*\]", re.IGNORECASE)
+@lru_cache(maxsize=16)  # one tag per deployment: built once, not per message
+def tag_pattern(tag: str) -> re.Pattern[str]:
+    """The subject tag `[TAG #N]` (spaces and case as people retype them); group 1 is N.
+    The one pattern for both sides: stripping it from subjects we write, finding it in
+    subjects we read (tickets.matching)."""
+    return re.compile(r"\[\s*" + re.escape(tag) + r"\s*#\s*(\d{1,9})\s*\]", re.IGNORECASE)
 
 
 def _strip_subject(tag_ref: str, subject: str) -> str:

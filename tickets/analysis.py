@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from kpudesk.mailbox.compose import NO_SUBJECT
 from kpudesk.mailbox.message import InboundMessage
 from kpudesk.mailbox.parse import parse
 
@@ -26,7 +27,6 @@ from .parties import PartyRegistry
 from .sender_auth import SenderPolicy, Verdict
 from .text import Body
 
-NO_SUBJECT = "(tanpa subjek)"  # a ticket's subject when the mail has none
 
 
 @dataclass(frozen=True)

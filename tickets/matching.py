@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from kpudesk.mailbox.compose import tag_pattern
 from kpudesk.mailbox.message import InboundMessage
 
 from . import msgid as ourid
@@ -61,20 +62,11 @@ class MatchContext:
     external_lookup: Callable[[InboundMessage], int | None] = lambda msg: None  # rule 4
 
     def tag_re(self) -> re.Pattern[str]:
-        return _tag_re(self.tag)
-
-
-_TAG_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def _tag_re(tag: str) -> re.Pattern[str]:
-    if tag not in _TAG_CACHE:
-        _TAG_CACHE[tag] = re.compile(r"\[\s*" + re.escape(tag) + r"\s*#\s*(\d{1,9})\s*\]", re.IGNORECASE)
-    return _TAG_CACHE[tag]
+        return tag_pattern(self.tag)
 
 
 def subject_tag(subject: str, tag: str) -> int | None:
-    m = _tag_re(tag).search(subject or "")
+    m = tag_pattern(tag).search(subject or "")
     return int(m.group(1)) if m else None
 
 

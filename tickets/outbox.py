@@ -35,13 +35,13 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
+from .backoff import retry_delay
 from .models import Event, Message, OutboxItem, Ticket, db
 from .schema import is_locked
 
 log = logging.getLogger(__name__)
 
 RETRY_FOR = timedelta(days=4)  # "at least 3 days", like an MTA's queue lifetime
-_BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60)]
 
 
 
@@ -256,7 +256,7 @@ def mark_temporary(item_id: int, now: datetime, error: str) -> bool:
         if now >= item.deliver_until:
             _fail(item, now, f"menyerah setelah {item.attempts} percobaan: {error}")
             return True
-        item.next_attempt_at = now + _BACKOFF[min(item.attempts - 1, len(_BACKOFF) - 1)]
+        item.next_attempt_at = now + retry_delay(item.attempts)
         item.save()
         return False
 
