@@ -54,6 +54,8 @@ def test_every_role_and_merge(web, role):
     stub = html(web.client.get(f"/tickets/{merged}"))
     assert "digabung ke" in stub and f'<a href="/tickets/{survivor}" id="merged-into-link">HD-MSJ #{survivor}</a>' in stub
     assert 'id="merge-form"' not in stub
+    assert f"digabung ke HD-MSJ #{survivor}</li>" in stub  # the timeline, in Bahasa
+    assert f"HD-MSJ #{merged} digabung ke sini</li>" in html(web.client.get(f"/tickets/{survivor}"))
 
 
 def test_merge_without_csrf_is_400_and_changes_nothing(web):
