@@ -44,7 +44,7 @@ class Login:
 
 _LABELS = {
     "anggota-helpdesk": "petugas helpdesk: menjawab, mencatat, mengeskalasi, menutup",
-    "koordinator-harian": "koordinator harian: juga membagi tugas, spam, karantina, aksi massal",
+    "koordinator-harian": "koordinator harian: juga memindahkan tugas, Spam, karantina, jawaban siap pakai",
     "anggota-kpu": "Anggota KPU: hanya tiket yang dieskalasi kepadanya",
     "ketua": "ketua: membaca semua tiket dan laporan, tidak mengubah",
 }
