@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 
-from flask import Blueprint, abort, current_app, g, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from kpudesk.tickets import desk_ops, queries
 from kpudesk.tickets.desk_queries import (
@@ -57,6 +57,12 @@ def _ticket(ticket_id: int, action: str) -> Ticket:
         abort(404)
     if not allowed_on_ticket(auth.current_officer(), action, t):
         abort(403)
+    into = (t.flags or {}).get("merged_into")
+    if into is not None and action != "view":
+        # its conversation lives on the survivor now: act there (nothing changed here)
+        flash(f"{_ref(t)} sudah digabung ke {ref(into, _settings().helpdesk.tag)}; lanjutkan di tiket itu. "
+              "Tidak ada yang diubah.", "error")
+        abort(redirect(url_for("desk.ticket", ticket_id=into), code=303))
     return t
 
 
@@ -127,7 +133,8 @@ def _ticket_page(t: Ticket, *, held: dict | None = None, status: int = 200):
     now = g.app.clock.now()
     presence = current_app.extensions["kpudesk_presence"]
     presence.opened(t.id, officer.email, officer.name, now)
-    may = {a: allowed_on_ticket(officer, a, t) for a in TICKET_ACTIONS}
+    merged = (t.flags or {}).get("merged_into") is not None  # a stub: read only, act on the survivor
+    may = {a: not merged and allowed_on_ticket(officer, a, t) for a in TICKET_ACTIONS}
     ctx = ticket_context(g.app, t, faq_id=request.args.get("faq"), canned_id=request.args.get("canned"))
     return render_template("ticket.html", t=t, may=may, officers=_settings().officers, held=held,
                            also_open=presence.others(t.id, officer.email, now), **ctx), status

@@ -133,6 +133,9 @@ def bulk():
         if not allowed_on_ticket(officer, permission, t):
             failed.append(f"{name} (peran Anda tidak mengizinkan)")
             continue
+        if merging.merged_into(t) is not None:
+            failed.append(f"{name} (sudah digabung ke {ref(merging.merged_into(t), _tag())})")
+            continue
         try:
             _one(action, t, officer, assignee)
         except Exception as exc:  # one ticket's failure is reported; the others go on

@@ -135,3 +135,12 @@ def test_bulk_goes_back_to_the_filtered_queue_and_never_off_site(web):
     assert r.headers["Location"] == "/?status=baru"
     r = web.post("/bulk", {"action": "close", "ticket_id": [str(ids[1])], "back": "//evil.example.com/"})
     assert r.headers["Location"] == "/"
+
+
+def test_a_merged_ticket_is_skipped_by_bulk_with_its_reason(web):
+    ids = tickets(web, 2)
+    Ticket.update(flags={"merged_into": ids[0]}).where(Ticket.id == ids[1]).execute()
+    web.login(TEAM)
+    r = web.post("/bulk", {"action": "assign", "ticket_id": [str(ids[1])], "officer": TEAM})
+    assert f"HD-MSJ #{ids[1]} (sudah digabung ke HD-MSJ #{ids[0]})" in flashed(web, r, "alert")
+    assert Ticket.get_by_id(ids[1]).assignee is None

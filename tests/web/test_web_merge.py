@@ -101,3 +101,17 @@ def test_after_a_merge_the_search_finds_the_merged_words_on_the_survivor(web):
 
 def rows_of(page: str) -> list[int]:
     return [int(x) for x in re.findall(r'<tr data-ticket-id="(\d+)"', page)]
+
+
+def test_a_merged_ticket_is_read_only_in_the_desk_and_points_to_the_survivor(web):
+    survivor, merged = ticket(web, "Soal pertama"), ticket(web, "Soal kedua")
+    web.login(WebDesk.email("koordinator-harian"))
+    web.post(f"/tickets/{merged}/merge", {"into": str(survivor)})
+    stub = html(web.client.get(f"/tickets/{merged}"))
+    assert f'action="/tickets/{merged}/reply"' not in stub and f'action="/tickets/{merged}/reopen"' not in stub
+    before = state()
+    for action, data in (("reply", {"body": "halo"}), ("note", {"body": "x"}), ("reopen", {})):
+        r = web.post(f"/tickets/{merged}/{action}", data)
+        assert r.headers["Location"] == f"/tickets/{survivor}"
+        assert f"HD-MSJ #{merged} sudah digabung ke HD-MSJ #{survivor}" in flashed(web, r, "alert")
+    assert state() == before
