@@ -174,13 +174,16 @@ def attachment(ticket_id: int, n: int):
 
 
 def _newer_incoming(t: Ticket) -> list[int]:
-    """Ids of the party's messages that arrived after the reply form was loaded (its hidden
-    `seen`: the highest message id then shown). No `seen` (an old form, a script): none."""
+    """Ids of the mail that arrived on the ticket after the reply form was loaded (its
+    hidden `seen`: the highest message id then shown): the party's, and an escalation
+    answer (stored `internal`, but fetched: it has a UID, our own escalation mail has none).
+    Notes and our own mail are no news to the officer. No `seen` (an old form, a script): none."""
     seen = request.form.get("seen", "").strip()
     if not seen.isdigit():
         return []
+    fetched = (Message.direction == "in") | ((Message.direction == "internal") & Message.uid.is_null(False))
     return [m.id for m in Message.select(Message.id).where(
-        (Message.ticket == t) & (Message.id > int(seen)) & (Message.direction == "in")).order_by(Message.id)]
+        (Message.ticket == t) & (Message.id > int(seen)) & fetched).order_by(Message.id)]
 
 
 @bp.post("/tickets/<int:ticket_id>/reply")

@@ -10,6 +10,7 @@ import pytest
 
 from kpudesk.tickets import outbox
 from kpudesk.tickets.models import Ticket
+from tests.auth_mail import TRUSTED, trusted
 from tests.corpus.hostile import party_mail
 from tests.web.test_web_desk import LIA, flashed, html, mail, state
 from tests.web_fixtures import OFFICERS, WebDesk, web_fixture  # noqa: F401 - the `web` fixture
@@ -75,11 +76,12 @@ def test_a_reply_after_new_mail_is_held_back_with_the_new_message_and_the_body_k
     assert answers() == 1 and Ticket.get_by_id(tid).status == "dijawab"
 
 
-def test_our_own_acknowledgement_or_a_note_is_no_reason_to_hold_back(web):
+def test_our_own_note_or_escalation_mail_is_no_reason_to_hold_back(web):
     tid = mail(web)
     web.login(TEAM)
     seen = seen_of(html(web.client.get(f"/tickets/{tid}")))
-    web.post(f"/tickets/{tid}/note", {"body": "saya cek dulu"})  # an out/note row after `seen`
+    web.post(f"/tickets/{tid}/note", {"body": "saya cek dulu"})  # a note row after `seen`
+    web.post(f"/tickets/{tid}/escalate", {"target": "anggota", "message": "Mohon arahan."})  # our internal mail
     r = web.post(f"/tickets/{tid}/reply", {"body": ANSWER, "seen": seen})
     assert r.status_code == 303 and answers() == 1
 
@@ -112,3 +114,16 @@ def test_a_held_back_reply_without_csrf_is_400(web):
     before = state()
     r = web.client.post(f"/tickets/{tid}/reply", data={"body": ANSWER, "seen": "1"})
     assert r.status_code == 400 and state() == before
+
+
+def test_the_members_escalation_answer_arriving_meanwhile_holds_the_reply_back_too(tmp_path):
+    web = WebDesk(tmp_path, extra={"mail": {"trusted_authserv_id": TRUSTED}})
+    tid = mail(web)
+    web.feeder.escalate(tid, to="anggota", officer="Rina Wulandari", note="Mohon arahan.")
+    (esc,) = web.feeder.outgoing(to=WebDesk.email("anggota-kpu"))
+    web.login(TEAM)
+    seen = seen_of(html(web.client.get(f"/tickets/{tid}")))
+    web.feeder.deliver(trusted(party_mail(WebDesk.email("anggota-kpu"), "RE: Eskalasi", "Boleh, asal satu akun saja.",
+                                          in_reply_to=web.feeder.msgid_of(esc))))
+    r = web.post(f"/tickets/{tid}/reply", {"body": ANSWER, "seen": seen})
+    assert r.status_code == 409 and "asal satu akun saja" in html(r) and answers() == 0
