@@ -81,7 +81,8 @@ def test_our_own_note_or_escalation_mail_is_no_reason_to_hold_back(web):
     web.login(TEAM)
     seen = seen_of(html(web.client.get(f"/tickets/{tid}")))
     web.post(f"/tickets/{tid}/note", {"body": "saya cek dulu"})  # a note row after `seen`
-    web.post(f"/tickets/{tid}/escalate", {"target": "anggota", "message": "Mohon arahan."})  # our internal mail
+    r = web.post(f"/tickets/{tid}/escalate", {"target": "anggota", "message": "Mohon arahan."})  # our internal mail
+    assert "dieskalasi" in flashed(web, r, "status")
     r = web.post(f"/tickets/{tid}/reply", {"body": ANSWER, "seen": seen})
     assert r.status_code == 303 and answers() == 1
 
