@@ -39,7 +39,7 @@ FLUSH_EVERY = timedelta(minutes=1)
 
 
 @dataclass
-class _Cadence:
+class Cadence:
     """When a recurring job last ran and, after failures, when it may try again.
 
     With a zone, runs are aligned to the local clock (every hour on the hour, as officers
@@ -86,8 +86,8 @@ class Runner:
 
     def __post_init__(self) -> None:
         s = self.app.settings
-        self.poll_cadence = _Cadence(timedelta(seconds=s.imap.poll_every), zone=s.zone)
-        self.flush_cadence = _Cadence(FLUSH_EVERY)
+        self.poll_cadence = Cadence(timedelta(seconds=s.imap.poll_every), zone=s.zone)
+        self.flush_cadence = Cadence(FLUSH_EVERY)
         self.zone = s.zone
         self._slot_retry: dict[tuple[str, str, str], datetime] = {}
         self._since_at: datetime | None = None

@@ -17,23 +17,23 @@ from functools import lru_cache
 
 # Line-ish and tab characters become a space in one-line values; other control characters
 # (C0, DEL, C1) and bidi overrides/isolates (filename and subject spoofing) are removed.
-_TO_SPACE_RE = re.compile("[\t\r\n\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
-_ONE_LINE_DROP_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+TO_SPACE_RE = re.compile("[\t\r\n\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
+ONE_LINE_DROP_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
 # In body text keep TAB and LF, drop the rest of C0 (NUL, ESC ...), DEL and C1.
 _TEXT_DROP_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
-def _one_line(value: str) -> str:
+def one_line(value: str) -> str:
     """CR, LF, TAB -> space, other control characters removed, whitespace collapsed."""
     if value.isascii() and value.isprintable():
         return " ".join(value.split())
-    value = _TO_SPACE_RE.sub(" ", value)
-    value = _ONE_LINE_DROP_RE.sub("", value)
+    value = TO_SPACE_RE.sub(" ", value)
+    value = ONE_LINE_DROP_RE.sub("", value)
     return " ".join(value.split())
 
 
-def _clean_text(value: str) -> str:
+def clean_text(value: str) -> str:
     """Body text: LF line endings, no NUL or other control characters except TAB/LF."""
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")  # str methods: ~10x a regex
@@ -92,7 +92,7 @@ def _codec(charset: str | None) -> str | None:
     return info.name
 
 
-def _fallback_decode(data: bytes) -> str:
+def fallback_decode(data: bytes) -> str:
     """Decode bytes of unknown or wrong charset: UTF-8, else windows-1252, else Latin-1."""
     try:
         return data.decode("utf-8")
@@ -107,7 +107,7 @@ def _fallback_decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     """Decode with the declared charset; on failure fall back. Returns (text, problem)."""
     codec = _codec(charset)
     if codec is not None:
@@ -132,10 +132,10 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
             return data.decode("utf-8"), None  # 8-bit text without a charset: UTF-8 is normal now
         except UnicodeDecodeError:
             problem = "8-bit text without a charset"
-    return _fallback_decode(data), problem
+    return fallback_decode(data), problem
 
 
-def _unescape_surrogates(value: str) -> tuple[str, bool]:
+def unescape_surrogates(value: str) -> tuple[str, bool]:
     """compat32 keeps raw 8-bit header bytes as surrogate escapes; decode them as text.
 
     Returns (text, ok) where ok is False when the bytes were not UTF-8.
@@ -146,7 +146,7 @@ def _unescape_surrogates(value: str) -> tuple[str, bool]:
     try:
         return data.decode("utf-8"), True
     except UnicodeDecodeError:
-        return _fallback_decode(data), False
+        return fallback_decode(data), False
 
 
 # --------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def _b_decode(text: str) -> bytes:
         return b""
 
 
-def _lenient_b64(data: bytes) -> bytes:
+def lenient_b64(data: bytes) -> bytes:
     data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
     data = data[: len(data) - len(data) % 4]
     try:
@@ -199,7 +199,7 @@ def decode_words(value: str) -> str:
     def flush() -> None:
         nonlocal pending, pending_cs
         if pending:
-            text, _ = _decode_bytes(b"".join(pending), pending_cs)
+            text, _ = decode_bytes(b"".join(pending), pending_cs)
             out.append(text)
         pending, pending_cs = [], None
 

@@ -9,13 +9,13 @@ import re
 from email.parser import HeaderParser
 from email.policy import compat32
 
-from .headers import _header_text
+from .headers import header_text
 from .message import (
     Address,
     DeliveryReport,
     normalize_msgid,
 )
-from .mime_walk import _Walker
+from .mime_walk import Walker
 
 MAX_REPORT_RECIPIENTS = 200
 
@@ -27,7 +27,7 @@ MAX_REPORT_RECIPIENTS = 200
 _STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _SMTP_REPLY_RE = re.compile(r"\b[45]\d\d[ -]")
 _QUOTED_MSGID_RE = re.compile(r"(?im)^[ \t>]*Message-ID[ \t]*:[ \t]*(<[^<>\s]+>)")
-_DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mailerdaemon", "mail-daemon"}
+DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mailerdaemon", "mail-daemon"}
 _ORIGINAL_MARKER_RE = re.compile(
     r"(?im)^(?:[ \t]*-{2,}.*(?:original message|copy of the message|undelivered message|"
     r"below this line|returned message|message headers)|"
@@ -45,7 +45,7 @@ def _recipient_value(value: str) -> str:
     return value.strip().strip("<>").strip()
 
 
-def _dsn_report(walker: _Walker, text: str, defects: list[str]) -> DeliveryReport:
+def dsn_report(walker: Walker, text: str, defects: list[str]) -> DeliveryReport:
     recipients: list[str] = []
     seen: set[str] = set()
     status = ""
@@ -56,28 +56,28 @@ def _dsn_report(walker: _Walker, text: str, defects: list[str]) -> DeliveryRepor
         orig = block.get("original-recipient")
         for value in (final, orig):
             if value is not None:
-                addr = _recipient_value(_header_text(value))
+                addr = _recipient_value(header_text(value))
                 if addr and addr.lower() not in seen:
                     seen.add(addr.lower())
                     recipients.append(addr)
         st = block.get("status")
         if st is not None:
-            m = _STATUS_RE.search(_header_text(st))
+            m = _STATUS_RE.search(header_text(st))
             if m and (not status or (status[0] == "2" and m.group(1)[0] != "2")):
                 status = m.group(1)
         dc = block.get("diagnostic-code")
         if dc is not None and not diagnostic:
-            diag = _header_text(dc)
+            diag = header_text(dc)
             kind, sep, rest = diag.partition(";")
             # "smtp; 550 ...", "X-Postfix; ..." -> the text after the diagnostic type
             diagnostic = rest.strip() if sep and (kind.strip().lower() == "smtp" or kind.lower().startswith("x-")) else diag
         xo = block.get("x-original-message-id")
         if xo is not None and original is None:
-            original = normalize_msgid(_header_text(xo, decode=False))
+            original = normalize_msgid(header_text(xo, decode=False))
     original = _original_msgid(walker, text) or original
     if not recipients or not status:
         # malformed or missing delivery-status part: read the human part like a plain bounce
-        guess = _bounce_report(walker, text, None)
+        guess = bounce_report(walker, text, None)
         if guess is not None:
             recipients = recipients or list(guess.recipients)
             status = status or guess.status
@@ -88,7 +88,7 @@ def _dsn_report(walker: _Walker, text: str, defects: list[str]) -> DeliveryRepor
     return DeliveryReport(tuple(recipients[:MAX_REPORT_RECIPIENTS]), status, diagnostic[:1000], original)
 
 
-def _original_msgid(walker: _Walker, text: str) -> str | None:
+def _original_msgid(walker: Walker, text: str) -> str | None:
     for headers in walker.rfc822_headers:
         try:
             h = HeaderParser(policy=compat32).parsestr(headers)
@@ -96,7 +96,7 @@ def _original_msgid(walker: _Walker, text: str) -> str | None:
         except Exception:  # noqa: BLE001
             v = None
         if v is not None:
-            found = normalize_msgid(_header_text(v, decode=False))
+            found = normalize_msgid(header_text(v, decode=False))
             if found:
                 return found
         m = _QUOTED_MSGID_RE.search(headers)
@@ -105,7 +105,7 @@ def _original_msgid(walker: _Walker, text: str) -> str | None:
     for fwd in walker.forwarded:
         v = fwd.get("message-id")
         if v is not None:
-            found = normalize_msgid(_header_text(v, decode=False))
+            found = normalize_msgid(header_text(v, decode=False))
             if found:
                 return found
     m = _QUOTED_MSGID_RE.search(text)
@@ -120,7 +120,7 @@ def _first_lines(text: str, n: int = 4) -> str:
     return " ".join(lines[:n])[:500]
 
 
-def _bounce_report(walker: _Walker, text: str, from_addr: Address | None) -> DeliveryReport | None:
+def bounce_report(walker: Walker, text: str, from_addr: Address | None) -> DeliveryReport | None:
     """Best effort for bounces that are not RFC 3464 DSNs (qmail, old Exim, webmail)."""
     original = _original_msgid(walker, text)
     cut = _ORIGINAL_MARKER_RE.search(text)
@@ -131,7 +131,7 @@ def _bounce_report(walker: _Walker, text: str, from_addr: Address | None) -> Del
     for m in itertools.chain(_PHRASE_ADDR_RE.finditer(human), _LINE_ADDR_RE.finditer(human)):
         addr = m.group(1).rstrip(".")
         key = addr.lower()
-        if key in seen or key.split("@", 1)[0] in _DAEMON_LOCALS:
+        if key in seen or key.split("@", 1)[0] in DAEMON_LOCALS:
             continue
         seen.add(key)
         recipients.append(addr)

@@ -8,7 +8,7 @@ import hashlib
 FINGERPRINT_VERSION = b"kpudesk-fp-v1"
 
 
-def _fingerprint(raw: bytes, body_start: int, from_value: str, date_value: str, msgid_value: str) -> str:
+def message_fingerprint(raw: bytes, body_start: int, from_value: str, date_value: str, msgid_value: str) -> str:
     """Content identity, stable across folders and trace headers.
 
     sha256 over: a version tag, the decoded From, Date and Message-ID header values (first
@@ -43,7 +43,7 @@ _FP_CHUNK = 1024 * 1024
 
 
 def _fingerprint_body_chunked(h, raw: bytes, start: int, chunk: int = _FP_CHUNK) -> None:
-    """The body part of `_fingerprint`, the same bytes hashed, a chunk at a time: the
+    """The body part of `message_fingerprint`, the same bytes hashed, a chunk at a time: the
     one-piece version holds the body three times over plus a bytes object per line (~4x a
     25 MB mail). Chunks end just after a "\n", so no CRLF pair and no line is split; the
     trailing run of blanks and newlines is held back until non-blank content follows it,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
-from .charset import _ONE_LINE_DROP_RE, _TO_SPACE_RE, _one_line, _unescape_surrogates, decode_words
+from .charset import ONE_LINE_DROP_RE, TO_SPACE_RE, one_line, unescape_surrogates, decode_words
 from .message import Address
 
 _MIN_YEAR, _MAX_YEAR = 1970, 2200
@@ -23,22 +23,22 @@ _MIN_YEAR, _MAX_YEAR = 1970, 2200
 # --------------------------------------------------------------------------------------
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
-_RAW_HEADERS = {"message-id", "in-reply-to", "references", "content-id", "resent-message-id"}
+RAW_HEADERS = {"message-id", "in-reply-to", "references", "content-id", "resent-message-id"}
 
 
-def _header_text(raw_value: object, name: str = "", defects: list[str] | None = None,
+def header_text(raw_value: object, name: str = "", defects: list[str] | None = None,
                  decode: bool = True) -> str:
     """Raw compat32 header value -> decoded one-line text."""
     if not isinstance(raw_value, str):
         raw_value = str(raw_value)
-    value, ok = _unescape_surrogates(raw_value)
+    value, ok = unescape_surrogates(raw_value)
     if not ok and defects is not None:
         defects.append(f"non-UTF-8 8-bit bytes in {name or 'a'} header, decoded as windows-1252")
     if "\n" in value or "\r" in value:
         value = _FOLD_RE.sub("", value)
     if decode and "=?" in value:
         value = decode_words(value)
-    return _one_line(value)
+    return one_line(value)
 
 
 # --------------------------------------------------------------------------------------
@@ -63,13 +63,13 @@ _ADDR_SPEC_RE = re.compile(
 _HAS_SPACE_RE = re.compile(r"\s")
 
 
-def _addresses(raw_value: object, name: str, defects: list[str]) -> tuple[Address, ...]:
+def parse_addresses(raw_value: object, name: str, defects: list[str]) -> tuple[Address, ...]:
     if raw_value is None:
         return ()
-    text, _ = _unescape_surrogates(raw_value if isinstance(raw_value, str) else str(raw_value))
+    text, _ = unescape_surrogates(raw_value if isinstance(raw_value, str) else str(raw_value))
     if "\n" in text or "\r" in text:
         text = _FOLD_RE.sub("", text)
-    text = _TO_SPACE_RE.sub(" ", text)
+    text = TO_SPACE_RE.sub(" ", text)
     if not text.strip():
         return ()
     pairs: list[tuple[str, str]] = []
@@ -97,7 +97,7 @@ def _addresses(raw_value: object, name: str, defects: list[str]) -> tuple[Addres
     out: list[Address] = []
     seen: set[tuple[str, str]] = set()
     for disp, addr in pairs:
-        addr = _ONE_LINE_DROP_RE.sub("", addr or "").strip().strip("<>").strip()
+        addr = ONE_LINE_DROP_RE.sub("", addr or "").strip().strip("<>").strip()
         if not addr:
             continue
         if "@" not in addr or _HAS_SPACE_RE.search(addr):
@@ -110,7 +110,7 @@ def _addresses(raw_value: object, name: str, defects: list[str]) -> tuple[Addres
         disp = disp or ""
         if "=?" in disp:
             disp = decode_words(disp)  # quoted encoded words: not RFC 2047, but everyone sends them
-        disp = _one_line(disp)
+        disp = one_line(disp)
         if disp.lower() == addr.lower():
             disp = ""
         if (disp, addr.lower()) in seen:
@@ -133,7 +133,7 @@ _LOCAL_TZ_RE = re.compile(r"\b(WIB|WITA|WIT)\s*$", re.I)
 _LOCAL_TZ = {"wib": "+0700", "wita": "+0800", "wit": "+0900"}
 
 
-def _parse_date(value: str, defects: list[str]) -> datetime | None:
+def parse_date(value: str, defects: list[str]) -> datetime | None:
     value = value.strip()
     if not value:
         defects.append("empty Date header")

@@ -17,7 +17,7 @@ from email.policy import compat32
 from mailparser.utils import decode_base64_payload
 
 from . import bounds
-from .charset import _decode_bytes, _fallback_decode, _lenient_b64, _one_line, _unescape_surrogates, decode_words
+from .charset import decode_bytes, fallback_decode, lenient_b64, one_line, unescape_surrogates, decode_words
 from .message import Attachment
 
 MAX_DEPTH = 40  # MIME nesting we follow; deeper parts are reported, not walked
@@ -58,7 +58,7 @@ def sanitize_filename(name: str | None, index: int, content_type: str = "") -> s
     if "=?" in name:
         name = decode_words(name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _one_line(name)
+    name = one_line(name)
     name = name.lstrip(". ").rstrip(" ")
     if name.strip(".") == "":
         name = ""
@@ -79,10 +79,10 @@ def sanitize_filename(name: str | None, index: int, content_type: str = "") -> s
 # structure walk
 # --------------------------------------------------------------------------------------
 
-_HEADER_LINE_RE = re.compile(rb"[!-9;-~]+[ \t]*:")
+HEADER_LINE_RE = re.compile(rb"[!-9;-~]+[ \t]*:")
 
 
-_KNOWN_HEADER_RE = re.compile(
+KNOWN_HEADER_RE = re.compile(
     rb"(?im)^(?:from|to|cc|subject|date|message-id|received|return-path|mime-version|"
     rb"content-type|reply-to|in-reply-to|references|delivered-to)[ \t]*:")
 
@@ -90,7 +90,7 @@ _KNOWN_HEADER_RE = re.compile(
 _BINARY_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32), 127])
 
 
-def _looks_binary(data: bytes) -> bool:
+def looks_binary(data: bytes) -> bool:
     """More than 5% NUL/control bytes in the first 8 KiB: an image, archive or noise, not text."""
     sample = data[:8192]
     if not sample:
@@ -99,7 +99,7 @@ def _looks_binary(data: bytes) -> bool:
     return controls * 20 > len(sample)
 
 
-class _Walker:
+class Walker:
     """Collects body segments, attachments and DSN pieces from a compat32 message tree."""
 
     def __init__(self, defects: list[str], linesep: str = "\n", bounded: bounds.Bounded | None = None,
@@ -151,7 +151,7 @@ class _Walker:
                 try:
                     return decode_base64_payload(payload)  # mail-parser: decodes like a mail client
                 except Exception:  # noqa: BLE001
-                    return _lenient_b64(compact)
+                    return lenient_b64(compact)
         if cte == "quoted-printable":
             return quopri.decodestring(raw)
         if cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
@@ -200,7 +200,7 @@ class _Walker:
             return None
         if not isinstance(name, str):
             name = str(name)
-        return _unescape_surrogates(name)[0]
+        return unescape_surrogates(name)[0]
 
     @staticmethod
     def disposition(part: Message) -> str:
@@ -219,7 +219,7 @@ class _Walker:
             m = _META_CHARSET_RE.search(data[:4096])
             if m:
                 charset = m.group(1).decode("ascii", "replace").lower()
-        text, problem = _decode_bytes(data, charset)
+        text, problem = decode_bytes(data, charset)
         if problem:
             self.defects.append(f"{ctype} part: {problem}; decoded with fallback")
         return text
@@ -313,7 +313,7 @@ class _Walker:
         return plain[0] if plain else (html_[0] if html_ else [])
 
 
-def _raw_text(msg: Message, nl: str, depth: int = 0, walker: _Walker | None = None) -> str:
+def _raw_text(msg: Message, nl: str, depth: int = 0, walker: Walker | None = None) -> str:
     """A parsed compat32 message back as text, as close to the original as we can get.
 
     Not `BytesGenerator`: that re-validates headers and raises on values the parser
@@ -352,7 +352,7 @@ def _raw_text(msg: Message, nl: str, depth: int = 0, walker: _Walker | None = No
 
 def _status_blocks(data: bytes) -> list[Message]:
     """Parse a delivery-status body (header blocks separated by blank lines)."""
-    text = _fallback_decode(data)
+    text = fallback_decode(data)
     blocks = re.split(r"\r?\n[ \t]*\r?\n", text)
     out = []
     for block in blocks:

@@ -49,10 +49,10 @@ from email.policy import compat32
 import mailparser
 
 from . import bounds
-from .charset import _clean_text, _fallback_decode, _one_line, _unescape_surrogates
-from .dsn import _DAEMON_LOCALS, _bounce_report, _dsn_report
-from .fingerprint import _fingerprint
-from .headers import _RAW_HEADERS, _addresses, _header_text, _parse_date
+from .charset import clean_text, fallback_decode, one_line, unescape_surrogates
+from .dsn import DAEMON_LOCALS, bounce_report, dsn_report
+from .fingerprint import message_fingerprint
+from .headers import RAW_HEADERS, parse_addresses, header_text, parse_date
 from .html_text import html_to_text
 from .message import (
     Address,
@@ -61,7 +61,7 @@ from .message import (
     msgid_list,
     normalize_msgid,
 )
-from .mime_walk import _HEADER_LINE_RE, _KNOWN_HEADER_RE, _looks_binary, _Walker
+from .mime_walk import HEADER_LINE_RE, KNOWN_HEADER_RE, looks_binary, Walker
 
 __all__ = ["ParseError", "parse"]
 
@@ -102,12 +102,12 @@ def parse(raw: bytes, internaldate: datetime | None = None) -> InboundMessage:
     data = raw
     if data[:1] in (b"\r", b"\n", b" ", b"\t"):
         stripped = data.lstrip(b"\r\n \t")
-        if _HEADER_LINE_RE.match(stripped):
+        if HEADER_LINE_RE.match(stripped):
             defects.append("leading blank lines before the header block were ignored")
             data = stripped
-    has_headers = bool(_HEADER_LINE_RE.match(data)) or data.startswith(b"From ")
+    has_headers = bool(HEADER_LINE_RE.match(data)) or data.startswith(b"From ")
     if not has_headers:
-        if _looks_binary(raw) and not _KNOWN_HEADER_RE.search(raw[:8192]):
+        if looks_binary(raw) and not KNOWN_HEADER_RE.search(raw[:8192]):
             raise ParseError("not a mail message: no header block and binary content")
         defects.append("no header block; the whole input was read as the body")
     try:
@@ -140,9 +140,9 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
     headers: list[tuple[str, str]] = []
     all_raw: dict[str, list[object]] = {}
     for name, value in top.raw_items():
-        lname = _one_line(_unescape_surrogates(str(name))[0]).lower()
+        lname = one_line(unescape_surrogates(str(name))[0]).lower()
         all_raw.setdefault(lname, []).append(value)
-        headers.append((lname, _header_text(value, lname, defects, decode=lname not in _RAW_HEADERS)))
+        headers.append((lname, header_text(value, lname, defects, decode=lname not in RAW_HEADERS)))
     hfirst: dict[str, str] = {}
     for k, v in headers:
         hfirst.setdefault(k, v)
@@ -162,10 +162,10 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
     def addresses(name: str, label: str, every: bool = True) -> tuple[Address, ...]:
         values = all_raw.get(name, [])[: None if every else 1]
         if len(values) == 1:
-            return _addresses(values[0], label, defects)
+            return parse_addresses(values[0], label, defects)
         found: dict[Address, None] = {}
         for value in values:
-            found.update(dict.fromkeys(_addresses(value, label, defects)))
+            found.update(dict.fromkeys(parse_addresses(value, label, defects)))
         return tuple(found)
 
     from_list = addresses("from", "From", every=False)
@@ -176,7 +176,7 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
     date: datetime | None = None
     date_source = "none"
     if "date" in hfirst:
-        date = _parse_date(hfirst["date"], defects)
+        date = parse_date(hfirst["date"], defects)
         if date is not None:
             date_source = "header"
     if date is None and internaldate is not None:
@@ -192,7 +192,7 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
     # body ------------------------------------------------------------------------------
     first_eol = data.find(b"\n")
     crlf = first_eol > 0 and data[first_eol - 1] == 0x0D
-    walker = _Walker(defects, "\r\n" if crlf else "\n", bounded, data)
+    walker = Walker(defects, "\r\n" if crlf else "\n", bounded, data)
     try:
         segments = walker.walk(top)
     except RecursionError:
@@ -208,7 +208,7 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
             seg = seg.strip("\r\n")
         if seg.strip():
             texts.append(seg)
-    text = _clean_text("\n\n".join(texts))
+    text = clean_text("\n\n".join(texts))
     text_from_html = from_html  # some or all of the text is converted HTML
 
     # delivery reports -------------------------------------------------------------------
@@ -220,12 +220,12 @@ def _parse(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime | 
         except Exception:  # noqa: BLE001
             pass
     if walker.delivery_status or (content_type == "multipart/report" and report_type == "delivery-status"):
-        report = _dsn_report(walker, text, defects)
-    elif from_addr is not None and from_addr.key.split("@", 1)[0] in _DAEMON_LOCALS:
-        report = _bounce_report(walker, text, from_addr)
+        report = dsn_report(walker, text, defects)
+    elif from_addr is not None and from_addr.key.split("@", 1)[0] in DAEMON_LOCALS:
+        report = bounce_report(walker, text, from_addr)
 
     body_start = data_body + (len(raw) - len(data))
-    fingerprint = _fingerprint(raw, body_start, hfirst.get("from", ""), hfirst.get("date", ""),
+    fingerprint = message_fingerprint(raw, body_start, hfirst.get("from", ""), hfirst.get("date", ""),
                                message_id or "")
 
     return InboundMessage(
@@ -290,7 +290,7 @@ def _salvage(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime 
         top = (BytesParser(policy=compat32).parsebytes(data, headersonly=True) if has_headers
                else Message())
         for name, value in top.raw_items():
-            headers.append((_one_line(str(name)).lower(), _header_text(value)))
+            headers.append((one_line(str(name)).lower(), header_text(value)))
     except Exception:  # noqa: BLE001
         pass
     hfirst: dict[str, str] = {}
@@ -304,10 +304,10 @@ def _salvage(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime 
         pass
     body_start = _find_body_start(data, has_headers) + (len(raw) - len(data))
     if not text:
-        text = _fallback_decode(raw[body_start:])
+        text = fallback_decode(raw[body_start:])
     from_addr = None
     try:
-        found = _addresses(hfirst.get("from"), "From", defects)
+        found = parse_addresses(hfirst.get("from"), "From", defects)
         from_addr = found[0] if found else None
     except Exception:  # noqa: BLE001
         pass
@@ -316,7 +316,7 @@ def _salvage(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime 
     date_source = "none"
     if "date" in hfirst:
         try:
-            date = _parse_date(hfirst["date"], defects)
+            date = parse_date(hfirst["date"], defects)
             date_source = "header" if date else "none"
         except Exception:  # noqa: BLE001
             date = None
@@ -326,7 +326,7 @@ def _salvage(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime 
     return InboundMessage(
         raw_sha256=hashlib.sha256(raw).hexdigest(),
         size=len(raw),
-        fingerprint=_fingerprint(raw, body_start, hfirst.get("from", ""), hfirst.get("date", ""),
+        fingerprint=message_fingerprint(raw, body_start, hfirst.get("from", ""), hfirst.get("date", ""),
                                  message_id or ""),
         message_id=message_id,
         msgid=normalize_msgid(message_id),
@@ -339,7 +339,7 @@ def _salvage(raw: bytes, data: bytes, has_headers: bool, internaldate: datetime 
         subject=hfirst.get("subject", ""),
         date=date,
         date_source=date_source,
-        text=_clean_text(text),
+        text=clean_text(text),
         text_from_html=False,
         attachments=(),
         headers=tuple(headers),

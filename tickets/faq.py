@@ -50,7 +50,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .faq_text import _stop_words, question_text, tokenize
+from .faq_text import stop_word_set, question_text, tokenize
 from .text import Body
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class _Bm25fIndex:
         """Raw BM25F score per entry index, and the best score any entry could reach."""
         acc: dict[int, float] = {}
         best = 0.0
-        stop = _stop_words()
+        stop = stop_word_set()
         weighted = self._weighted
         for term in set(terms):
             found = weighted.get(term)

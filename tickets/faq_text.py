@@ -31,7 +31,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-from .quoting import _CLOSING_RE, own_lines
+from .quoting import CLOSING_RE, own_lines
 from .text import Body
 
 __all__ = ["question_text", "tokenize"]
@@ -58,7 +58,7 @@ _EXTRA_STOP = frozenset(_LEXICON["stop_words"]["extra"])
 
 
 @functools.cache
-def _stop_words() -> frozenset[str]:
+def stop_word_set() -> frozenset[str]:
     from Sastrawi.StopWordRemover.StopWordRemoverFactory import StopWordRemoverFactory  # noqa: PLC0415 - lazy: Sastrawi loads only at the first search
 
     sastrawi = StopWordRemoverFactory().get_stop_words()
@@ -150,7 +150,7 @@ def _token_terms(tok: str) -> tuple[str, ...]:
     """The terms of one token outside any phrase (none for a stop word)."""
     if tok in _SYNONYMS:  # an explicit synonym wins over the stop list ("terakhir")
         return _PHRASES[(tok,)]
-    if tok in _stop_words() or (len(tok) == 1 and not tok.isdigit()):
+    if tok in stop_word_set() or (len(tok) == 1 and not tok.isdigit()):
         return ()
     return _word_terms(tok)
 
@@ -208,7 +208,7 @@ def question_text(text: str | Body, limit: int | None = None) -> str:
     kept = []
     size = 0  # characters kept from the first non-blank one on
     for line in lines:
-        if _CLOSING_RE.match(line) or line.strip() in ("--", "-- "):
+        if CLOSING_RE.match(line) or line.strip() in ("--", "-- "):
             break  # everything after a closing is signature
         if _GREETING_RE.match(line) or _CONTACT_LINE_RE.match(line):
             continue

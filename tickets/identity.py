@@ -18,7 +18,7 @@ from .names import name_with_source
 from .parties import PartyRegistry
 from .party_records import Party
 from .phones import extract_phones
-from .quoting import _signature_block
+from .quoting import signature_block
 from .text import Body
 
 __all__ = ["IdentityGuess", "identify"]
@@ -37,7 +37,7 @@ class IdentityGuess:
 
 
 def _phone_with_source(body: Body) -> tuple[str | None, str | None]:
-    sig = _signature_block(body.lines)
+    sig = signature_block(body.lines)
     if sig:
         phones = extract_phones(sig)
         if phones:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from .parties import PartyRegistry, default_registry
-from .party_mentions import _is_word_char
-from .quoting import _CLOSING_RE, _closings_from_end
+from .party_mentions import is_word_char
+from .quoting import CLOSING_RE, closings_from_end
 from .text import Body
 
 __all__ = ["extract_name", "name_with_source"]
@@ -137,7 +137,7 @@ def _intro_matches(body: Body):
     i = lowered.find("saya")
     while i >= 0:
         j = i + 4
-        if not ((i and _is_word_char(lowered[i - 1])) or (j < size and _is_word_char(lowered[j]))):
+        if not ((i and is_word_char(lowered[i - 1])) or (j < size and is_word_char(lowered[j]))):
             k = i
             while k and lowered[k - 1] in " \t":
                 k -= 1
@@ -173,7 +173,7 @@ def _name_from_intro(body: Body, registry: PartyRegistry | None) -> str | None:
 
 def _name_from_signature(body: Body, registry: PartyRegistry | None) -> str | None:
     lines = body.lines
-    for mark in _closings_from_end(lines):
+    for mark in closings_from_end(lines):
         seen = 0
         for line in lines[mark + 1:]:
             if not line.strip():
@@ -181,7 +181,7 @@ def _name_from_signature(body: Body, registry: PartyRegistry | None) -> str | No
             seen += 1
             if seen > _SIGNATURE_LINES:
                 break
-            if _CLOSING_RE.match(line):
+            if CLOSING_RE.match(line):
                 break
             name = _clean_name(line, need_capitals=True, registry=registry)
             if name:

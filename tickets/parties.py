@@ -13,12 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from .party_mentions import (
-    _LIST_GAP_RE, _MASK_RE, _WORD_RE, _ascii_words, _letters, _mask_addresses, _near_anchor,
-    _role, _signature_offset, _Term, _term_patterns,
+    LIST_GAP_RE, MASK_RE, WORD_RE, ascii_words, letter_count, mask_addresses, near_anchor,
+    mention_role, signature_offset, Term, term_patterns,
 )
 from .party_records import (
-    _ADDRESS_RE, Contact, Mention, Party, RegistryError, _check_keys, _merge_extra, _norm_address,
-    _read_toml, _seed_entry, _table_list,
+    ADDRESS_RE, Contact, Mention, Party, RegistryError, check_keys, merge_extra, norm_address,
+    read_toml, seed_entry, table_list,
 )
 from .phones import normalize_phone
 
@@ -40,15 +40,15 @@ class PartyRegistry:
         # contains, so a word test skips most of the ~100 regex scans per text and the
         # pattern is only tried near it; a term without one ("PDI-P") has a hint, a
         # piece every match contains, tested as a substring.
-        self._terms: list[_Term] = []
+        self._terms: list[Term] = []
         for p in sorted(parties, key=lambda p: p.number):
             self._add_party(p)
         for c in contacts:
             self._add_contact(c)
         # The terms by anchor key (and those without one), each with its registry
         # position: `mentions` visits only the keys that are words of the text.
-        self._by_key: dict[bytes, list[tuple[int, _Term]]] = {}
-        self._unanchored: list[tuple[int, _Term]] = []
+        self._by_key: dict[bytes, list[tuple[int, Term]]] = {}
+        self._unanchored: list[tuple[int, Term]] = []
         for i, term in enumerate(self._terms):
             if term.anchor:
                 self._by_key.setdefault(term.key, []).append((i, term))
@@ -81,7 +81,7 @@ class PartyRegistry:
                 continue
             seen.add(term.lower())
             prefixable = not term.lower().startswith("partai ") and term != p.name
-            tiny = _letters(term) <= 2
+            tiny = letter_count(term) <= 2
             # The anchor is the term's most telling whole word ("Partai" is in every other
             # mail): a text whose words do not include it cannot match. An upper-case-only
             # pattern ("PKB") gets a case-sensitive anchor. A term with no plain word
@@ -90,13 +90,13 @@ class PartyRegistry:
             telling = [w for w in words if w.casefold() != "partai"] or words
             word = max(telling, key=len) if telling else ""
             hint = max(re.split(r"[-'’`\s]+", term.lower()), key=len)
-            for k, pat in enumerate(_term_patterns(term, prefixable=prefixable)):
-                exact = k == 0 and _letters(term) < 4
+            for k, pat in enumerate(term_patterns(term, prefixable=prefixable)):
+                exact = k == 0 and letter_count(term) < 4
                 anchor = word if exact else word.casefold()
                 # Words a match can hold before its anchor: the name's own, plus "DPC
                 # Partai" for the relaxed pattern (k == 1).
-                lead = len(_WORD_RE.findall(term[:term.index(word)])) + 2 * k if word else 0
-                self._terms.append(_Term(pat, p, tiny and k == 0, anchor, anchor.lower().encode(), lead, hint))
+                lead = len(WORD_RE.findall(term[:term.index(word)])) + 2 * k if word else 0
+                self._terms.append(Term(pat, p, tiny and k == 0, anchor, anchor.lower().encode(), lead, hint))
 
     def _add_contact(self, c: Contact) -> None:
         if c.email in self._contacts:
@@ -119,26 +119,26 @@ class PartyRegistry:
         `{email, name, phone, party}` for known liaison officers. Raises RegistryError.
         """
         seed_path = Path(seed_path)
-        seed = _read_toml(seed_path)
-        _check_keys(seed, {"party", "contact"}, f"{seed_path}")
-        entries = _table_list(seed, "party", seed_path)
+        seed = read_toml(seed_path)
+        check_keys(seed, {"party", "contact"}, f"{seed_path}")
+        entries = table_list(seed, "party", seed_path)
         if not entries:
             raise RegistryError(f"{seed_path}: no [[party]] entries")
         parties: dict[int, dict] = {}
         for i, entry in enumerate(entries, 1):
-            rec = _seed_entry(entry, i, seed_path)
+            rec = seed_entry(entry, i, seed_path)
             if rec["number"] in parties:
                 raise RegistryError(f"{seed_path}: [[party]] #{i}: number {rec['number']} is used twice")
             parties[rec["number"]] = rec
-        contact_entries = list(_table_list(seed, "contact", seed_path))
+        contact_entries = list(table_list(seed, "contact", seed_path))
         sources = [(seed_path, e, i) for i, e in enumerate(contact_entries, 1)]
         if extra_path is not None:
             extra_path = Path(extra_path)
-            extra = _read_toml(extra_path)
-            _check_keys(extra, {"party", "contact"}, f"{extra_path}")
-            for i, entry in enumerate(_table_list(extra, "party", extra_path), 1):
-                _merge_extra(parties, entry, i, extra_path)
-            sources += [(extra_path, e, i) for i, e in enumerate(_table_list(extra, "contact", extra_path), 1)]
+            extra = read_toml(extra_path)
+            check_keys(extra, {"party", "contact"}, f"{extra_path}")
+            for i, entry in enumerate(table_list(extra, "party", extra_path), 1):
+                merge_extra(parties, entry, i, extra_path)
+            sources += [(extra_path, e, i) for i, e in enumerate(table_list(extra, "contact", extra_path), 1)]
         try:
             built = [
                 Party(number=r["number"], name=r["name"], short=r["short"], aliases=tuple(r["aliases"]),
@@ -175,7 +175,7 @@ class PartyRegistry:
     def contact(self, email: str | None) -> Contact | None:
         if not email:
             return None
-        return self._contacts.get(_norm_address(email))
+        return self._contacts.get(norm_address(email))
 
     @property
     def contacts(self) -> tuple[Contact, ...]:
@@ -185,7 +185,7 @@ class PartyRegistry:
         """The party a sender address belongs to: a listed address or contact, else a listed domain."""
         if not email:
             return None
-        key = _norm_address(email)
+        key = norm_address(email)
         found = self._addresses.get(key)
         if found is not None:
             return found
@@ -207,17 +207,17 @@ class PartyRegistry:
             lowered = text.lower()
         if len(lowered) != len(text):  # a few letters ("İ") lower into two: offsets differ
             return self._mentions_slow(text)
-        masked = _mask_addresses(text, lowered)
+        masked = mask_addresses(text, lowered)
         if masked is not text:
             lowered = masked.lower()
         # Only the terms whose anchor is a word of the text (a handful of ~70), in
         # registry order: ties in `_resolve` keep the first.
-        todo = [it for key in _ascii_words(lowered, self._keys) for it in self._by_key[key]]
+        todo = [it for key in ascii_words(lowered, self._keys) for it in self._by_key[key]]
         todo += [it for it in self._unanchored if it[1].hint in lowered]
         todo.sort(key=lambda it: it[0])
         raw: list[tuple[int, int, Party, bool]] = []
         for _, term in todo:
-            found = _near_anchor(term, masked, lowered) if term.anchor else term.pattern.finditer(masked)
+            found = near_anchor(term, masked, lowered) if term.anchor else term.pattern.finditer(masked)
             for m in found:
                 raw.append((m.start(), m.end(), term.party, term.tiny))
         return self._resolve(text, masked, raw)
@@ -227,15 +227,15 @@ class PartyRegistry:
         if not raw:
             return []
         raw.sort(key=lambda r: (r[0], -(r[1] - r[0])))
-        sig_start = _signature_offset(masked)
+        sig_start = signature_offset(masked)
         out: list[Mention] = []
         last_end = -1
         for start, end, party, tiny in raw:
             if start < last_end:
                 continue
             last_end = end
-            role = _role(masked, start, end, sig_start)
-            if out and out[-1].role == "other" and _LIST_GAP_RE.fullmatch(masked[out[-1].end:start]):
+            role = mention_role(masked, start, end, sig_start)
+            if out and out[-1].role == "other" and LIST_GAP_RE.fullmatch(masked[out[-1].end:start]):
                 role = "other"  # "ganda dengan PKB, PKS dan PAN": the whole list
             if tiny and role == "neutral":
                 role = "other"  # "PA" alone is too ambiguous to name the writer's party
@@ -245,7 +245,7 @@ class PartyRegistry:
     def _mentions_slow(self, text: str) -> list[Mention]:
         """`mentions` for the rare text whose lower-case form has other offsets: every
         pattern scans the whole text."""
-        masked = _MASK_RE.sub(lambda m: " " * len(m.group(0)), text)
+        masked = MASK_RE.sub(lambda m: " " * len(m.group(0)), text)
         raw = [(m.start(), m.end(), t.party, t.tiny) for t in self._terms for m in t.pattern.finditer(masked)]
         return self._resolve(text, masked, raw)
 
@@ -274,8 +274,8 @@ class PartyRegistry:
 def _contact_entry(entry: dict, i: int, path: Path, registry: PartyRegistry) -> Contact:
     email = entry.get("email")
     label = f"{path}: [[contact]] #{i}" + (f" ({email!r})" if isinstance(email, str) else "")
-    _check_keys(entry, {"email", "name", "phone", "party"}, label)
-    if not isinstance(email, str) or not _ADDRESS_RE.fullmatch(_norm_address(email)):
+    check_keys(entry, {"email", "name", "phone", "party"}, label)
+    if not isinstance(email, str) or not ADDRESS_RE.fullmatch(norm_address(email)):
         raise RegistryError(f"{label}: 'email' must be an email address")
     name = entry.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -294,7 +294,7 @@ def _contact_entry(entry: dict, i: int, path: Path, registry: PartyRegistry) -> 
         party = registry.get(ref)
         if party is None:
             raise RegistryError(f"{label}: unknown party {ref!r}")
-    return Contact(email=_norm_address(email), name=" ".join(name.split()) if name else None,
+    return Contact(email=norm_address(email), name=" ".join(name.split()) if name else None,
                    phone=e164, party=party)
 
 

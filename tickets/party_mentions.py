@@ -1,8 +1,8 @@
 """Finding party names in a text: the regexes for each name and where a match stands.
 
-Each name, short name and alias of a party becomes one or two regexes (`_term_patterns`)
+Each name, short name and alias of a party becomes one or two regexes (`term_patterns`)
 with an anchor word that lets `PartyRegistry.mentions` try them only near it
-(`_ascii_words`, `_near_anchor`); `_role` reads the words before a match to tell the
+(`ascii_words`, `near_anchor`); `mention_role` reads the words before a match to tell the
 writer's own party ("kami dari DPC ...") from someone else's ("ganda dengan PKB"). Pure logic.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from typing import NamedTuple
 
 from .party_records import Party
-from .quoting import _CLOSING_RE
+from .quoting import CLOSING_RE
 
 
 _SELF_WORDS = frozenset({
@@ -28,14 +28,14 @@ _COMMON_WORD_TERMS = frozenset({"gelora", "garuda", "ummat", "demokrat", "sira"}
 # ... and a few fixed phrases where they are not the party.
 _NOT_FOLLOWED_BY = {"garuda": ("pancasila", "indonesia airways"), "gelora": ("bung karno", "sriwijaya")}
 _CONTEXT_WORDS = 4
-_MASK_RE = re.compile(r"[^\s@]+@\S+|(?:https?://|www\.)\S+", re.IGNORECASE)  # [^\s@]: linear, no backtracking
-_WORD_RE = re.compile(r"\w+")
-_LIST_GAP_RE = re.compile(r"\s*,?\s*(?:(?:dan|atau|serta|maupun|&|/)\s+)?", re.IGNORECASE)
+MASK_RE = re.compile(r"[^\s@]+@\S+|(?:https?://|www\.)\S+", re.IGNORECASE)  # [^\s@]: linear, no backtracking
+WORD_RE = re.compile(r"\w+")
+LIST_GAP_RE = re.compile(r"\s*,?\s*(?:(?:dan|atau|serta|maupun|&|/)\s+)?", re.IGNORECASE)
 _CLAUSE_BREAK_RE = re.compile(r"[.;!?,()\[\]\n]")
 _PREFIX = r"(?:(?:(?:dpc|dpd|dpw|dpp)[ \t]+)?partai[ \t]+|(?:dpc|dpd|dpw|dpp)[ \t]+)"
 
 
-def _letters(term: str) -> int:
+def letter_count(term: str) -> int:
     return sum(c.isalpha() for c in term)
 
 
@@ -54,7 +54,7 @@ def _term_body(term: str) -> str:
     return r"[\s\-]+".join(parts)
 
 
-def _term_patterns(term: str, *, prefixable: bool) -> list[re.Pattern[str]]:
+def term_patterns(term: str, *, prefixable: bool) -> list[re.Pattern[str]]:
     """Regexes for one name of a party (whole words only)."""
     body = _term_body(term)
     low = term.lower()
@@ -64,9 +64,9 @@ def _term_patterns(term: str, *, prefixable: bool) -> list[re.Pattern[str]]:
         tail = "".join(r"(?!\s+(?i:" + p + r")\b)" for p in phrases)
     lb, la = r"(?<![\w\-])", r"(?![\w\-])"
     pats: list[re.Pattern[str]] = []
-    if _letters(term) < 4:
+    if letter_count(term) < 4:
         pats.append(re.compile(lb + body + la + tail))  # "PKB", "PAN": upper case only
-        relaxed = re.compile(lb + "(?i:" + _PREFIX + ")" + ("(?i:" + body + ")" if _letters(term) >= 3 else body) + la)
+        relaxed = re.compile(lb + "(?i:" + _PREFIX + ")" + ("(?i:" + body + ")" if letter_count(term) >= 3 else body) + la)
     elif low in _COMMON_WORD_TERMS:
         first, rest = _term_body(term[0]), _term_body(term[1:])
         pats.append(re.compile(lb + f"(?-i:{first.upper()})" + f"(?i:{rest})" + la + tail))
@@ -79,14 +79,14 @@ def _term_patterns(term: str, *, prefixable: bool) -> list[re.Pattern[str]]:
     return pats
 
 
-class _Term(NamedTuple):
+class Term(NamedTuple):
     """One regex for one name of a party, with what lets `mentions` skip or narrow it."""
 
     pattern: re.Pattern[str]
     party: Party
     tiny: bool  # a two-letter short name ("PA"): too ambiguous unless it is the writer's own
     anchor: str  # a whole word every match contains ("" if none); upper case: case-sensitive
-    key: bytes  # the anchor as `_ascii_words` spells it
+    key: bytes  # the anchor as `ascii_words` spells it
     lead: int  # how many words a match can have before its anchor
     hint: str  # for a term without anchor ("PDI-P"): a piece every match contains
 
@@ -100,7 +100,7 @@ _WORD_BYTES = bytes(
 )
 
 
-def _ascii_words(lowered: str, wanted: frozenset[bytes]) -> set[bytes]:
+def ascii_words(lowered: str, wanted: frozenset[bytes]) -> set[bytes]:
     """Which of the `wanted` words (ASCII, lower case) are whole words of a text: a C-speed
     pass; intersecting keeps no set of all the text's words. Measured 2026-12-04 on the
     ingest bench's bodies (6 KB mean): 45 µs per body against 93 µs for
@@ -108,8 +108,8 @@ def _ascii_words(lowered: str, wanted: frozenset[bytes]) -> set[bytes]:
     return wanted.intersection(lowered.encode("utf-8", "surrogatepass").translate(_WORD_BYTES).split())
 
 
-def _mask_addresses(text: str, lowered: str) -> str:
-    """`_MASK_RE` blanked out (addresses and links name no party). Its matches never span
+def mask_addresses(text: str, lowered: str) -> str:
+    """`MASK_RE` blanked out (addresses and links name no party). Its matches never span
     whitespace, so only the lines that hold "@", "://" or "www." are run through it; the
     result is `text` itself when there are none."""
     lines: set[int] = set()
@@ -126,13 +126,13 @@ def _mask_addresses(text: str, lowered: str) -> str:
         end = text.find("\n", start)
         end = len(text) if end < 0 else end
         out.append(text[pos:start])
-        out.append(_MASK_RE.sub(lambda m: " " * len(m.group(0)), text[start:end]))
+        out.append(MASK_RE.sub(lambda m: " " * len(m.group(0)), text[start:end]))
         pos = end
     out.append(text[pos:])
     return "".join(out)
 
 
-def _is_word_char(ch: str) -> bool:
+def is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"  # what `re` calls \w
 
 
@@ -142,17 +142,17 @@ def _word_starts_before(text: str, i: int, count: int) -> list[int]:
     j = i
     while len(out) < count:
         j -= 1
-        while j >= 0 and not _is_word_char(text[j]):
+        while j >= 0 and not is_word_char(text[j]):
             j -= 1
         if j < 0:
             break
-        while j > 0 and _is_word_char(text[j - 1]):
+        while j > 0 and is_word_char(text[j - 1]):
             j -= 1
         out.append(j)
     return out
 
 
-def _near_anchor(term: _Term, masked: str, lowered: str):
+def near_anchor(term: Term, masked: str, lowered: str):
     """`term.pattern.finditer(masked)`, found without scanning the whole text.
 
     Every match holds the term's anchor as a whole word and starts at most `term.lead`
@@ -167,7 +167,7 @@ def _near_anchor(term: _Term, masked: str, lowered: str):
     while i >= 0:
         j = i + width
         # whole words only: "pa" is in every "pada" and "bapak"
-        if not ((i and _is_word_char(haystack[i - 1])) or (j < size and _is_word_char(haystack[j]))):
+        if not ((i and is_word_char(haystack[i - 1])) or (j < size and is_word_char(haystack[j]))):
             starts.add(i)
             if term.lead:
                 starts.update(_word_starts_before(masked, i, term.lead))
@@ -182,17 +182,17 @@ def _near_anchor(term: _Term, masked: str, lowered: str):
             yield m
 
 
-def _signature_offset(text: str) -> int | None:
+def signature_offset(text: str) -> int | None:
     """Offset where the signature starts (the line after the last closing), or None."""
     tail = 0
     for line in reversed(text.splitlines(keepends=True)):
-        if _CLOSING_RE.match(line):
+        if CLOSING_RE.match(line):
             return len(text) - tail
         tail += len(line)
     return None
 
 
-def _role(text: str, start: int, end: int, sig_start: int | None) -> str:
+def mention_role(text: str, start: int, end: int, sig_start: int | None) -> str:
     line_start = max(text.rfind("\n", 0, start) + 1, start - 200)
     before = text[line_start:start]
     breaks = list(_CLAUSE_BREAK_RE.finditer(before))

@@ -51,7 +51,7 @@ class Mention:
     role: str  # "self" (the writer's own party), "other" (someone else's), "neutral"
 
 
-_ADDRESS_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+ADDRESS_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _DOMAIN_RE = re.compile(r"@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)+")
 # A party domain entry for a public mail service would claim all its users for one party.
 _PUBLIC_MAIL_DOMAINS = frozenset({
@@ -61,14 +61,14 @@ _PUBLIC_MAIL_DOMAINS = frozenset({
 })
 
 
-def _norm_address(value: str) -> str:
+def norm_address(value: str) -> str:
     v = value.strip().strip("<>").strip().lower()
     if v.startswith("mailto:"):
         v = v[7:]
     return v
 
 
-def _read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict:
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
@@ -80,13 +80,13 @@ def _read_toml(path: Path) -> dict:
         raise RegistryError(f"{path}: not valid TOML: {e}") from None
 
 
-def _check_keys(table: dict, allowed: set[str], where: str) -> None:
+def check_keys(table: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise RegistryError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _table_list(data: dict, key: str, path: Path) -> list[dict]:
+def table_list(data: dict, key: str, path: Path) -> list[dict]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
         raise RegistryError(f"{path}: '{key}' must be an array of tables ([[{key}]])")
@@ -104,7 +104,7 @@ def _str_list(value: object, what: str) -> list[str]:
 def _addresses(value: object, what: str) -> list[str]:
     out = []
     for a in _str_list(value, what):
-        addr = _norm_address(a)
+        addr = norm_address(a)
         if addr.startswith("@"):
             if not _DOMAIN_RE.fullmatch(addr):
                 raise RegistryError(f"{what}: {a!r} is not a domain entry like '@partai.example.org'")
@@ -112,17 +112,17 @@ def _addresses(value: object, what: str) -> list[str]:
                 raise RegistryError(
                     f"{what}: {a!r} is a public mail service; list the liaison's own address instead"
                 )
-        elif not _ADDRESS_RE.fullmatch(addr):
+        elif not ADDRESS_RE.fullmatch(addr):
             raise RegistryError(f"{what}: {a!r} is not an email address")
         if addr not in out:
             out.append(addr)
     return out
 
 
-def _seed_entry(entry: dict, i: int, path: Path) -> dict:
+def seed_entry(entry: dict, i: int, path: Path) -> dict:
     num = entry.get("number")
     label = f"{path}: [[party]] #{i}" + (f" (number {num})" if isinstance(num, int) else "")
-    _check_keys(entry, {"number", "name", "short", "aliases", "addresses", "local"}, label)
+    check_keys(entry, {"number", "name", "short", "aliases", "addresses", "local"}, label)
     if not isinstance(num, int) or isinstance(num, bool) or num <= 0:
         raise RegistryError(f"{label}: 'number' must be a positive integer")
     rec: dict = {"number": num}
@@ -140,11 +140,11 @@ def _seed_entry(entry: dict, i: int, path: Path) -> dict:
     return rec
 
 
-def _merge_extra(parties: dict[int, dict], entry: dict, i: int, path: Path) -> None:
+def merge_extra(parties: dict[int, dict], entry: dict, i: int, path: Path) -> None:
     num, short = entry.get("number"), entry.get("short")
     label = f"{path}: [[party]] #{i}" + (f" (number {num})" if num is not None else "") + (
         f" ({short!r})" if short is not None else "")
-    _check_keys(entry, {"number", "short", "addresses", "aliases"}, label)
+    check_keys(entry, {"number", "short", "addresses", "aliases"}, label)
     if num is None and short is None:
         raise RegistryError(f"{label}: give 'number' or 'short' to say which party this is")
     by_num = by_short = None

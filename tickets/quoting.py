@@ -1,7 +1,7 @@
 """The writer's own words: quoted history, reply headers and the signature block.
 
 `strip_quoted` drops "> " lines and everything from a reply or forward header on; the
-closing-line regex and `_signature_block` find where a signature starts. Shared by the
+closing-line regex and `signature_block` find where a signature starts. Shared by the
 name, party, identity and FAQ text code; `tickets/text.py:Body` applies `strip_quoted`
 once per message for all of them. Pure logic.
 """
@@ -12,14 +12,14 @@ import re
 __all__ = ["strip_quoted"]
 
 
-_QUOTE_START_RE = re.compile(
+QUOTE_START_RE = re.compile(
     r"^\s*(?:-{2,}\s*(?:original message|pesan asli|forwarded message|pesan terusan|pesan yang diteruskan)"
     r"|(?:on|pada)\s.{4,200}(?:wrote|menulis)\s*:\s*$"
     r"|_{10,}\s*$)",
     re.IGNORECASE,
 )
-_OUTLOOK_FROM_RE = re.compile(r"^\s*(?:from|dari)\s*:.*@", re.IGNORECASE)
-_OUTLOOK_NEXT_RE = re.compile(r"^\s*(?:sent|date|tanggal|dikirim|terkirim|to|kepada)\s*:", re.IGNORECASE)
+OUTLOOK_FROM_RE = re.compile(r"^\s*(?:from|dari)\s*:.*@", re.IGNORECASE)
+OUTLOOK_NEXT_RE = re.compile(r"^\s*(?:sent|date|tanggal|dikirim|terkirim|to|kepada)\s*:", re.IGNORECASE)
 
 
 # Letters outside ASCII that `re.IGNORECASE` takes for an ASCII "i", "k" or "s" (dotted
@@ -48,9 +48,9 @@ def own_lines(text: str, lower: str | None = None) -> list[str]:
         return lines
     kept: list[str] = []
     for i, line in enumerate(lines):
-        if _QUOTE_START_RE.match(line):
+        if QUOTE_START_RE.match(line):
             break
-        if _OUTLOOK_FROM_RE.match(line) and i + 1 < len(lines) and _OUTLOOK_NEXT_RE.match(lines[i + 1]):
+        if OUTLOOK_FROM_RE.match(line) and i + 1 < len(lines) and OUTLOOK_NEXT_RE.match(lines[i + 1]):
             break
         if line.lstrip().startswith(">"):
             continue
@@ -63,7 +63,7 @@ def strip_quoted(text: str) -> str:
     return "\n".join(own_lines(text)) if text else ""
 
 
-_CLOSING_RE = re.compile(
+CLOSING_RE = re.compile(
     r"^\s*(?:hormat\s+(?:saya|kami)|salam(?:\s+\w+){0,2}|wassalam\S*(?:\s+\S+){0,3}"
     r"|terima\s*kasih(?:\s+\S+){0,4}|terimakasih(?:\s+\S+){0,4}|(?:best\s+|kind\s+|warm\s+)?regards"
     r"|tabik|tertanda|ttd\.?)\s*[,.!]*\s*$",
@@ -71,17 +71,17 @@ _CLOSING_RE = re.compile(
 )
 
 
-def _closings_from_end(lines: tuple[str, ...]):
+def closings_from_end(lines: tuple[str, ...]):
     """Indexes of the closing lines ("Salam,"), last first: signatures sit at the end, so
     callers that want the last one stop after a few lines instead of matching them all."""
     for i in range(len(lines) - 1, -1, -1):
-        if _CLOSING_RE.match(lines[i]):
+        if CLOSING_RE.match(lines[i]):
             yield i
 
 
-def _signature_block(lines: tuple[str, ...]) -> str | None:
+def signature_block(lines: tuple[str, ...]) -> str | None:
     """The lines after the last closing ("Hormat saya,", "Salam,", ...), or None."""
-    last = next(_closings_from_end(lines), None)
+    last = next(closings_from_end(lines), None)
     if last is None:
         return None
     return "\n".join(lines[last + 1:])

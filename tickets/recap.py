@@ -20,7 +20,7 @@ from .models import Event, Message, OutboxItem, Party, ReportSlot, Ticket, db
 from .report_context import STATUS_LABELS, helpdesk_context, revive, status_label
 from .report_slots import date_str, mark_sent, slot_instant
 from .status import Status, ref
-from .timing import STEP_STANDARDS, _replay_status, timings_for
+from .timing import STEP_STANDARDS, replay_status, timings_for
 from .voids import exclude_void, voided_ids
 
 CHANNELS = ("email", "tatap-muka", "pesan-online", "pertemuan-online")
@@ -171,7 +171,7 @@ def _statuses_at(tickets: list[Ticket], as_of: datetime) -> dict[int, str]:
         later |= {e.ticket_id for e in Event.select(Event.ticket).where(
             Event.ticket.in_(ids[i:i + 500]) & (Event.at > as_of) & Event.kind.in_(kinds))}
     for tid in later:
-        out[tid] = _replay_status(list(Event.select().where(
+        out[tid] = replay_status(list(Event.select().where(
             (Event.ticket == tid) & (Event.at <= as_of) & Event.kind.in_(kinds)).order_by(Event.at, Event.id)))
     return out
 

@@ -129,7 +129,7 @@ def _events_query(where):
 # --- the computation ------------------------------------------------------------------------
 
 
-def _replay_status(events: list[Event]) -> str:
+def replay_status(events: list[Event]) -> str:
     """The status after `events` (a ticket starts as `baru`)."""
     status = Status.BARU.value
     for e in events:
@@ -145,7 +145,7 @@ def _compute(ticket_id: int, created_at: datetime, current_status: str, all_even
     events = [e for e in all_events if e.at <= now]
     # The row's status is the truth about the present; for an instant in the past (later
     # events exist) the status is replayed from the events up to then.
-    status = current_status if len(events) == len(all_events) else _replay_status(events)
+    status = current_status if len(events) == len(all_events) else replay_status(events)
     is_open = status != Status.SELESAI.value
     closed_at = None
     if not is_open:

@@ -71,7 +71,7 @@ def cmd_q_retry(args: argparse.Namespace) -> int:
     with FileLock(app.state_dir / "poll.lock", "poll"):
         for row in list(q):
             big = too_large(row)
-            if big is not None and not _fetch_whole(app, row, big, notes):
+            if big is not None and not fetch_whole(app, row, big, notes):
                 failed += 1
                 continue
             if app.ingestor.retry_quarantined(row, stats):
@@ -87,7 +87,7 @@ def cmd_q_retry(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
-def _fetch_whole(app, row: Quarantine, big: tuple[float, int], notes: list[str]) -> bool:
+def fetch_whole(app, row: Quarantine, big: tuple[float, int], notes: list[str]) -> bool:
     """A message quarantined for its size: fetch it whole when the limit now allows it."""
     size_mb, _old = big
     limit = app.settings.imap.max_message_mb

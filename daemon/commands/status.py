@@ -17,7 +17,7 @@ from kpudesk.tickets.labels import iso
 from kpudesk.tickets.reports import ReportSlot
 
 from .common import emit_json
-from ..runner import _Cadence
+from ..runner import Cadence
 from ..settings_check import sqlite_path
 from ..wiring import App
 from .common import app_from_args
@@ -52,7 +52,7 @@ def database_bytes(app: App) -> int:
 def desk_status(app: App) -> dict:
     s, zone = app.settings, app.settings.zone
     last = last_poll()
-    nxt = _Cadence(timedelta(seconds=s.imap.poll_every), zone=zone)._next_aligned(last) if last else None
+    nxt = Cadence(timedelta(seconds=s.imap.poll_every), zone=zone)._next_aligned(last) if last else None
     counts = outbox.counts()
     slot = ReportSlot.select().order_by(ReportSlot.claimed_at.desc(), ReportSlot.id.desc()).first()
     return {

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import nh3
 
-from kpudesk.tickets.quoting import _OUTLOOK_FROM_RE, _OUTLOOK_NEXT_RE, _QUOTE_START_RE
+from kpudesk.tickets.quoting import OUTLOOK_FROM_RE, OUTLOOK_NEXT_RE, QUOTE_START_RE
 
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 MAX_INLINE_BYTES = 1024 * 1024  # per inline image
@@ -47,8 +47,8 @@ def split_quoted(text: str) -> list[Segment]:
         current.clear()
 
     for i, line in enumerate(lines):
-        if (_QUOTE_START_RE.match(line)
-                or (_OUTLOOK_FROM_RE.match(line) and i + 1 < len(lines) and _OUTLOOK_NEXT_RE.match(lines[i + 1]))):
+        if (QUOTE_START_RE.match(line)
+                or (OUTLOOK_FROM_RE.match(line) and i + 1 < len(lines) and OUTLOOK_NEXT_RE.match(lines[i + 1]))):
             flush()
             out.append(Segment(True, "\n".join(lines[i:]).strip("\n")))
             return out

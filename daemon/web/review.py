@@ -21,7 +21,7 @@ from kpudesk.tickets.permissions import ESCALATION_ONLY, escalated_to
 from kpudesk.tickets.quarantine import too_large
 from kpudesk.tickets.status import ref
 
-from ..commands.queue import _fetch_whole
+from ..commands.queue import fetch_whole
 from ..lock import FileLock
 from . import auth
 from .actions import act
@@ -81,7 +81,7 @@ def retry(quarantine_id: int):
         notes: list[str] = []
         with FileLock(app.state_dir / "poll.lock", "poll"):
             big = too_large(row)
-            if big is not None and not _fetch_whole(app, row, big, notes):
+            if big is not None and not fetch_whole(app, row, big, notes):
                 raise UserError(" ".join(notes))
             if not app.ingestor.retry_quarantined(row, PollStats()):
                 raise UserError(f"pesan karantina #{row.id} masih gagal diproses: {row.error}")

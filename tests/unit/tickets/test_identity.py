@@ -13,7 +13,7 @@ from kpudesk.tickets import names as names_mod
 from kpudesk.tickets.identity import IdentityGuess, identify
 from kpudesk.tickets.names import extract_name
 from kpudesk.tickets.parties import DEFAULT_PARTIES_PATH, PartyRegistry
-from kpudesk.tickets.party_mentions import _ascii_words
+from kpudesk.tickets.party_mentions import ascii_words
 from kpudesk.tickets.party_records import RegistryError
 from kpudesk.tickets.phones import extract_phones, normalize_phone
 from kpudesk.tickets.quoting import strip_quoted
@@ -444,4 +444,4 @@ def test_anchored_searches_find_what_a_full_scan_finds_over_the_bench_corpus():
         assert ([m.span() for m in names_mod._intro_matches(body)]
                 == [m.span() for m in names_mod._INTRO_RE.finditer(body.text)]), body.text
         plain = {w.encode() for w in re.findall(r"[0-9a-z_]+", body.lower)}
-        assert _ascii_words(body.lower, keys) == keys & plain, body.text
+        assert ascii_words(body.lower, keys) == keys & plain, body.text
