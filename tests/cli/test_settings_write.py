@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-
 from kpudesk.daemon.config import load_settings
+from kpudesk.daemon.demo.content import DESK_OFFICERS
 from kpudesk.daemon.demo.content import settings_text as demo_settings
 from kpudesk.daemon.settings_write import loopback_sections, settings_toml, toml_value
 
@@ -51,3 +51,13 @@ def test_the_demo_settings_are_valid_and_complete(tmp_path):
     assert s.escalation.provinsi_ticket_pattern == r"\[Tiket#(\d+)\]" and len(s.reports.recap_to) == 3
     assert [o.role for o in s.officers] == ["anggota-helpdesk", "anggota-kpu"]
     assert s.mail.trusted_authserv_id == "mx.kpu-mesuji.example.org" and s.log_level == "WARNING"
+
+
+def test_the_demo_settings_with_its_desk_logins(tmp_path):
+    """What `kpudesk demo` writes when it opens the web desk: the story's officers and the
+    four demo logins, each with a role the desk knows."""
+    (tmp_path / "parties-local.toml").write_text("", encoding="utf-8")
+    (tmp_path / "settings.toml").write_text(demo_settings(1143, 1025, desk_officers=DESK_OFFICERS), encoding="utf-8")
+    s = load_settings(tmp_path / "settings.toml")
+    assert [o.role for o in s.officers] == ["anggota-helpdesk", "anggota-kpu", "koordinator-harian", "anggota-kpu",
+                                            "ketua"]
