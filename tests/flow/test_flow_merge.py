@@ -3,6 +3,9 @@ merged ticket keeps, and that later mail threads to the survivor by every rule t
 names the merged ticket (our Message-ID, the subject tag, a stored Message-ID)."""
 from __future__ import annotations
 
+from email.message import EmailMessage
+from email.policy import SMTP
+
 import pytest
 
 from kpudesk.tickets.errors import UserError
@@ -42,7 +45,11 @@ def test_merge_moves_everything_and_leaves_a_closed_stub_pointing_at_the_survivo
     before = {"messages": Message.select().where(Message.ticket == b).count(),
               "outbox": OutboxItem.select().where(OutboxItem.ticket == b).count()}
     assert before["messages"] >= 2 and before["outbox"] >= 2  # the question, its ack, the escalation
+    pending = {(o.id, o.msgid) for o in OutboxItem.select().where(OutboxItem.ticket == b)}
+    assert all(f"T{b}." in msgid for _, msgid in pending)
     merge(b, a, actor=desk.officer(), clock=desk.clock)
+    # the not-yet-sent mail moved with its Message-ID (which still names #b: threading follows)
+    assert pending <= {(o.id, o.msgid) for o in OutboxItem.select().where(OutboxItem.ticket == a)}
     old, survivor = Ticket.get_by_id(b), Ticket.get_by_id(a)
     assert old.status == "selesai" and old.flags["merged_into"] == a
     assert Message.select().where(Message.ticket == b).count() == 0
@@ -116,3 +123,17 @@ def test_refusals_in_bahasa_change_nothing(desk):
     with pytest.raises(UserError, match="sudah digabung"):
         merge(b, a, actor=rina, clock=desk.clock)
     assert Ticket.get_by_id(a).status != "selesai"
+
+
+def test_attachments_follow_their_messages_to_the_survivor(desk):
+    a, _ = two_tickets(desk)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"], msg["To"], msg["Subject"] = LIA, "helpdesk@kpu-mesuji.example.org", "KTA terlampir"
+    msg["Message-ID"] = "<lampiran@pdip.example.org>"
+    msg.set_content("Berikut KTA kami.")
+    msg.add_attachment(b"%PDF-1.4 kta", maintype="application", subtype="pdf", filename="kta.pdf")
+    desk.deliver(msg.as_bytes())
+    c = desk.tickets()[-1]["id"]
+    merge(c, a, actor=desk.officer(), clock=desk.clock)
+    files = [f["filename"] for m in desk.show(a)["messages"] for f in m["attachments"]]
+    assert files == ["kta.pdf"] and desk.show(c)["messages"] == []
