@@ -22,6 +22,7 @@ import peewee as pw
 
 from . import search
 from .errors import UserError
+from .merge import merged_into
 from .models import Event, Message, Ticket, db
 from .replies import Replies, set_status
 from .status import Status
@@ -34,6 +35,9 @@ def _fresh(ticket: Ticket) -> Ticket:
     row = Ticket.get_or_none(Ticket.id == ticket.id)
     if row is None:
         raise UserError(f"tiket #{ticket.id} sudah tidak ada")
+    into = merged_into(row)
+    if into is not None:  # its messages, events and escalations live on the survivor now
+        raise UserError(f"tiket #{row.id} sudah digabung ke tiket #{into}; kerjakan di tiket #{into}")
     return row
 
 

@@ -20,10 +20,9 @@ from kpudesk.tickets.timing import ticket_timings
 from ..commands.faqdesk import faq_entry
 from .mailview import html_only_body, split_quoted
 
-# The events of the merge and of the bulk "spam", in Bahasa, until tickets/labels.py
-# EVENT_LABELS carries them (that module belongs to the labels' owner).
-DESK_EVENT_LABELS = {"ticket.merged": "digabung ke {tag} #{into}", "ticket.merged_in": "{tag} #{from} digabung ke sini",
-                     "ticket.spam": "ditandai spam"}
+# The merge events name the other ticket on the page (tickets/labels.py has the plain
+# phrase, for the CLI and the reports, which show the detail beside it).
+DESK_EVENT_LABELS = {"ticket.merged": "digabung ke {tag} #{into}", "ticket.merged_in": "{tag} #{from} digabung ke sini"}
 DIRECTION_LABELS = {"in": "Masuk", "out": "Keluar", "note": "Catatan internal", "internal": "Internal"}
 FAQ_SHOWN = 3
 

@@ -137,3 +137,19 @@ def test_attachments_follow_their_messages_to_the_survivor(desk):
     merge(c, a, actor=desk.officer(), clock=desk.clock)
     files = [f["filename"] for m in desk.show(a)["messages"] for f in m["attachments"]]
     assert files == ["kta.pdf"] and desk.show(c)["messages"] == []
+
+
+
+def test_officer_actions_on_a_merged_ticket_are_refused_and_change_nothing(desk):
+    """The CLI's reply and close on the merged stub say where to work instead (the desk
+    refuses them too); nothing is queued or recorded on the stub."""
+    a, b = two_tickets(desk)
+    merge(b, a, actor=desk.officer(), clock=desk.clock)
+    before = (Event.select().where(Event.ticket == b).count(), OutboxItem.select().count(),
+              Ticket.get_by_id(b).status)
+    for act in (lambda: desk.reply(b, "Jawaban untuk tiket lama"), lambda: desk.close(b)):
+        with pytest.raises(UserError, match=f"digabung ke tiket #{a}"):
+            act()
+    assert before == (Event.select().where(Event.ticket == b).count(), OutboxItem.select().count(),
+                      Ticket.get_by_id(b).status)
+    assert Message.select().where(Message.ticket == b).count() == 0
