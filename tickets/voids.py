@@ -24,17 +24,29 @@ def is_void(ticket: Ticket) -> bool:
     return bool((ticket.flags or {}).get("void"))
 
 
+def is_merged(ticket: Ticket) -> bool:
+    """A ticket merged into another (tickets/merge.py): its messages and events count on the
+    survivor, so the stub counts nowhere, like a voided ticket."""
+    return (ticket.flags or {}).get("merged_into") is not None
+
+
+def left_out(ticket: Ticket) -> bool:
+    return is_void(ticket) or is_merged(ticket)
+
+
 def voided_ids() -> set[int]:
-    """Ids of every voided ticket. The flags column is JSON text: a LIKE narrows the rows
-    portably (SQLite and PostgreSQL), the decoded flags decide."""
+    """Ids of every ticket left out of the counts: voided, or merged into another. The
+    flags column is JSON text: a LIKE narrows the rows portably (SQLite and PostgreSQL),
+    the decoded flags decide."""
     # Value(converter=False): the pattern is SQL text, not a JSON value to encode;
     # ILIKE because peewee writes LIKE as GLOB on SQLite (ILIKE is LIKE there)
-    pattern = pw.Value('%"void"%', converter=False)
-    rows = Ticket.select(Ticket.id, Ticket.flags).where(pw.Expression(Ticket.flags, pw.OP.ILIKE, pattern))
-    return {t.id for t in rows if is_void(t)}
+    like = [pw.Expression(Ticket.flags, pw.OP.ILIKE, pw.Value(p, converter=False))
+            for p in ('%"void"%', '%"merged_into"%')]
+    rows = Ticket.select(Ticket.id, Ticket.flags).where(like[0] | like[1])
+    return {t.id for t in rows if left_out(t)}
 
 
 def exclude_void(tickets: Iterable[Ticket]) -> list[Ticket]:
-    """`tickets` without the voided ones, decided on their loaded flags (select
+    """`tickets` without the voided and merged ones, decided on their loaded flags (select
     `Ticket.flags` with them: no extra query)."""
-    return [t for t in tickets if not is_void(t)]
+    return [t for t in tickets if not left_out(t)]

@@ -9,8 +9,10 @@ from email.policy import SMTP
 import pytest
 
 from kpudesk.tickets.errors import UserError
+from kpudesk.tickets.hours import ServiceCalendar
 from kpudesk.tickets.merge import merge
 from kpudesk.tickets.msgid import make_msgid
+from kpudesk.tickets.recap import recap_data
 from kpudesk.tickets.models import Escalation, Event, Message, OutboxItem, Ticket
 from tests.corpus.hostile import party_mail
 from tests.feeder import AHMAD, Feeder
@@ -153,3 +155,14 @@ def test_officer_actions_on_a_merged_ticket_are_refused_and_change_nothing(desk)
     assert before == (Event.select().where(Event.ticket == b).count(), OutboxItem.select().count(),
                       Ticket.get_by_id(b).status)
     assert Message.select().where(Message.ticket == b).count() == 0
+
+
+def test_the_recap_counts_a_merged_question_once(desk):
+    """Two mails of one question merged into one ticket: the day's recap counts one new
+    ticket (the stub's contents count on the survivor), as with a voided duplicate."""
+    a, b = two_tickets(desk)
+    now = desk.clock.now()
+    day = now.astimezone(desk.settings.zone).date().isoformat()
+    assert recap_data(day, ServiceCalendar(), now)["totals"]["new"] == 2
+    merge(b, a, actor=desk.officer(), clock=desk.clock)
+    assert recap_data(day, ServiceCalendar(), desk.clock.now())["totals"]["new"] == 1
