@@ -120,3 +120,29 @@ def test_schema_v4_to_v5_fills_the_index_on_postgresql(tmp_path, postgres):
                 .order_by(Ticket.id)] == [2, 3]
     finally:
         close_database()
+
+
+def test_the_queue_page_leaves_voided_tickets_out_and_searches_on_postgresql(tmp_path, postgres):
+    """The queue's own queries (the partial index of voided tickets, the events by ticket and
+    kind: schema v5) on PostgreSQL, where a literal `%` in SQL text is easily a driver error."""
+    from kpudesk.tickets.desk_queries import QueueFilter, queue_page  # noqa: PLC0415 - lazy: this test only
+
+    url = postgres.new_database()
+    desk = fed(tmp_path, url)
+    try:
+        Ticket.update(flags={"void": {"by": "Dewi", "at": "2026-12-01", "reason": "uji coba"}}).where(
+            Ticket.id == 2).execute()
+
+        def shown(**kw) -> list[int]:
+            page = queue_page(QueueFilter(**kw), tag="HD-MSJ", zone=desk.settings.zone, calendar=desk.app.calendar,
+                              now=desk.clock.now())
+            return [r.id for r in page.rows]
+
+        assert shown() == [1, 3]
+        assert shown(q="keanggotaan") == [3]
+        assert shown(q="keanggotaan", status="baru") == [2, 3]  # a status asked for shows voided tickets
+        indexes = {r[0] for r in postgres.query(url, "select indexname from pg_indexes where tablename in "
+                                                     "('ticket', 'event')")}
+        assert {"ticket_void", "event_ticket_kind"} <= indexes
+    finally:
+        close_database()
