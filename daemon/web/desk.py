@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import io
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file,
+                   url_for)
 
 from kpudesk.tickets import desk_ops, queries
+from kpudesk.tickets.arrivals import arrived_after, latest_incoming
 from kpudesk.tickets.desk_queries import (
     PAGE_SIZE,
     SORTS,
@@ -121,7 +123,20 @@ def queue():
     return render_template("queue.html", page=page, f=f, args=request.args, problems=problems, params=params,
                            page_size=PAGE_SIZE, statuses=LABELS, channels=CHANNEL_LABELS,
                            officers=s.officers, step_names=STEP_NAMES, standards=standards_text(), umur=age_text,
-                           loaded=waktu(g.app.clock.now(), s.zone))
+                           loaded=waktu(g.app.clock.now(), s.zone), latest=latest_incoming(f.only_ids))
+
+
+@bp.get("/queue/arrivals")
+@auth.require("view")
+def queue_arrivals():
+    """JSON {"new": N, "latest": id}: party messages on the tickets this officer may see
+    that arrived after message `after` (the queue page's script offers a reload)."""
+    after = request.args.get("after", "")
+    if not after.isdigit():
+        return jsonify({"error": "parameter after harus berupa angka"}), 400
+    f, _ = _queue_filter(auth.current_officer())
+    count, newest = arrived_after(int(after), f.only_ids)
+    return jsonify({"new": count, "latest": newest})
 
 
 # --- the ticket page ------------------------------------------------------------------

@@ -278,3 +278,27 @@ def test_the_payload_would_run_on_a_page_without_the_desks_defences(browser):
     browser.get("about:blank")
     browser.execute_script("document.body.innerHTML = arguments[0]", HOSTILE_HTML)
     WebDriverWait(browser, 5).until(lambda d: d.execute_script("return window.__pwned !== undefined"))
+
+
+def test_the_queue_offers_a_reload_when_new_mail_arrives(web):
+    """An officer's open queue: the party's next mail is polled meanwhile; the page says
+    so (role=status, with a reload link) without reloading under the officer's hands."""
+    first = _poll_one(web, party_mail(PARTY, "Jadwal verifikasi", "Kapan jadwal verifikasi faktual? Budi, PKB",
+                                      message_id="<jadwal-1@pkb-mesuji.example>"))
+    web.login(RINA)
+    d = web.driver
+    d.get(web.base + "/")
+    web.wait().until(EC.presence_of_element_located((By.CSS_SELECTOR, f"[data-ticket-id='{first}']")))
+    notice = d.find_element(By.ID, "queue-arrivals")
+    d.execute_script("window.dispatchEvent(new Event('focus'))")
+    time.sleep(1)
+    assert not notice.is_displayed()  # nothing new yet: no notice
+    second = _poll_one(web, party_mail("lain@gerindra-mesuji.example", "Akun Sipol",
+                                       "Akun Sipol kami belum aktif. Dedi, Gerindra",
+                                       message_id="<akun-1@gerindra-mesuji.example>"))
+    d.execute_script("window.dispatchEvent(new Event('focus'))")
+    web.wait().until(lambda drv: notice.is_displayed())
+    assert notice.get_attribute("role") == "status" and "1 surel baru" in notice.text
+    assert not d.find_elements(By.CSS_SELECTOR, f"[data-ticket-id='{second}']")  # not reloaded by itself
+    d.find_element(By.ID, "queue-arrivals-reload").click()
+    web.wait().until(EC.presence_of_element_located((By.CSS_SELECTOR, f"[data-ticket-id='{second}']")))
