@@ -72,30 +72,31 @@ class QueuePage:
     pages: int
 
 
-def _filtered(f: QueueFilter, *, tag: str, calendar: ServiceCalendar, now: datetime):
-    q = Ticket.select(Ticket, Party).join(Party, pw.JOIN.LEFT_OUTER)
+def _conditions(f: QueueFilter, *, tag: str, calendar: ServiceCalendar, now: datetime) -> list:
+    """What a ticket must satisfy to be in the queue `f` asks for (Party: the joined party)."""
+    where = []
     if f.status:
-        q = q.where(Ticket.status == f.status)
+        where.append(Ticket.status == f.status)
     else:  # voided tickets stay out unless a status is asked for (like `tickets list`)
         voided = _voided_ids()
         if voided:
-            q = q.where(Ticket.id.not_in(sorted(voided)))
+            where.append(Ticket.id.not_in(sorted(voided)))
     if f.party is not None:
-        q = q.where(Party.number == f.party)
+        where.append(Party.number == f.party)
     if f.channel:
-        q = q.where(Ticket.channel == f.channel)
+        where.append(Ticket.channel == f.channel)
     if f.unassigned:
-        q = q.where(Ticket.assignee.is_null() | (Ticket.assignee == ""))
+        where.append(Ticket.assignee.is_null() | (Ticket.assignee == ""))
     elif f.assignee:
-        q = q.where(pw.fn.LOWER(Ticket.assignee) == f.assignee.lower())
+        where.append(pw.fn.LOWER(Ticket.assignee) == f.assignee.lower())
     if f.only_ids is not None:
-        q = q.where(Ticket.id.in_(sorted(f.only_ids) or [0]))
+        where.append(Ticket.id.in_(sorted(f.only_ids) or [0]))
     if f.overdue:
-        q = q.where(Ticket.id.in_(overdue_ticket_ids(calendar, now) or [0]))
+        where.append(Ticket.id.in_(overdue_ticket_ids(calendar, now) or [0]))
     found = search_clause(f.q, tag)
     if found is not None:
-        q = q.where(found)
-    return q
+        where.append(found)
+    return where
 
 
 def _voided_ids() -> set[int]:
@@ -107,8 +108,16 @@ def _voided_ids() -> set[int]:
 def queue_page(f: QueueFilter, *, tag: str, zone: ZoneInfo, calendar: ServiceCalendar, now: datetime) -> QueuePage:
     """One page (PAGE_SIZE rows) of the tickets matching `f`, oldest first (`sort="age"`) or
     most recently active first (`sort="activity"`)."""
-    q = _filtered(f, tag=tag, calendar=calendar, now=now)
-    total = q.count()
+    where = _conditions(f, tag=tag, calendar=calendar, now=now)
+    q = Ticket.select(Ticket, Party).join(Party, pw.JOIN.LEFT_OUTER)
+    # Counted on the ticket table alone unless the party is a filter (a third of the count's
+    # time at 100,000 tickets was the join, for nothing).
+    counted = Ticket.select(pw.fn.COUNT(Ticket.id))
+    if f.party is not None:
+        counted = counted.join(Party, pw.JOIN.LEFT_OUTER)
+    if where:
+        q, counted = q.where(*where), counted.where(*where)
+    total = counted.scalar()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, f.page), pages)
     order = (Ticket.created_at, Ticket.id) if f.sort != "activity" else (Ticket.updated_at.desc(), Ticket.id.desc())
