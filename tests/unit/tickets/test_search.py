@@ -161,3 +161,23 @@ def test_a_deleted_ticket_takes_its_document_along(desk, two):
     a, b = two
     Ticket.delete().where(Ticket.id == a).execute()
     assert index_rows() == 1 and found(desk, "akun") == []
+
+
+def test_a_batch_stored_again_message_by_message_indexes_what_was_kept(desk, two, monkeypatch):
+    """One mail fails: the batch rolls back and is stored again, each mail in its savepoint;
+    the failed one is quarantined and leaves no document, its batch mate is found."""
+    from kpudesk.tickets import mail_rows  # noqa: PLC0415 - lazy: patched in this test only
+
+    real = mail_rows.new_row
+
+    def fragile(msg, *args, **kwargs):
+        if "beracun" in msg.text:
+            raise ValueError("pesan rusak")
+        return real(msg, *args, **kwargs)
+
+    monkeypatch.setattr(mail_rows, "new_row", fragile)
+    stats = desk.deliver(party_mail(BUDI, "Baik", "Pertanyaan tentang rekapitulasi suara."),
+                         party_mail(LIA, "Rusak", "Isi beracun tentang rekapitulasi."))
+    assert stats.quarantined == 1 and stats.tickets_created == 1
+    assert found(desk, "rekapitulasi") == [3] and found(desk, "beracun") == []
+    assert index_rows() == Ticket.select().count() == 3
