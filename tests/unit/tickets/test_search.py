@@ -181,3 +181,13 @@ def test_a_batch_stored_again_message_by_message_indexes_what_was_kept(desk, two
     assert stats.quarantined == 1 and stats.tickets_created == 1
     assert found(desk, "rekapitulasi") == [3] and found(desk, "beracun") == []
     assert index_rows() == Ticket.select().count() == 3
+
+
+def test_held_spam_released_as_a_ticket_is_searchable(desk, two):
+    from kpudesk.tickets.models import Message  # noqa: PLC0415 - lazy: this test only
+
+    desk.deliver(party_mail(BUDI, "Sipol galat", "Muncul galat merah saat unggah berkas."), folder=desk.settings.imap.spam)
+    held = Message.get(Message.disposition == "spam_held")
+    assert found(desk, "galat") == [] and index_rows() == 2
+    ticket = desk.app.ingestor.release(held, actor="Rina Wulandari", reason="bukan spam")
+    assert found(desk, "galat") == [ticket.id]
