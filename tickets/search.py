@@ -112,9 +112,15 @@ def _indexed_messages():
 def _documents(ids: list[int]) -> dict[int, str]:
     """Ticket id -> its document (folded words joined by spaces), for the tickets that exist."""
     parts: dict[int, list[str]] = {}
-    for tid, subject, requester, name in (Ticket.select(Ticket.id, Ticket.subject, Ticket.requester,
-                                                        Ticket.requester_name)
-                                          .where(Ticket.id.in_(ids)).tuples()):
+    rows = (Ticket.select(Ticket.id, Ticket.subject, Ticket.requester, Ticket.requester_name)
+            .where(Ticket.id.in_(ids)).order_by(Ticket.id))
+    if _postgres(db.obj):
+        # Two writers (a poller, the web desk) indexing one ticket at once would each read
+        # the other's message as not yet there, and the last to write would drop it: the
+        # ticket rows are locked first (in id order), so the second waits and reads both.
+        # SQLite has one writer at a time (transactions take the write lock at BEGIN).
+        rows = rows.for_update()
+    for tid, subject, requester, name in rows.tuples():
         parts[tid] = [subject or "", requester or "", name or ""]
     if not parts:
         return {}

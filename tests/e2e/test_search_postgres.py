@@ -146,3 +146,47 @@ def test_the_queue_page_leaves_voided_tickets_out_and_searches_on_postgresql(tmp
         assert {"ticket_void", "event_ticket_kind"} <= indexes
     finally:
         close_database()
+
+
+def test_two_writers_indexing_one_ticket_at_once_keep_both_messages(tmp_path, postgres):
+    """A poller and the web desk (each its own connection) add a message to one ticket at
+    the same moment: the second waits for the first's lock on the ticket and indexes both
+    (without it, it indexed its own message only, or failed on the primary key)."""
+    import threading  # noqa: PLC0415 - lazy: this test only
+    from datetime import UTC, datetime  # noqa: PLC0415 - lazy: this test only
+
+    from kpudesk.tickets.models import Message  # noqa: PLC0415 - lazy: this test only
+
+    url = postgres.new_database()
+    fed(tmp_path, url)
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    first_indexed, errors = threading.Event(), []
+
+    def write(word: str, hold: bool) -> None:
+        try:
+            with db.atomic():
+                Message.create(ticket=1, direction="in", disposition="ticket", kind="normal", identity=f"w:{word}",
+                               text=f"Pesan tentang {word}.", created_at=now)
+                search.reindex_ticket(1)
+                if hold:
+                    first_indexed.set()
+                    threading.Event().wait(0.5)  # the other writer is now waiting on the ticket
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    first = threading.Thread(target=write, args=("rekapitulasi", True))
+    first.start()
+    assert first_indexed.wait(10)
+    second = threading.Thread(target=write, args=("sengketa", False))
+    second.start()
+    first.join(20)
+    second.join(20)
+    try:
+        assert errors == []
+        db.connect(reuse_if_open=True)
+        hits = [t.id for t in Ticket.select().where(search.search_clause("rekapitulasi sengketa", "HD-MSJ"))]
+        assert hits == [1]
+    finally:
+        close_database()
