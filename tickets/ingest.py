@@ -129,7 +129,7 @@ class Ingestor:
             stats.restore(before)
             batch.forget()
             self._party_ids.clear()  # may hold ids the rollback undid
-            with db.atomic(), search.deferred():
+            with db.atomic():
                 for mail, analysis in zip(batch.mails, batch.analyses, strict=True):
                     self._one(mail, analysis, batch, stats)
                 return batch.finish(self.clock.now(), self.archive)
@@ -137,7 +137,8 @@ class Ingestor:
     def _one(self, mail: FetchedMail, analysis: Analysis | None, batch: Batch, stats: PollStats) -> None:
         before = stats.counters()
         try:
-            with db.atomic():  # a savepoint: a failure undoes only this message
+            # A savepoint: a failure undoes only this message, its indexing included.
+            with db.atomic(), search.deferred():
                 self._process(mail, batch, stats, analysis)
         except Exception as exc:  # noqa: BLE001 - one bad message must never block the queue
             stats.restore(before)  # the savepoint undid the message; undo its counts too

@@ -190,3 +190,18 @@ def test_two_writers_indexing_one_ticket_at_once_keep_both_messages(tmp_path, po
         assert hits == [1]
     finally:
         close_database()
+
+
+def test_a_huge_mail_is_indexed_up_to_the_cap_on_postgresql(tmp_path, postgres):
+    """A tsvector holds at most 1 MB: a 1.3 MB body of distinct words is indexed up to
+    search.MAX_DOC_CHARS instead of failing the batch that brought it."""
+    url = postgres.new_database()
+    desk = fed(tmp_path, url)
+    try:
+        words = [f"kata{i:07d}" for i in range(110_000)]
+        desk.deliver(party_mail(BUDI, "Lampiran teks panjang", " ".join(words)))
+        assert found(desk, words[0]) == [4]
+        assert found(desk, words[-1]) == []  # past the cap
+        assert found(desk, "lampiran") == [4]
+    finally:
+        close_database()

@@ -191,3 +191,23 @@ def test_held_spam_released_as_a_ticket_is_searchable(desk, two):
     assert found(desk, "galat") == [] and index_rows() == 2
     ticket = desk.app.ingestor.release(held, actor="Rina Wulandari", reason="bukan spam")
     assert found(desk, "galat") == [ticket.id]
+
+
+def test_a_mail_the_index_refuses_is_quarantined_alone(desk, two, monkeypatch):
+    """The index is written at the end of the batch; when it fails there, the batch is stored
+    again message by message, each indexed in its own savepoint: only that mail is
+    quarantined (a poison mail must not hold the folder back)."""
+    real = search._documents
+
+    def refusing(ids):
+        docs = real(ids)
+        if any("beracun" in d for d in docs.values()):
+            raise ValueError("string is too long for tsvector")
+        return docs
+
+    monkeypatch.setattr(search, "_documents", refusing)
+    stats = desk.deliver(party_mail(BUDI, "Baik", "Pertanyaan tentang rekapitulasi suara."),
+                         party_mail(LIA, "Rusak", "Isi beracun tentang rekapitulasi."))
+    assert stats.quarantined == 1 and stats.tickets_created == 1
+    assert found(desk, "rekapitulasi") == [3] and found(desk, "beracun") == []
+    assert index_rows() == Ticket.select().count() == 3
