@@ -2,9 +2,10 @@
 time standards of each row.
 
 The filters are those of `kpudesk tickets list` (status, party, channel, assignee, overdue,
-search — the same full-text clause, tickets/search.py), applied in SQL so a page costs one count and one page
-query; the SOP timings (tickets/timing.py) are computed for the page's rows only. A voided
-ticket is left out unless a status is asked for, as in `tickets list`.
+search — the same full-text clause, tickets/search.py), applied in SQL so a page costs one
+count and one page query; the SOP timings (tickets/timing.py) are computed for the page's
+rows only. A voided or merged ticket is left out unless a status is asked for, as in
+`tickets list`.
 Pure database reads: no Flask, no settings.
 """
 from __future__ import annotations
@@ -18,11 +19,11 @@ import peewee as pw
 from .hours import ServiceCalendar
 from .labels import iso
 from .models import Message, Party, Ticket, db
-from .schema import void_flag_sql
+from .schema import left_out_sql
 from .search import search_clause
 from .status import ref
 from .timing import STEP_STANDARDS, overdue_ticket_ids, timings_for
-from .voids import is_void
+from .voids import left_out
 
 PAGE_SIZE = 50
 SORTS = ("age", "activity")
@@ -77,8 +78,8 @@ def _conditions(f: QueueFilter, *, tag: str, calendar: ServiceCalendar, now: dat
     where = []
     if f.status:
         where.append(Ticket.status == f.status)
-    else:  # voided tickets stay out unless a status is asked for (like `tickets list`)
-        voided = _voided_ids()
+    else:  # voided and merged tickets stay out unless a status is asked for (like `tickets list`)
+        voided = _left_out_ids()
         if voided:
             where.append(Ticket.id.not_in(sorted(voided)))
     if f.party is not None:
@@ -99,10 +100,11 @@ def _conditions(f: QueueFilter, *, tag: str, calendar: ServiceCalendar, now: dat
     return where
 
 
-def _voided_ids() -> set[int]:
-    """`voids.voided_ids`, read through the partial index of voided tickets (schema v5): the
-    condition is the index's own text, so the few voided rows are read, not every ticket."""
-    return {t.id for t in Ticket.select(Ticket.id, Ticket.flags).where(pw.SQL(void_flag_sql(db.obj))) if is_void(t)}
+def _left_out_ids() -> set[int]:
+    """`voids.voided_ids` (voided or merged tickets), read through the partial index of
+    schema v5: the condition is the index's own text, so those few rows are read, not every
+    ticket's flags."""
+    return {t.id for t in Ticket.select(Ticket.id, Ticket.flags).where(pw.SQL(left_out_sql(db.obj))) if left_out(t)}
 
 
 def queue_page(f: QueueFilter, *, tag: str, zone: ZoneInfo, calendar: ServiceCalendar, now: datetime) -> QueuePage:

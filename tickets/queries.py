@@ -14,6 +14,7 @@ from .models import Attachment, Event, Identity, Message, Party, Ticket
 from .search import search_clause
 from .sender_auth import Verdict
 from .status import ref
+from .voids import left_out
 
 
 # `2`, `#2`, `HD-MSJ #2`, `[HD-MSJ #2]`, `hd-msj#2`: the forms a ticket is shown in (a tag
@@ -103,10 +104,10 @@ def list_tickets(*, tag: str, zone: ZoneInfo, status: str | None = None, party: 
     found = search_clause(search, tag)
     if found is not None:
         q = q.where(found)
-    # A voided ticket (a test entry, a mistake) stays in the audit trail, out of the queue,
-    # unless a status is asked for explicitly.
+    # A voided ticket (a test entry, a mistake) or one merged into another stays in the
+    # audit trail, out of the list (as out of the web queue), unless a status is asked for.
     return [summary(t, tag=tag, zone=zone, n_messages=t.n_messages) for t in q
-            if status or not (t.flags or {}).get("void")]
+            if status or not left_out(t)]
 
 
 def summary(t: Ticket, *, tag: str, zone: ZoneInfo, n_messages: int | None = None) -> dict:

@@ -144,21 +144,22 @@ def _to_v4(database: pw.Database) -> None:
     database.create_tables([OfficerLogin, LoginFailure, CannedAnswer], safe=True)
 
 
-def void_flag_sql(database: pw.Database) -> str:
-    """The condition of the partial index of voided tickets. A query written with this very
-    text (`desk_queries`) reads the few voided tickets from the index instead of every row's
-    flags: SQLite and PostgreSQL use a partial index only for a literal pattern, not a bound
-    one. psycopg2 formats every statement, so its `%` is written `%%`."""
+def left_out_sql(database: pw.Database) -> str:
+    """The condition of the partial index of the tickets the queue leaves out (voided, or
+    merged into another: tickets/voids.py). A query written with this very text
+    (`desk_queries`) reads those few tickets from the index instead of every row's flags:
+    SQLite and PostgreSQL use a partial index only for a literal pattern, not a bound one.
+    psycopg2 formats every statement, so its `%` is written `%%`."""
     p = "%%" if isinstance(database, pw.PostgresqlDatabase) else "%"
-    return f""""flags" LIKE '{p}"void"{p}'"""
+    return f"""("flags" LIKE '{p}"void"{p}' OR "flags" LIKE '{p}"merged_into"{p}')"""
 
 
 def _queue_indexes(database: pw.Database) -> None:
     """The web queue's indexes (bench/web.py, 100,000 tickets): the SOP timings read the
     events of 50 tickets by ticket and kind (without it SQLite walked the kind index: every
-    event, 70 ms a page); the voided tickets left out of the queue."""
+    event, 70 ms a page); the voided and merged tickets the queue leaves out."""
     database.execute_sql('CREATE INDEX IF NOT EXISTS "event_ticket_kind" ON "event" ("ticket_id", "kind")')
-    database.execute_sql(f'CREATE INDEX IF NOT EXISTS "ticket_void" ON "ticket" ("id") WHERE {void_flag_sql(database)}')
+    database.execute_sql(f'CREATE INDEX IF NOT EXISTS "ticket_left_out" ON "ticket" ("id") WHERE {left_out_sql(database)}')
 
 
 def _to_v5(database: pw.Database) -> None:

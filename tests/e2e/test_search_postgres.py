@@ -143,7 +143,7 @@ def test_the_queue_page_leaves_voided_tickets_out_and_searches_on_postgresql(tmp
         assert shown(q="keanggotaan", status="baru") == [2, 3]  # a status asked for shows voided tickets
         indexes = {r[0] for r in postgres.query(url, "select indexname from pg_indexes where tablename in "
                                                      "('ticket', 'event')")}
-        assert {"ticket_void", "event_ticket_kind"} <= indexes
+        assert {"ticket_left_out", "event_ticket_kind"} <= indexes
     finally:
         close_database()
 

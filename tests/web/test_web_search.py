@@ -87,3 +87,12 @@ def test_hostile_search_words_answer_a_queue_and_the_same_tickets_as_the_cli(web
                                "1", "2 sipol", "HD-MSJ", "[HD-MSJ #3]"])
 def test_the_queue_and_tickets_list_give_the_same_tickets(web, three, q):
     assert rows(web, q) == cli(web, q)
+
+
+def test_a_merged_ticket_leaves_the_queue_and_the_list_alike(web, three):
+    from kpudesk.tickets.merge import merge  # noqa: PLC0415 - lazy: this test only
+
+    _a, b, c = three  # both Budi's
+    merge(c, b, actor=web.settings.officer(TEAM), clock=web.clock)
+    assert rows(web, "verifikasi") == cli(web, "verifikasi") == [b]  # c's words now on the survivor
+    assert rows(web, "") == cli(web, "") == [1, b]
