@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from . import search
 from .archive import Archive
 from .errors import UserError
 from .models import Attachment, Event, Identity, Message, Party, Ticket, db
@@ -103,6 +104,7 @@ def register(w: WalkIn, *, registry: PartyRegistry, archive: Archive, clock, off
                              identity=f"walkin:{ticket.id}", from_addr=email, from_name=w.name.strip(),
                              subject=w.subject.strip(), text=w.message.strip(), date=now, created_at=now,
                              author=officer.name)
+        search.touched(ticket.id)  # findable in the queue at once, in this transaction
         for filename, data in files:
             sha, path = archive.put(data, kind="evidence", suffix=Path(filename).suffix[:16])
             Attachment.create(message=row, filename=filename, size=len(data), sha256=sha, path=path,

@@ -11,8 +11,6 @@ Blueprints: `auth` (login/logout, here), `health` (`/healthz`), and the desk's o
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from datetime import timedelta
 
 from flask import Flask, g, render_template
@@ -26,15 +24,13 @@ from kpudesk.tickets.permissions import allowed
 
 from ..settings import web_secret
 from ..wiring import App
-from . import auth, health, security
+from . import auth, canned, consultations, dashboards, desk, desk_bulk, guestbook, health, review, security
 from .presence import Presence
 
 TEMPLATES = BUILTIN_DIR / "web"
 
 # The desk's areas, written alongside this module; registered when present (so the app
 # runs while they are being written, and a deployment without one still starts).
-OPTIONAL_BLUEPRINTS = ("kpudesk.daemon.web.desk", "kpudesk.daemon.web.review", "kpudesk.daemon.web.desk_bulk",
-                       "kpudesk.daemon.web.canned")
 
 ERROR_TEXT = {
     400: ("Permintaan tidak sah", "Formulir tidak dapat diproses. Muat ulang halaman lalu coba lagi."),
@@ -58,11 +54,8 @@ def _add_filters(flask_app: Flask, zone) -> None:
 
 
 def _register_blueprints(flask_app: Flask) -> None:
-    flask_app.register_blueprint(auth.bp)
-    flask_app.register_blueprint(health.bp)
-    for name in OPTIONAL_BLUEPRINTS:
-        if importlib.util.find_spec(name) is not None:
-            flask_app.register_blueprint(importlib.import_module(name).bp)
+    for module in (auth, health, desk, desk_bulk, review, canned, guestbook, consultations, dashboards):
+        flask_app.register_blueprint(module.bp)
 
 
 def _error_page(code: int, text: str | None = None):
