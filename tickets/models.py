@@ -363,9 +363,31 @@ class CannedAnswer(BaseModel):
     updated_at = UtcDateTimeField()
 
 
+# The cloud folder's upload queue (issue 15; schema v6).
+
+
+class MirrorItem(BaseModel):
+    """One archived file (signature, documentation, report PDF, progress evidence) to copy to
+    the office's cloud folder (`[storage] mirror`, tickets/mirror.py). Written in the same
+    transaction as the file's own row; `stored` only after the remote holds the same size and
+    hash. The local archive stays the source of truth."""
+
+    path = pw.CharField(max_length=300)  # in the archive
+    remote_path = pw.CharField(max_length=600, unique=True)  # <year>/<month>/<ticket ref|kind>/<file>
+    sha256 = pw.CharField(max_length=64)
+    size = pw.BigIntegerField()
+    ticket = pw.ForeignKeyField(Ticket, null=True, backref="mirror_items", on_delete="SET NULL", index=True)
+    status = pw.CharField(max_length=16, default="pending", index=True)  # pending | stored | failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UtcDateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = UtcDateTimeField()
+    stored_at = UtcDateTimeField(null=True)
+
+
 # Every table, in dependency order (create_tables sorts them anyway).
 MODELS: list[type[BaseModel]] = [
     Meta, Party, Contact, Ticket, Identity, Message, Attachment, FolderState, Quarantine, Event,
     Escalation, OutboxItem, ReportSlot, ProgressImport, ProgressSnapshot, Evidence,
-    OfficerLogin, LoginFailure, CannedAnswer,
+    OfficerLogin, LoginFailure, CannedAnswer, MirrorItem,
 ]

@@ -11,9 +11,9 @@ from playhouse.db_url import connect
 
 from . import search
 from .errors import ConfigError, SchemaError
-from .models import MODELS, CannedAnswer, LoginFailure, Meta, OfficerLogin, db
+from .models import MODELS, CannedAnswer, LoginFailure, Meta, MirrorItem, OfficerLogin, db
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def open_database(url: str, *, create: bool = True) -> pw.Database:
@@ -171,7 +171,12 @@ def _to_v5(database: pw.Database) -> None:
     _queue_indexes(database)
 
 
-MIGRATIONS = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
+def _to_v6(database: pw.Database) -> None:
+    """v6: the cloud folder's upload queue (issue 15, tickets/mirror.py)."""
+    database.create_tables([MirrorItem], safe=True)
+
+
+MIGRATIONS = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6}
 
 
 def close_database() -> None:

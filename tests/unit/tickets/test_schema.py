@@ -40,7 +40,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
     assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(outbox_item)")}
     assert "authentication" in {r[1] for r in con.execute("pragma table_info(message)")}
     assert con.execute("select value from meta where key='probe'").fetchone() == ("kept",)
-    assert version(db) == str(SCHEMA_VERSION) == "5"
+    assert version(db) == str(SCHEMA_VERSION) == "6"
 
 
 def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
@@ -64,7 +64,7 @@ def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
     assert OfficerLogin.get_by_id("rina@kpu-mesuji.example.org").session_epoch == 0
     assert [t.subject for t in Ticket.select()] == ["Sipol"]  # the old rows are kept
     close_database()
-    assert version(db) == "5"
+    assert version(db) == "6"
 
 
 def _tables(path) -> set[str]:

@@ -49,7 +49,7 @@ def test_a_version_4_database_with_tickets_is_indexed_by_the_upgrade(tmp_path):
 
     open_database(f"sqlite:///{db}")
     try:
-        assert version(db) == "5"
+        assert version(db) == "6"
         assert matching("dokumen keanggotaan") == [1000, 2000]  # accents folded, across fill batches
         assert matching("hartono") == [5]  # the identity card
         assert matching("p2600@partai.example.org") == [2600]
