@@ -130,6 +130,19 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 echo "::: $(chromium --version 2>/dev/null | head -1), $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
 
+# --- rclone (the cloud folder's uploads, against `rclone serve webdav` on loopback) and the
+# libraries and fonts WeasyPrint renders the Laporan PDF with
+need=()
+command -v rclone >/dev/null 2>&1 || need+=(rclone)
+ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "::: installing ${need[*]}"
+    apt_install_quietly "${need[@]}" || { echo "ERROR: could not install ${need[*]}" >&2; exit 1; }
+    phase "${need[*]} installed"
+fi
+echo "::: $(rclone --version 2>/dev/null | head -1)"
+
 # --- CPython's email test corpus (tests/corpus/hostile.py); Debian's Python ships it apart
 email_data=$("$PY" -c 'import sysconfig, os; print(os.path.join(sysconfig.get_paths()["stdlib"], "test", "test_email", "data"))')
 if ! ls "$email_data"/msg_*.txt >/dev/null 2>&1; then
