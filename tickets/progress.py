@@ -9,8 +9,11 @@ docs/progress-csv.md) and imports it together with the dashboard screenshots:
 An import is all or nothing: every row is checked first and every problem is reported with
 its line number ("baris 4: ..."), in Indonesian, before anything is written. Evidence files
 are stored byte-exact in the archive (content-addressed, SHA-256) and made durable before the
-transaction that records them commits. The CSV itself is read and checked by progress_csv.py;
-this module imports it, stores it with its evidence and reads the snapshots back.
+transaction that records them commits, and queued for the office's cloud folder
+(tickets/mirror.py, under `<year>/<month>/progres/`) in that same transaction. The web desk
+also has every evidence file typed by its bytes (`typed=True`: images and PDF only, whatever
+the name says). The CSV itself is read and checked by progress_csv.py; this module imports
+it, stores it with its evidence and reads the snapshots back.
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import filetype
+
+from . import mirror
 from .archive import Archive
 from .errors import UserError
 from .models import Evidence, Party, ProgressImport, ProgressSnapshot, db
@@ -33,6 +39,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "COLUMNS",
+    "EVIDENCE_TYPES",
     "Evidence",
     "ImportRejected",
     "ProgressImport",
@@ -44,6 +51,9 @@ __all__ = [
 ]
 
 # --- importing ---------------------------------------------------------------------------------
+
+#: What an evidence file may be, by its bytes: the dashboard's screenshots and a saved PDF.
+EVIDENCE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf"})
 
 
 def _suffix(filename: str) -> str:
@@ -64,15 +74,20 @@ def _read_source(path_or_text: str | bytes | os.PathLike) -> tuple[str, bytes]:
     return "progres.csv", path_or_text.encode("utf-8")
 
 
-def import_csv(path_or_text: str | bytes | os.PathLike, *, evidence_files: Iterable[str | os.PathLike] = (),
+def import_csv(path_or_text: str | bytes | os.PathLike, *,
+               evidence_files: Iterable[str | os.PathLike | tuple[str, bytes]] = (),
                archive: Archive, clock, zone: ZoneInfo, actor: str,
-               aliases: Mapping[str, int] | None = None) -> ProgressImport:
+               aliases: Mapping[str, int] | None = None, filename: str | None = None,
+               typed: bool = False) -> ProgressImport:
     """Check, then store one CSV of snapshots with its evidence files, all in one transaction.
 
+    `evidence_files` are paths or (name, bytes) pairs (uploads); with `typed` each must be an
+    image or a PDF by its content (EVIDENCE_TYPES). `filename` names CSV bytes (an upload).
     `aliases` maps extra party names (e.g. the registry's "PDIP") to ballot numbers.
     Raises ImportRejected (a UserError) listing every problem; nothing is stored then.
     """
-    filename, data = _read_source(path_or_text)
+    source_name, data = _read_source(path_or_text)
+    filename = Path((filename or "").replace("\\", "/")).name or source_name
     now = clock.now()
     text = decode(data)
     problems: list[str] = []
@@ -81,18 +96,29 @@ def import_csv(path_or_text: str | bytes | os.PathLike, *, evidence_files: Itera
     except ImportRejected as exc:
         problems += exc.problems
         rows = []
-    evidence: list[tuple[str, bytes]] = []
+    evidence: list[tuple[str, bytes, str | None]] = []
     for f in evidence_files:
-        p = Path(f)
-        try:
-            content = p.read_bytes()
-        except OSError as exc:
-            problems.append(f"bukti {p}: tidak dapat dibaca ({exc.strerror})")
-            continue
+        if isinstance(f, tuple):  # (name, bytes): an upload
+            name, content = Path(str(f[0]).replace("\\", "/")).name or "bukti", f[1]
+            shown = name
+        else:
+            p = Path(f)
+            name, shown = p.name, str(p)
+            try:
+                content = p.read_bytes()
+            except OSError as exc:
+                problems.append(f"bukti {p}: tidak dapat dibaca ({exc.strerror})")
+                continue
         if not content:
-            problems.append(f"bukti {p}: berkas kosong")
+            problems.append(f"bukti {shown}: berkas kosong")
             continue
-        evidence.append((p.name, content))
+        kind = filetype.guess(content)
+        ctype = kind.mime if kind is not None else None
+        if typed and ctype not in EVIDENCE_TYPES:
+            problems.append(f"bukti {shown}: isi berkas bukan gambar atau PDF "
+                            f"({'jenis ' + ctype if ctype else 'jenis tidak dikenal'}); tidak diterima")
+            continue
+        evidence.append((name, content, ctype))
     # A party may have a snapshot at exactly this time already (the same file imported twice).
     if rows:
         existing = {(s.party_id, s.taken_at): s.import_id for s in ProgressSnapshot.select(
@@ -109,12 +135,12 @@ def import_csv(path_or_text: str | bytes | os.PathLike, *, evidence_files: Itera
     csv_sha, csv_path = archive.put(data, kind="progress", suffix=".csv")
     stored = []
     seen_sha: set[str] = set()
-    for name, content in evidence:
+    for name, content, typed_as in evidence:
         sha, rel = archive.put(content, kind="evidence", suffix=_suffix(name))
         if sha in seen_sha:
             continue  # the same screenshot given twice
         seen_sha.add(sha)
-        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        ctype = (typed_as if typed else None) or mimetypes.guess_type(name)[0] or "application/octet-stream"
         stored.append((name, ctype, sha, len(content), rel))
     archive.sync()  # durable before the rows that point at them commit
     with db.atomic():
@@ -125,6 +151,7 @@ def import_csv(path_or_text: str | bytes | os.PathLike, *, evidence_files: Itera
                                     offices=r.offices, taken_at=r.taken_at, imported_at=now)
         for name, ctype, sha, size, rel in stored:
             Evidence.create(import_=imp, filename=name[:300], content_type=ctype, sha256=sha, size=size, path=rel)
+            mirror.enqueue(path=rel, sha256=sha, size=size, name=name, now=now, zone=zone, kind="progres")
     log.info("progress import=%s file=%s rows=%d evidence=%d by %s", imp.id, filename, len(rows), len(stored), actor)
     return imp
 
