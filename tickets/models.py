@@ -383,6 +383,8 @@ class MirrorItem(BaseModel):
     last_error = pw.TextField(null=True)
     created_at = UtcDateTimeField()
     stored_at = UtcDateTimeField(null=True)
+    lease_until = UtcDateTimeField(null=True)  # an uploader is copying it: others keep off (v7)
+    lease_holder = pw.TextField(null=True)  # "host:pid:start" of that uploader, as the outbox's
 
 
 # Every table, in dependency order (create_tables sorts them anyway).

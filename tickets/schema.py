@@ -13,7 +13,7 @@ from . import search
 from .errors import ConfigError, SchemaError
 from .models import MODELS, CannedAnswer, LoginFailure, Meta, MirrorItem, OfficerLogin, db
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def open_database(url: str, *, create: bool = True) -> pw.Database:
@@ -176,7 +176,17 @@ def _to_v6(database: pw.Database) -> None:
     database.create_tables([MirrorItem], safe=True)
 
 
-MIGRATIONS = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6}
+def _to_v7(database: pw.Database) -> None:
+    """v7: the cloud folder's upload lease (as the outbox's, v2/v3): two uploaders — the
+    daemon and a manual `kpudesk storage sync` — never copy one file at once."""
+    columns = {c.name for c in database.get_columns("mirror_item")}
+    if "lease_until" not in columns:
+        database.execute_sql('ALTER TABLE "mirror_item" ADD COLUMN "lease_until" VARCHAR(32)')
+    if "lease_holder" not in columns:
+        database.execute_sql('ALTER TABLE "mirror_item" ADD COLUMN "lease_holder" TEXT')
+
+
+MIGRATIONS = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6, 7: _to_v7}
 
 
 def close_database() -> None:

@@ -40,7 +40,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
     assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(outbox_item)")}
     assert "authentication" in {r[1] for r in con.execute("pragma table_info(message)")}
     assert con.execute("select value from meta where key='probe'").fetchone() == ("kept",)
-    assert version(db) == str(SCHEMA_VERSION) == "6"
+    assert version(db) == str(SCHEMA_VERSION) == "7"
 
 
 def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
@@ -64,7 +64,7 @@ def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
     assert OfficerLogin.get_by_id("rina@kpu-mesuji.example.org").session_epoch == 0
     assert [t.subject for t in Ticket.select()] == ["Sipol"]  # the old rows are kept
     close_database()
-    assert version(db) == "6"
+    assert version(db) == "7"
 
 
 def _tables(path) -> set[str]:
@@ -153,3 +153,23 @@ def test_a_table_added_since_is_created_even_when_the_version_is_current(tmp_pat
         assert "late_table" in tables and version(db) == str(SCHEMA_VERSION)
     finally:
         models.MODELS.remove(LateTable)
+
+
+def test_a_version_6_database_gains_the_mirror_lease(tmp_path):
+    db = tmp_path / "k.db"
+    open_database(f"sqlite:///{db}")
+    close_database()
+    con = sqlite3.connect(db)
+    con.execute("insert into mirror_item(path, remote_path, sha256, size, status, attempts, created_at) "
+                "values ('doc/aa/x.png', '2026/12/HD-MSJ-1/x.png', 'aa', 3, 'pending', 0, '2026-12-01T01:00:00.000000Z')")
+    con.execute("alter table mirror_item drop column lease_until")  # what v6 looked like
+    con.execute("alter table mirror_item drop column lease_holder")
+    con.execute("update meta set value='6' where key='schema_version'")
+    con.commit()
+    con.close()
+    open_database(f"sqlite:///{db}")
+    close_database()
+    con = sqlite3.connect(db)
+    assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(mirror_item)")}
+    assert con.execute("select remote_path, status from mirror_item").fetchall() == [("2026/12/HD-MSJ-1/x.png", "pending")]
+    assert version(db) == "7"
