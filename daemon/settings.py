@@ -26,7 +26,7 @@ SOP_RECEIVE_SECONDS = 600  # SOP: a party's mail is "received" (ticket made) wit
 MIN_POLL_SECONDS = 120  # each poll is a login and two EXAMINEs; the poll lock prevents overlap
 __all__ = [
     "MIN_POLL_SECONDS", "ROLES", "SECURITY", "SOP_RECEIVE_SECONDS", "EscalationSettings", "HelpdeskSettings",
-    "ImapSettings", "MailSettings", "Officer", "ReportSettings", "Secret", "Settings", "SmtpSettings",
+    "ImapSettings", "MailSettings", "MirrorSettings", "Officer", "ReportSettings", "Secret", "Settings", "SmtpSettings",
     "WebSettings", "web_secret",
 ]
 
@@ -175,6 +175,21 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class MirrorSettings:
+    """The office's cloud folder (`[storage] mirror`, issue 15): an rclone remote the office
+    configured with `rclone config`; its secrets stay in rclone's config file, never here."""
+
+    remote: str | None = None  # "remote:path"; None: no cloud folder (files still queue)
+    config: Path | None = None  # rclone's config file; None: rclone's own default
+    rclone: str = "rclone"  # the rclone program (name on PATH or a path)
+    timeout: int = 60  # seconds without progress before rclone gives up on a connection
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.remote)
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     helpdesk: HelpdeskSettings
@@ -193,6 +208,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     database_password: Secret = field(default_factory=lambda: Secret("database.password"))
     web: WebSettings = field(default_factory=WebSettings)
+    mirror: MirrorSettings = field(default_factory=MirrorSettings)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def database_dsn(self) -> str:

@@ -36,6 +36,7 @@ from .settings import (
     SmtpSettings,
     os_problem,
 )
+from .settings_storage import read_storage
 from .settings_web import read_web
 
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -55,7 +56,7 @@ _SECTIONS: dict[str, set[str]] = {
              "timeout", "save_sent", "sent_folder"},
     "database": {"url", "password_env", "password_file"},
     "mail": {"trusted_authserv_id", "unsigned_domains"},
-    "storage": {"dir"},
+    "storage": {"dir", "mirror", "mirror_config", "mirror_rclone", "mirror_timeout"},
     "escalation": {"anggota", "provinsi", "provinsi_ticket_pattern", "provinsi_roles"},
     "reports": {"progress_at", "recap_at", "progress_to", "recap_to", "followup_at"},
     "parties": {"registry"},
@@ -370,7 +371,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         save_sent=s.bool("save_sent", False), sent_folder=s.str("sent_folder", "Sent"),
     )
 
-    storage_dir = Reader("storage", data.get("storage", {}), base).path("dir", "state")
+    storage_dir, mirror = read_storage(Reader("storage", data.get("storage", {}), base))
     d = Reader("database", data.get("database", {}), base)
     url = database_url(d.str("url", None), storage_dir, base)
     db_password = d.secret("password", required=False)
@@ -381,8 +382,7 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
             raise ConfigError("database.url", "kata sandi tertulis di URL dan juga diatur lewat password_env/"
                                               "password_file: pertahankan password_env atau password_file saja")
 
-    p = Reader("parties", data.get("parties", {}), base)
-    f = Reader("faq", data.get("faq", {}), base)
+    p, f = Reader("parties", data.get("parties", {}), base), Reader("faq", data.get("faq", {}), base)
     level = (Reader("logging", data.get("logging", {}), base).str("level", "INFO") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level", f"harus DEBUG, INFO, WARNING atau ERROR, bukan {level!r}")
@@ -396,5 +396,5 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         faq_file=existing("faq.file", f.path("file")),
         faq_threshold=f.float("threshold", DEFAULT_THRESHOLD, 0.0, 1.0), log_level=level,
         default_officer=h.str("default_officer"), mail=_mail(Reader("mail", data.get("mail", {}), base)),
-        database_password=db_password, web=read_web(Reader("web", data.get("web", {}), base)), raw=data,
+        database_password=db_password, web=read_web(Reader("web", data.get("web", {}), base)), mirror=mirror, raw=data,
     )
