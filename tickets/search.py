@@ -12,12 +12,15 @@ false match for that search. Nor the mail a template wrote (acknowledgements, fo
 notices) or a machine (auto-replies, bounces): the same words on every ticket would make
 every ticket match them ("telepon", "tiket").
 
-Text is folded here, in Python, for both engines (lower case, accents dropped, split into
-letters-and-digits words), and the document is stored as those words: both backends see
-the same words for the same ticket, and PostgreSQL needs no `unaccent` extension and no
-language configuration ('simple': Indonesian has none built in; its stemming would guess).
-A user's words are reduced the same way, so nothing a user types reaches the engine's query
-language except words of letters and digits (`"`, `*`, `NEAR(`, `OR`, `-` are no syntax).
+Words are lower case, without accents, runs of letters and digits. For PostgreSQL the text
+is folded so here, in Python, and stored as those words: it needs no `unaccent` extension
+and no language configuration ('simple': Indonesian has none built in; its stemming would
+guess). SQLite's FTS5 is given the text itself: its `unicode61` tokenizer with
+`remove_diacritics 2` does the same folding in C (the Python one cost a third of ingest).
+A user's words are reduced by the Python folding on both, so nothing a user types reaches
+the engine's query language except words of letters and digits (`"`, `*`, `NEAR(`, `OR`,
+`-` are no syntax); tests/e2e/test_search_postgres.py checks that both engines find the same
+tickets.
 
 Kept in step by the writers, in their own transaction: whatever adds an indexed message to
 a ticket or changes its names calls `touched(ticket_id)`. Inside `deferred()` (an ingest
@@ -132,9 +135,13 @@ def _documents(ids: list[int]) -> dict[int, str]:
                       .order_by(Message.id).tuples()):
         parts[tid].append(text or "")
     docs = {}
+    # SQLite's FTS5 (unicode61, remove_diacritics 2) splits and folds the text itself, in C;
+    # folding it in Python first cost ~0.6 ms a message, a third of ingest (bench/ingest.py).
+    # PostgreSQL's 'simple' configuration keeps accents: it is given the folded words.
+    fold_here = _postgres(db.obj)
     for tid, texts in parts.items():
         source = "\n".join(t for t in texts if t)[:MAX_DOC_CHARS]
-        docs[tid] = " ".join(terms(source))
+        docs[tid] = " ".join(terms(source)) if fold_here else source
     return docs
 
 

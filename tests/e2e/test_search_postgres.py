@@ -18,7 +18,7 @@ import pytest
 from kpudesk.tickets import queries, search
 from kpudesk.tickets.archive import ArchiveWriteError
 from kpudesk.tickets.models import Ticket, db
-from kpudesk.tickets.schema import close_database, open_database
+from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
 from tests.corpus.hostile import party_mail
 from tests.feeder import Feeder
 from tests.servers.postgres import Postgres, missing_reason
@@ -114,7 +114,7 @@ def test_schema_v4_to_v5_fills_the_index_on_postgresql(tmp_path, postgres):
     postgres.query(url, "update meta set value = '4' where key = 'schema_version'")
     open_database(url)
     try:
-        assert postgres.query(url, "select value from meta where key = 'schema_version'") == [("5",)]
+        assert postgres.query(url, "select value from meta where key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
         assert postgres.query(url, "select count(*) from ticket_search") == [(3,)]
         assert [t.id for t in Ticket.select().where(search.search_clause("keanggotaan", "HD-MSJ"))
                 .order_by(Ticket.id)] == [2, 3]

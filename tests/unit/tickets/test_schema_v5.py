@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from kpudesk.tickets import search
 from kpudesk.tickets.models import Identity, Message, Ticket
-from kpudesk.tickets.schema import close_database, open_database
+from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 N = 2_600  # more than one fill batch (2,000 tickets)
@@ -49,7 +49,7 @@ def test_a_version_4_database_with_tickets_is_indexed_by_the_upgrade(tmp_path):
 
     open_database(f"sqlite:///{db}")
     try:
-        assert version(db) == "6"
+        assert version(db) == str(SCHEMA_VERSION)
         assert matching("dokumen keanggotaan") == [1000, 2000]  # accents folded, across fill batches
         assert matching("hartono") == [5]  # the identity card
         assert matching("p2600@partai.example.org") == [2600]
