@@ -9,15 +9,21 @@ stable codes (the `--json` shape); each has a `*_label` twin in Bahasa Indonesia
 Answers are the "out" messages of kind "answer": mailed (`tickets reply`) or given in person
 or online (`tickets answer`, disposition "given"). A step with no realisation (never done,
 ticket closed) reads "-" and "belum ada realisasi", never "Sesuai standar".
+
+`file_pdf` files a Laporan PDF (of one ticket or of a period): the archive keeps it and the
+cloud-folder queue gets it in one transaction, with a `laporan.filed` event naming who made
+it. Every PDF produced is filed, as the SOP files every report; the archive is addressed by
+content and the queue by name and hash, so the same bytes are stored and uploaded once.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
+from . import mirror
 from .escalation import Escalation, TARGET_LABELS
 from .hours import STANDARDS, STEP_LABELS, ServiceCalendar
 from .labels import DELIVERY_LABELS, delivery_label, waktu
-from .models import Attachment, Identity, Message, Ticket
+from .models import Attachment, Event, Identity, Message, MirrorItem, Ticket, db
 from .labels import iso
 from .status import LABELS, Status, ref
 from .timing import ticket_timings
@@ -85,6 +91,23 @@ def consultation_report(ticket: Ticket, *, tag: str, calendar: ServiceCalendar, 
         "generated_at": iso(now, zone),
         "generated_at_label": when(now),
     }
+
+
+def file_pdf(pdf: bytes, *, name: str, archive, now: datetime, zone, actor: str, tag: str,
+             ticket: Ticket | None = None, period: dict | None = None) -> MirrorItem:
+    """Archive a Laporan PDF and queue it for the cloud folder: under the ticket's folder
+    for one ticket's report, under `laporan/` for a period's. The file is durable before
+    the row that names it is committed (Archive.sync first)."""
+    sha, path = archive.put(pdf, kind="laporan", suffix=".pdf")
+    archive.sync()
+    with db.atomic():
+        item = mirror.enqueue(path=path, sha256=sha, size=len(pdf), name=name, now=now, zone=zone, ticket=ticket,
+                              ticket_ref=ref(ticket.id, tag) if ticket is not None else None,
+                              kind=None if ticket is not None else "laporan")
+        Event.create(ticket=ticket, at=now, actor=actor, kind="laporan.filed",
+                     detail={"file": name, "sha256": sha, "size": len(pdf), "path": path,
+                             "remote_path": item.remote_path, **({"period": period} if period else {})})
+    return item
 
 
 _GIVEN = {"tatap-muka": "disampaikan langsung (tatap muka)", "pesan-online": "disampaikan lewat pesan daring",
