@@ -8,7 +8,9 @@ ROLES). The table follows the SOP:
   closes and reopens (marking a ticket as spam is a close), corrects identities, registers
   walk-ins, merges two tickets of the same party (the officer answering both is the one who
   sees they are one question) and acts in bulk (each ticket of a bulk action is still
-  checked for its own action: assign, reassign, close);
+  checked for its own action: assign, reassign, close), and imports the Sipol progress
+  figures they read off the dashboard (`progress_import`: the CSV and its screenshots, as
+  `kpudesk progress import` does);
 - the daily coordinator (koordinator-harian, koordinator) does all of that and also
   reassigns, reviews spam and quarantine and edits canned answers;
 - an Anggota KPU (anggota-kpu) sees and answers only the tickets escalated to them and may
@@ -25,11 +27,11 @@ from .models import Escalation, Ticket
 ACTIONS: tuple[str, ...] = (
     "view", "reply", "note", "assign", "reassign", "escalate_anggota", "escalate_provinsi",
     "close", "reopen", "identity_edit", "merge", "bulk", "walkin", "spam_review",
-    "quarantine_review", "canned_edit", "reports",
+    "quarantine_review", "canned_edit", "reports", "progress_import",
 )
 
 _TEAM = frozenset({"view", "reply", "note", "assign", "escalate_anggota", "close", "reopen",
-                   "identity_edit", "walkin", "merge", "bulk"})
+                   "identity_edit", "walkin", "merge", "bulk", "progress_import"})
 _COORDINATOR = _TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit"}
 _ANGGOTA_KPU = frozenset({"view", "reply", "note", "escalate_provinsi"})
 _READER = frozenset({"view", "reports"})

@@ -1,5 +1,5 @@
-"""Mail waiting for an officer's look: held spam, the quarantine, open escalations
-(issue 14 item 7).
+"""Mail waiting for an officer's look: held spam and the quarantine (issue 14 item 7; the
+escalations page is daemon/web/dashboards.py).
 
 The same operations as the CLI (daemon/commands/queue.py): "release as ticket" is
 `app.ingestor.release` (`kpudesk spam release`), "retry" is `app.ingestor.retry_quarantined`
@@ -13,11 +13,9 @@ from flask import Blueprint, g, render_template, url_for
 from kpudesk.tickets import desk_ops
 from kpudesk.tickets.desk_queries import held_spam
 from kpudesk.tickets.errors import NotFound, UserError
-from kpudesk.tickets.escalation import TARGET_LABELS, Escalation
 from kpudesk.tickets.ingest import PollStats
 from kpudesk.tickets.labels import waktu, waktu_iso
 from kpudesk.tickets.models import Message, Quarantine
-from kpudesk.tickets.permissions import ESCALATION_ONLY, escalated_to
 from kpudesk.tickets.quarantine import too_large
 from kpudesk.tickets.status import ref
 
@@ -88,17 +86,3 @@ def retry(quarantine_id: int):
         return f"Pesan karantina #{row.id} berhasil diproses ulang."
 
     return act(url_for("review.quarantine"), run)
-
-
-@bp.get("/escalations")
-@auth.require("view")
-def escalations():
-    officer = auth.current_officer()
-    q = Escalation.select().order_by(Escalation.answered_at.is_null(False), Escalation.at.desc())
-    if officer.role in ESCALATION_ONLY:
-        q = q.where(Escalation.ticket.in_(sorted(escalated_to(officer.email)) or [0]))
-    zone, tag = g.app.settings.zone, g.app.settings.helpdesk.tag
-    rows = [{"ticket_id": e.ticket_id, "ref": ref(e.ticket_id, tag), "target": TARGET_LABELS.get(e.target, e.target),
-             "by": e.by, "when": waktu(e.at, zone), "answered": waktu(e.answered_at, zone) if e.answered_at else None,
-             "external_ref": e.external_ref, "note": e.note} for e in q]
-    return render_template("escalations.html", rows=rows)
