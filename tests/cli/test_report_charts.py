@@ -42,3 +42,52 @@ def test_the_text_parts_are_byte_identical_to_before_the_charts(tmp_path, day): 
     for name, msg in (("progress", _progress_mail(tmp_path / "p")), ("recap", _recap_mail(tmp_path / "r"))):
         text = msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
         assert text == (GOLDEN / f"{name}.txt").read_text(encoding="utf-8"), name
+
+
+def _bars(html: str) -> list[int]:
+    """The widths of the drawn bars: cells with a fixed width and a background colour."""
+    return [int(w) for w in re.findall(r'<td class="bar" width="(\d+)" height="12" bgcolor="#[0-9a-f]{6}"', html)]
+
+
+def _chart(html: str, name: str) -> str:
+    start = html.index(f'data-chart="{name}"')
+    end = re.compile(r'data-chart="|<h3|<p ').search(html, start + 1)
+    return html[start:end.start() if end else len(html)]
+
+
+def test_the_progress_mail_draws_table_bars_and_carries_no_svg_script_or_image(tmp_path):
+    msg = _progress_mail(tmp_path)
+    html = _html(msg)
+    members = _chart(html, "members")
+    # PKB 1.250 is the longest bar (240 px), Gerindra 300 and Golkar 50 in proportion
+    assert _bars(members) == [240, round(300 / 1250 * 240), round(50 / 1250 * 240)]
+    assert "1.250 (+250)" in members and "300 (&mdash;)" in members
+    assert _bars(_chart(html, "officials")) == [240, 140, 100]  # 12, 7, 5
+    for banned in ("<svg", "<script", "<style", "<img", "class=\"chart\""):
+        assert banned not in html
+    assert [p.get_content_type() for p in _parts(msg)] == ["text/plain", "text/html"]  # no image parts to reference
+
+
+def test_the_recap_mail_draws_bars_per_channel_status_party_and_standard(tmp_path, day):  # noqa: ARG001
+    msg = _recap_mail(tmp_path)
+    html = _html(msg)
+    assert _bars(_chart(html, "channel")) == [240, 80]  # email 3, tatap muka 1, the zeros drawn empty
+    assert _bars(_chart(html, "party")) == [240, 120, 120]  # PKB 2, Gerindra 1, unknown 1
+    standards = _chart(html, "standards")
+    assert "2 dari 3 sesuai standar" in standards and "0 dari 0 sesuai standar" in standards
+    assert _bars(standards)[:2] == [160, 80]  # receive: 2 within (green), 1 over (red) of 3
+    for banned in ("<svg", "<script", "<style", "<img"):
+        assert banned not in html
+    for part in _parts(msg):  # every image part, if there ever is one, is referenced by cid:
+        if part.get_content_maintype() == "image":
+            assert f"cid:{part['Content-ID'].strip('<>')}" in html
+
+
+def test_the_text_parts_alone_carry_every_figure(tmp_path, day):  # noqa: ARG001
+    text = text_of(_progress_mail(tmp_path / "p"))
+    for figure in ("12", "+2", "1.250", "+250", "300", "50", "1.600", "24"):
+        assert f" {figure} " in f" {' '.join(text.split())} "
+    text = text_of(_recap_mail(tmp_path / "r"))
+    for line in ("Surel                  3", "Tatap muka             1", "PKB                   2", "Gerindra              1",
+                 "Konsultasi baru           : 4"):
+        assert line in text
