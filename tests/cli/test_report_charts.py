@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from kpudesk.tickets.reports import claim_slot
 from tests.cli.test_reports import HEADER, Desk, database, day, mail, text_of, wib  # noqa: F401 - fixtures
 
@@ -38,7 +40,8 @@ def _parts(msg) -> list:
     return [p for p in msg.walk() if not p.is_multipart()]
 
 
-def test_the_text_parts_are_byte_identical_to_before_the_charts(tmp_path, day):  # noqa: ARG001 - day: the recap's data
+@pytest.mark.usefixtures("day")  # the recap\'s data
+def test_the_text_parts_are_byte_identical_to_before_the_charts(tmp_path):
     for name, msg in (("progress", _progress_mail(tmp_path / "p")), ("recap", _recap_mail(tmp_path / "r"))):
         text = msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
         assert text == (GOLDEN / f"{name}.txt").read_text(encoding="utf-8"), name
@@ -68,7 +71,8 @@ def test_the_progress_mail_draws_table_bars_and_carries_no_svg_script_or_image(t
     assert [p.get_content_type() for p in _parts(msg)] == ["text/plain", "text/html"]  # no image parts to reference
 
 
-def test_the_recap_mail_draws_bars_per_channel_status_party_and_standard(tmp_path, day):  # noqa: ARG001
+@pytest.mark.usefixtures("day")  # the recap\'s data
+def test_the_recap_mail_draws_bars_per_channel_status_party_and_standard(tmp_path):
     msg = _recap_mail(tmp_path)
     html = _html(msg)
     assert _bars(_chart(html, "channel")) == [240, 80]  # email 3, tatap muka 1, the zeros drawn empty
@@ -83,7 +87,8 @@ def test_the_recap_mail_draws_bars_per_channel_status_party_and_standard(tmp_pat
             assert f"cid:{part['Content-ID'].strip('<>')}" in html
 
 
-def test_the_text_parts_alone_carry_every_figure(tmp_path, day):  # noqa: ARG001
+@pytest.mark.usefixtures("day")  # the recap\'s data
+def test_the_text_parts_alone_carry_every_figure(tmp_path):
     text = text_of(_progress_mail(tmp_path / "p"))
     for figure in ("12", "+2", "1.250", "+250", "300", "50", "1.600", "24"):
         assert f" {figure} " in f" {' '.join(text.split())} "
