@@ -8,7 +8,7 @@ the next batch, whatever ended this one (an error, an interrupt).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kpudesk.mailbox.message import FetchedMail, InboundMessage
 
@@ -16,6 +16,8 @@ from . import store
 from .analysis import Analysis
 from .archive import Archive
 from .models import FolderState
+
+ACK_WINDOW = timedelta(days=1)  # the longest of the per-sender acknowledgement caps (replies.py)
 
 
 @dataclass
@@ -30,23 +32,37 @@ class Batch:
     known: dict[str, list[store.Stored]] | None = None
     # Contact upserts collected for the end of the batch (None: written at once).
     contacts: list[dict] | None = field(default=None)
+    # When the batch's senders were sent acknowledgements in the last day, read once at the
+    # start and added to as the batch queues more (None: each cap check asks the database).
+    acks: dict[str, list[datetime]] | None = None
 
     @classmethod
     def of_one(cls, mail: FetchedMail, *, is_spam: bool) -> Batch:
         """A single message outside a poll (a quarantined one tried again, held spam released)."""
         return cls(mail.folder, mail.uidvalidity, [mail], [None], is_spam)
 
-    def read_ahead(self) -> None:
+    def read_ahead(self, now: datetime) -> None:
         """Start the batch's transaction's work: the stored rows sharing a Message-ID with the
-        batch's analysed messages, in one query per 500 ids instead of one per message."""
+        batch's analysed messages, and the acknowledgements its senders had in the last day
+        (`ACK_WINDOW`), one query per 500 instead of one per message."""
         self.known = store.stored_by_msgid(a.msg.msgid for a in self.analyses
                                            if a is not None and a.msg.msgid is not None)
+        self.acks = store.recent_acks((a.msg.sender_key for a in self.analyses
+                                       if a is not None and a.msg.sender_key), now - ACK_WINDOW)
         self.contacts = []
+
+    def acks_of(self, address: str) -> list[datetime] | None:
+        """The acknowledgement times of `address` read ahead (the caller appends what it
+        queues), or None when nothing was read ahead."""
+        if self.acks is None or not address:
+            return None
+        return self.acks.get(address.lower())
 
     def forget(self) -> None:
         """Drop what was read or collected (the transaction that held it rolled back)."""
         self.known = None
         self.contacts = None
+        self.acks = None
 
     def same_id(self, msg: InboundMessage, identity_key: str) -> list[store.Stored]:
         """(id, identity, disposition) of the stored messages with `msg`'s Message-ID (or,

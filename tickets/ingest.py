@@ -115,7 +115,7 @@ class Ingestor:
             # per message costs two statements each, and is only needed when a message fails...
             # Each ticket the batch touched is indexed once, at its end (tickets/search.py).
             with db.atomic(), search.deferred():
-                batch.read_ahead()
+                batch.read_ahead(self.clock.now())
                 for mail, analysis in zip(batch.mails, batch.analyses, strict=True):
                     self._process(mail, batch, stats, analysis)
                 return batch.finish(self.clock.now(), self.archive)
@@ -232,7 +232,7 @@ class Ingestor:
             return row  # an escalation target's mail: internal, no reopen, no acknowledgement
         else:
             self._follow_up(ticket, msg, a.guess, auth=auth, reopen=not match.stranger)
-        self._after_ticket_message(ticket, row, a, identity, rescued=is_spam)
+        self._after_ticket_message(ticket, row, a, identity, batch, rescued=is_spam)
         return row
 
     def _verdict(self, mail: FetchedMail, a: Analysis) -> Verdict:
@@ -338,7 +338,7 @@ class Ingestor:
             self._event(ticket, msg.sender_key or "unknown", "identity.updated", fields=sorted(changed))
 
     def _after_ticket_message(self, ticket: Ticket, row: Message, a: Analysis,
-                              identity: Identity | None, *, rescued: bool) -> None:
+                              identity: Identity | None, batch: Batch, *, rescued: bool) -> None:
         msg = a.msg
         if identity is None:
             self._event(ticket, msg.sender_key or "unknown", "message.received", message=row.id)
@@ -347,7 +347,7 @@ class Ingestor:
         # A new ticket opened by a party's question gets one acknowledgement, queued in this
         # transaction; not when the address was forged (it would go to its real owner).
         if identity is not None and a.cls.kind == Kind.NORMAL and not (ticket.flags or {}).get("possible_forgery"):
-            self.replies.queue_ack(ticket, row, identity)
+            self.replies.queue_ack(ticket, row, identity, batch.acks_of(ticket.requester))
 
     def _party_id(self, party) -> int:
         pid = self._party_ids.get(party.number)
@@ -403,6 +403,6 @@ class Ingestor:
                 self._follow_up(ticket, msg, auth=auth, reopen=not match.stranger)
             else:
                 self._note_related(ticket, row, msg, match, auth)
-            self._after_ticket_message(ticket, row, a, identity, rescued=False)
+            self._after_ticket_message(ticket, row, a, identity, batch, rescued=False)
         return ticket
 

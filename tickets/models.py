@@ -81,25 +81,27 @@ class BaseModel(pw.Model):
         if not (force_insert and only is None and isinstance(pk, pw.AutoField) and getattr(self, pk.name) is None):
             return super().save(force_insert=force_insert, only=only)
         database = self._meta.database.obj
-        fields, sql = _insert_sql(type(self), type(database))
-        params = [f.db_value(getattr(self, f.object_id_name if isinstance(f, pw.ForeignKeyField) else f.name))
-                  for f in fields]
+        sql, columns = _insert_sql(type(self), type(database))
+        params = [to_db(getattr(self, name)) for name, to_db in columns]
         cursor = database.execute_sql(sql, params)
         setattr(self, pk.name, cursor.fetchone()[0] if cursor.description else cursor.lastrowid)
         return 1
 
 
-_INSERTS: dict[tuple[type, type], tuple[list[pw.Field], str]] = {}
+_INSERTS: dict[tuple[type, type], tuple[str, list]] = {}
 
 
-def _insert_sql(model: type[BaseModel], backend: type) -> tuple[list[pw.Field], str]:
-    """The columns and the parameterised INSERT of `model` on `backend`, built once."""
+def _insert_sql(model: type[BaseModel], backend: type) -> tuple[str, list]:
+    """The parameterised INSERT of `model` on `backend` and, per column in its order, the
+    instance attribute that holds the value (a foreign key's id, not its row) and the
+    field's `db_value`; built once."""
     key = (model, backend)
     if key not in _INSERTS:
         fields = [f for f in model._meta.sorted_fields if f is not model._meta.primary_key]
         placeholder = [[None] * len(fields)]
         sql, _ = model.insert_many(placeholder, fields=fields).sql()
-        _INSERTS[key] = (fields, sql)
+        columns = [(f.object_id_name if isinstance(f, pw.ForeignKeyField) else f.name, f.db_value) for f in fields]
+        _INSERTS[key] = (sql, columns)
     return _INSERTS[key]
 
 

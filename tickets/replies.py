@@ -204,20 +204,29 @@ class Replies:
 
     # --- acknowledgements ---------------------------------------------------------------
 
-    def ack_allowed(self, address: str) -> bool:
-        """Per-sender caps: stop loops with anything the classifier missed."""
+    def ack_allowed(self, address: str, sent: list[datetime] | None = None) -> bool:
+        """Per-sender caps: stop loops with anything the classifier missed. `sent`: when the
+        address was sent acknowledgements in the last day, when the caller read them ahead
+        (an ingest batch: tickets/batch.py); otherwise they are counted here."""
         now = self.clock.now()
-        recent = (OutboxItem.kind == "ack") & (OutboxItem.rcpt_key == address.lower())
         day_start, hour_start = now - timedelta(days=1), now - timedelta(hours=1)
-        day, hour = (OutboxItem.select(pw.fn.COUNT(OutboxItem.id),
-                                       pw.fn.COUNT(pw.Case(None, [(OutboxItem.created_at >= hour_start, 1)])))
-                     .where(recent & (OutboxItem.created_at >= day_start)).scalar(as_tuple=True))
+        if sent is not None:
+            day = sum(1 for at in sent if at >= day_start)
+            hour = sum(1 for at in sent if at >= hour_start)
+        else:
+            recent = (OutboxItem.kind == "ack") & (OutboxItem.rcpt_key == address.lower())
+            day, hour = (OutboxItem.select(pw.fn.COUNT(OutboxItem.id),
+                                           pw.fn.COUNT(pw.Case(None, [(OutboxItem.created_at >= hour_start, 1)])))
+                         .where(recent & (OutboxItem.created_at >= day_start)).scalar(as_tuple=True))
         return hour < self.me.ack_per_hour and day < self.me.ack_per_day
 
-    def queue_ack(self, ticket: Ticket, first: Message, identity: Identity | None = None) -> outbox.OutboxItem | None:
+    def queue_ack(self, ticket: Ticket, first: Message, identity: Identity | None = None,
+                  sent: list[datetime] | None = None) -> outbox.OutboxItem | None:
+        """Queue the acknowledgement of a new ticket, within the per-sender caps; `sent` (see
+        `ack_allowed`) gains the time of the one queued."""
         if not ticket.requester:
             return None
-        if not self.ack_allowed(ticket.requester):
+        if not self.ack_allowed(ticket.requester, sent):
             log.info("ack cap reached for ticket=%s; no acknowledgement", ticket.id)
             Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.suppressed",
                          detail={"reason": "batas balasan otomatis per pengirim tercapai"})
@@ -245,6 +254,8 @@ class Replies:
                           auto="auto-replied", html=True, fail_alone=True)
         Event.create(ticket=ticket, at=self.clock.now(), actor="system", kind="ack.queued",
                      detail={"outbox": item.id, "identity_missing": missing})
+        if sent is not None:
+            sent.append(item.created_at)
         return item
 
     def render_record(self, record: dict) -> dict:

@@ -1,5 +1,6 @@
 """The one place for batch SQL, all of it plain peewee: the per-batch Message-ID lookup,
-the Message-ID → ticket lookup of threading, a batch's contact upserts.
+the Message-ID → ticket lookup of threading, the batch's senders' recent acknowledgements
+(the per-sender caps), a batch's contact upserts.
 
 Ingest stores a fetched batch in one transaction; reading the batch's Message-IDs with one
 SELECT … IN and writing its contacts with one INSERT (instead of one statement per
@@ -8,9 +9,11 @@ message) keeps those costs per batch, not per message (bench/ingest.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+
 import peewee as pw
 
-from .models import Contact, Message
+from .models import Contact, Message, OutboxItem
 
 # SQLite allows 32,766 parameters per statement since 3.32 (999 before); PostgreSQL 65,535.
 CHUNK = 500
@@ -49,6 +52,20 @@ def tickets_by_msgid(msgids: list[str]) -> dict[str, int]:
     query = (Message.select(Message.msgid, Message.ticket).where(Message.msgid.in_(msgids) & Message.ticket.is_null(False))
              .order_by(Message.id).tuples())
     return dict(query)
+
+
+def recent_acks(addresses: Iterable[str], since: datetime) -> dict[str, list[datetime]]:
+    """When each of these addresses (lower case) was last sent acknowledgements, since
+    `since`: one query per 500 senders instead of one per acknowledgement."""
+    keys = list(dict.fromkeys(a.lower() for a in addresses))
+    sent: dict[str, list[datetime]] = {k: [] for k in keys}
+    for chunk in _chunks(keys):
+        query = (OutboxItem.select(OutboxItem.rcpt_key, OutboxItem.created_at)
+                 .where((OutboxItem.kind == "ack") & OutboxItem.rcpt_key.in_(chunk) & (OutboxItem.created_at >= since))
+                 .tuples())
+        for key, at in query:
+            sent[key].append(at)
+    return sent
 
 
 # Upsert: what we learn fills gaps, never overwrites what an officer or the registry set.

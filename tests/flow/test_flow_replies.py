@@ -56,6 +56,18 @@ def test_no_acknowledgement_for_automatic_bulk_own_or_held_mail(desk, raw, folde
     assert desk.outbox() == []
 
 
+def test_the_caps_count_across_one_batch_and_the_batches_before_it(desk):
+    """One poll's batch with several mails of one sender: the acknowledgements read ahead
+    for the batch (tickets/batch.py) and those it queues itself both count."""
+    desk.deliver(party_mail(BUDI, "Pertanyaan awal", "isi"))  # one ack, an earlier batch
+    stats = desk.deliver(*[party_mail(BUDI, f"Pertanyaan {n}", "isi") for n in range(4)])
+    assert stats.tickets_created == 4
+    assert len(acks(desk, BUDI)) == 3  # helpdesk.ack_per_hour = 3: one before, two in the batch
+    suppressed = [t for t in desk.tickets()
+                  if "ack.suppressed" in [e["kind"] for e in desk.show(t["id"])["events"]]]
+    assert [t["subject"] for t in suppressed] == ["Pertanyaan 2", "Pertanyaan 3"]
+
+
 def test_acknowledgements_per_sender_are_capped_per_hour_and_resume_later(desk):
     for n in range(4):
         desk.deliver(party_mail(BUDI, f"Pertanyaan {n}", "isi"))
