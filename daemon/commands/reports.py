@@ -1,4 +1,6 @@
-"""`kpudesk progress import ...` and `kpudesk report progress|recap ...`: Sipol progress and reports."""
+"""`kpudesk progress import ...` and `kpudesk report progress|recap|laporan ...`: Sipol progress
+and reports. `report laporan` is the Laporan Hasil Konsultasi of a period, made by the very
+calls the web desk's `/reports/consultations` makes (tickets.laporan_period, daemon.laporan_render)."""
 from __future__ import annotations
 
 import argparse
@@ -7,12 +9,16 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta
 
 from kpudesk.tickets import reports
-from kpudesk.tickets.errors import UserError
+from kpudesk.tickets.errors import ConfigError, UserError
+from kpudesk.tickets.laporan_period import parse_period
 from kpudesk.tickets.progress import Evidence, ProgressSnapshot, import_csv
 from kpudesk.tickets.labels import iso
 
+from .. import laporan_render
 from .common import emit_json
 from .common import app_from_args, table
+
+EX_USAGE = 2
 
 
 def register(sub) -> None:
@@ -37,6 +43,18 @@ def register(sub) -> None:
                        help="masukkan ke antrean kirim sekarang (laporan tambahan, di luar jadwal)")
         x.add_argument("--json", action="store_true")
         x.set_defaults(func=func)
+
+    x = rsub.add_parser("laporan", help="Laporan Hasil Konsultasi suatu periode (HTML, PDF, CSV, XLSX)")
+    x.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="tanggal awal (bawaan: hari ini)")
+    x.add_argument("--to", dest="end", metavar="YYYY-MM-DD",
+                   help="tanggal akhir, ikut dihitung (bawaan: hari ini, atau tanggal awal bila itu nanti)")
+    x.add_argument("--party", help="hanya partai ini (singkatan, nama, alias, atau nomor urut)")
+    x.add_argument("--channel", help="hanya kanal ini (email, tatap-muka, pesan-online, pertemuan-online)")
+    x.add_argument("--format", choices=laporan_render.FORMATS, default="html",
+                   help="bentuk laporan (bawaan: html, tampilan cetak A4)")
+    x.add_argument("--output", metavar="BERKAS", help="tulis ke berkas ini (bawaan: keluaran standar)")
+    x.add_argument("--as", dest="officer", help="petugas pembuat (nama atau surel; koordinator: namanya di tanda tangan)")
+    x.set_defaults(func=cmd_report_laporan)
 
 
 def _date(text: str) -> date:
@@ -158,4 +176,48 @@ def _queued(args: argparse.Namespace, item, what: str) -> int:
         print(f"{what} masuk antrean kirim (#{item.id}) kepada {', '.join(item.recipients)}.")
         print(f"Subjek: {subject}")
         print("Kirim sekarang dengan `kpudesk send`, atau biarkan daemon mengirimnya.")
+    return 0
+
+
+# --- Laporan Hasil Konsultasi ----------------------------------------------------------------
+
+
+def _maker(app, who: str | None):
+    """The officer making the report: `--as`, else the default officer, else none."""
+    if who:
+        return app.settings.officer(who)
+    try:
+        return app.settings.officer(None)
+    except (ConfigError, UserError):
+        return None
+
+
+def cmd_report_laporan(args: argparse.Namespace) -> int:
+    if args.output is None and args.format in laporan_render.BINARY and sys.stdout.isatty():
+        # checked first: a refused PDF must not be made (and filed) at all
+        print(f"kpudesk: galat: laporan {args.format.upper()} adalah berkas biner dan tidak ditulis ke terminal; "
+              f"pakai --output BERKAS.{args.format} atau alihkan keluaran (> BERKAS.{args.format})", file=sys.stderr)
+        return EX_USAGE
+    app = app_from_args(args)
+    today = app.clock.now().astimezone(app.settings.zone).date()
+    period = parse_period(args.start, args.end, today=today, registry=app.registry, party=args.party,
+                          channel=args.channel)
+    maker = _maker(app, args.officer)
+    signer = maker.name if maker is not None and maker.role in ("koordinator-harian", "koordinator") else None
+    out = laporan_render.produce_period(app, period, args.format, actor=maker.name if maker else "kpudesk",
+                                        signer=signer)
+    if args.output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(out.data)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            with open(args.output, "wb") as fh:
+                fh.write(out.data)
+        except OSError as exc:
+            raise UserError(f"tidak dapat menulis {args.output}: {exc.strerror}") from None
+        print(f"Laporan {args.format.upper()} ditulis ke {args.output} ({_num(len(out.data))} bita).")
+    if out.filed is not None:
+        print(f"PDF diarsipkan (sha256 {out.filed.sha256}) dan masuk antrean folder awan: {out.filed.remote_path}",
+              file=sys.stderr)
     return 0

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from kpudesk.mailbox.render import tgl
 from kpudesk.tickets import queries, walkin
-from kpudesk.tickets.errors import UserError
+from kpudesk.tickets.errors import ConfigError, UserError
 from kpudesk.tickets.labels import waktu_iso
 from kpudesk.tickets.laporan import consultation_report
 from kpudesk.tickets.status import Status, ref
 from kpudesk.tickets.timing import overdue_ticket_ids, ticket_timings
 from kpudesk.tickets.walkin import CHANNELS
 
+from .. import laporan_render
 from .common import emit_json
 from . import faqdesk, ticket_actions, ticket_files
 from .common import app_from_args, clip, table, ticket_id
@@ -100,6 +101,7 @@ def register(sub) -> None:
     p.add_argument("id", type=ticket_id, help=ID_HELP)
     p.add_argument("--json", action="store_true")
     p.add_argument("--html", metavar="BERKAS", help="tulis versi HTML siap cetak ke berkas ini")
+    p.add_argument("--pdf", metavar="BERKAS", help="tulis PDF (A4) ke berkas ini; PDF diarsipkan dan disalin ke folder awan")
     p.set_defaults(func=cmd_laporan)
 
     p = sub.add_parser("bukutamu", help="buku tamu konsultasi tatap muka")
@@ -231,17 +233,30 @@ def cmd_laporan(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(data)
         return 0
-    ctx = {"helpdesk": {"name": app.settings.helpdesk.name}, "laporan": data}
-    if args.html:
-        html = app.replies.renderer.render("reports/laporan.html.j2", ctx)
+    for fmt, target in (("html", args.html), ("pdf", args.pdf)):
+        if not target:
+            continue
+        # the web desk's /tickets/<id>/laporan: the same print view and the same filed PDF
+        out = laporan_render.produce_ticket(app, ticket, fmt, actor=_laporan_actor(app))
         try:
-            Path(args.html).write_text(html, encoding="utf-8")
+            Path(target).write_bytes(out.data)
         except OSError as exc:
-            raise UserError(f"tidak dapat menulis {args.html}: {exc.strerror}") from None
-        print(f"Laporan HTML siap cetak ditulis ke {args.html}")
+            raise UserError(f"tidak dapat menulis {target}: {exc.strerror}") from None
+        print(f"Laporan {'HTML siap cetak' if fmt == 'html' else 'PDF'} ditulis ke {target}")
+        if out.filed is not None:
+            print(f"PDF diarsipkan dan masuk antrean folder awan: {out.filed.remote_path}")
+    if args.html or args.pdf:
         return 0
+    ctx = {"helpdesk": {"name": app.settings.helpdesk.name}, "laporan": data}
     print(app.replies.renderer.render("reports/laporan.txt.j2", ctx))
     return 0
+
+
+def _laporan_actor(app) -> str:
+    try:
+        return app.settings.officer(None).name
+    except (ConfigError, UserError):
+        return "kpudesk"
 
 
 def cmd_bukutamu(args: argparse.Namespace) -> int:
