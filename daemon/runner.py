@@ -6,6 +6,12 @@ host's TZ never matters. Report slots are claimed in the database (UNIQUE kind/d
 a slot missed while the daemon was down is sent once at start, marked late, and never twice,
 even with two daemons racing. Each job is guarded: an exception is logged and the loop goes
 on (schedule 1.2 would otherwise let it escape `run_pending`). Server outages back off.
+
+The cloud folder (`[storage] mirror`) is pushed every `MIRROR_EVERY` in a thread of its own:
+an upload of a large recording takes minutes, and mail must not wait for it. One pass at a
+time; the rows' leases keep it apart from a manual `kpudesk storage sync`; an unreachable
+remote backs the pass off (retry_delay, at most `MIRROR_EVERY`), each file's refusals back
+that file off (tickets/mirror.py).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from kpudesk.tickets.models import db
 
 from . import notify
 from .lock import FileLock, LockBusy
+from .mirror_sync import sync as mirror_sync
 from .poller import poll
 from .sender import flush
 from .wiring import App
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 15
 FLUSH_EVERY = timedelta(minutes=1)
+MIRROR_EVERY = timedelta(minutes=5)
 
 
 @dataclass
@@ -88,6 +96,8 @@ class Runner:
         s = self.app.settings
         self.poll_cadence = Cadence(timedelta(seconds=s.imap.poll_every), zone=s.zone)
         self.flush_cadence = Cadence(FLUSH_EVERY)
+        self.mirror_cadence = Cadence(MIRROR_EVERY)
+        self._mirror_thread: threading.Thread | None = None
         self.zone = s.zone
         self._slot_retry: dict[tuple[str, str, str], datetime] = {}
         self._since_at: datetime | None = None
@@ -116,6 +126,10 @@ class Runner:
                     self._slot_retry[key] = now + timedelta(minutes=5)
         if self.flush_cadence.due(now) and not self.stop.is_set():
             self._guard("send", self._flush, now) and ran.append("send")
+        if self._mirror_due(now):
+            self._mirror_thread = threading.Thread(target=self._mirror_pass, args=(now,), name="mirror", daemon=True)
+            self._mirror_thread.start()
+            ran.append("mirror")
         self.started = True
         return ran
 
@@ -179,6 +193,34 @@ class Runner:
             log.info("send: sent=%d deferred=%d failed=%d pending=%d", stats.sent, stats.deferred, stats.failed,
                      stats.pending)
 
+    def _mirror_due(self, now: datetime) -> bool:
+        return (self.app.settings.mirror.configured and not self.stop.is_set() and self.mirror_cadence.due(now)
+                and (self._mirror_thread is None or not self._mirror_thread.is_alive()))
+
+    def _mirror_pass(self, now: datetime) -> None:
+        """The thread's body: one guarded pass; its database connection is its own."""
+        try:
+            if not self._guard("mirror", self._mirror, now):
+                self.mirror_cadence.failed(now)  # e.g. rclone missing: say so every few minutes, not every tick
+        finally:
+            db.close()
+
+    def _mirror(self, now: datetime) -> None:
+        stats, unreachable = mirror_sync(self.app, ignore_backoff=False, should_stop=self.stop.is_set)
+        if unreachable:
+            wait = self.mirror_cadence.failed(now)
+            log.warning("cloud folder unreachable; %d file(s) wait; next try in %s", stats.pending, wait)
+        else:
+            self.mirror_cadence.ok(now)
+        if stats.uploaded or stats.found or stats.deferred:
+            log.info("mirror: uploaded=%d found=%d deferred=%d pending=%d failed=%d", stats.uploaded, stats.found,
+                     stats.deferred, stats.pending, stats.failed)
+
+    def wait_mirror(self, timeout: float | None = None) -> None:
+        """Until the running cloud-folder pass ends (tests; shutdown)."""
+        if self._mirror_thread is not None:
+            self._mirror_thread.join(timeout)
+
     def _slot(self, kind: str, local_date: str, hhmm: str, late: bool, now: datetime) -> bool:
         app, s = self.app, self.app.settings
         if kind == "progress":
@@ -224,6 +266,7 @@ class Runner:
                     idle = scheduler.idle_seconds
                     self.stop.wait(min(max(idle or 1, 0.2), TICK_SECONDS))
             finally:
+                self.wait_mirror(timeout=60)  # a file in flight: its row is recorded, or its lease ends with us
                 if self.heartbeat is not None:
                     self.heartbeat.stop()
             notify.notify("STOPPING=1")

@@ -21,6 +21,7 @@ from .common import config_path, emit_json
 from ..runner import Runner
 from ..config import Settings, load_settings
 from ..logsetup import configure_logging
+from ..mirror_sync import check_remote
 from ..poller import poll
 from ..sender import flush
 from ..settings_check import settings_warnings, validate_access, validate_secrets
@@ -159,6 +160,7 @@ def check_servers(settings: Settings) -> None:
     banner = app.smtp().check()
     print(f"SMTP {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}): tersambung"
           + (f", login sebagai {settings.smtp.username}" if settings.smtp.username else "") + f" — {banner}")
+    print(check_remote(settings))  # the cloud folder: reachable, or TempFailure (exit 75)
 
 
 def check_templates(renderer: Renderer) -> None:

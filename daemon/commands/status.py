@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import peewee as pw
-from kpudesk.tickets import outbox
+from kpudesk.tickets import mirror, outbox
 from kpudesk.tickets.labels import waktu
 from kpudesk.tickets.models import Quarantine, db
 from kpudesk.tickets.poll_log import last_poll
@@ -53,7 +53,7 @@ def desk_status(app: App) -> dict:
     s, zone = app.settings, app.settings.zone
     last = last_poll()
     nxt = Cadence(timedelta(seconds=s.imap.poll_every), zone=zone)._next_aligned(last) if last else None
-    counts = outbox.counts()
+    counts, files = outbox.counts(), mirror.counts()
     slot = ReportSlot.select().order_by(ReportSlot.claimed_at.desc(), ReportSlot.id.desc()).first()
     return {
         "last_poll": iso(last, zone),
@@ -61,6 +61,9 @@ def desk_status(app: App) -> dict:
         "poll_every_seconds": s.imap.poll_every,
         "outbox_pending": counts.get("pending", 0),
         "outbox_failed": counts.get("failed", 0),
+        "mirror": s.mirror.remote,  # the cloud folder ([storage] mirror), null when none
+        "mirror_pending": files.get("pending", 0),
+        "mirror_failed": files.get("failed", 0),
         "last_report_slot": None if slot is None else {
             "kind": slot.kind, "date": slot.slot_date, "time": slot.slot_time, "status": slot.status,
             "late": bool(slot.late), "claimed_at": iso(slot.claimed_at, zone)},
@@ -99,6 +102,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print("Poll berikutnya   : saat daemon mulai (`kpudesk run`) atau `kpudesk poll`")
     print(f"Antrean surel     : {st['outbox_pending']} menunggu, {st['outbox_failed']} gagal")
+    print(f"Folder awan       : {st['mirror_pending']} berkas menunggu, {st['mirror_failed']} gagal"
+          + (f" ({st['mirror']})" if st["mirror"] else " (belum diatur: [storage] mirror)"))
     r = st["last_report_slot"]
     if r:
         print(f"Laporan terakhir  : {_KIND.get(r['kind'], r['kind'])} {r['date']} {r['time']}, "

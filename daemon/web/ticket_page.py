@@ -7,7 +7,7 @@ HTML — its sanitised HTML for a sandboxed frame (mailview.py).
 """
 from __future__ import annotations
 
-from kpudesk.tickets import canned, queries
+from kpudesk.tickets import canned, mirror, queries
 from kpudesk.tickets.history import party_history
 from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.desk_queries import standards_text
@@ -115,4 +115,5 @@ def ticket_context(app, t: Ticket, *, faq_id: str | None = None, canned_id: str 
         "canned": saved, "canned_picked": canned_picked, "canned_problem": canned_problem,
         # the reply form's `seen`: the newest message on the page (collision check, desk.reply)
         "seen": max((m["id"] for m in d["messages"]), default=0),
+        "mirror_files": mirror.of_ticket(t.id),  # its files in the cloud folder: pending / stored / failed, why
     }
