@@ -16,7 +16,8 @@ ROLES). The table follows the SOP:
 - an Anggota KPU (anggota-kpu) sees and answers only the tickets escalated to them and may
   pass those on to the Provinsi (`allowed_on_ticket` checks the escalation);
 - the chair and the secretary (ketua, sekretaris) read everything and the reports and
-  change nothing.
+  change nothing; they and the coordinators read the overview of the day and the week
+  (`overview`, /overview: the daily recap's figures on a page).
 
 Everyone who may log in may `view` (the pages then show what the role may see).
 """
@@ -27,14 +28,14 @@ from .models import Escalation, Ticket
 ACTIONS: tuple[str, ...] = (
     "view", "reply", "note", "assign", "reassign", "escalate_anggota", "escalate_provinsi",
     "close", "reopen", "identity_edit", "merge", "bulk", "walkin", "spam_review",
-    "quarantine_review", "canned_edit", "reports", "progress_import",
+    "quarantine_review", "canned_edit", "reports", "progress_import", "overview",
 )
 
 _TEAM = frozenset({"view", "reply", "note", "assign", "escalate_anggota", "close", "reopen",
                    "identity_edit", "walkin", "merge", "bulk", "progress_import"})
-_COORDINATOR = _TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit"}
+_COORDINATOR = _TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit", "overview"}
 _ANGGOTA_KPU = frozenset({"view", "reply", "note", "escalate_provinsi"})
-_READER = frozenset({"view", "reports"})
+_READER = frozenset({"view", "reports", "overview"})
 
 TABLE: dict[str, frozenset[str]] = {
     "anggota-helpdesk": _TEAM,

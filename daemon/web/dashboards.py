@@ -92,7 +92,7 @@ def escalations():
 
 
 @bp.get("/overview")
-@auth.require("reports")
+@auth.require("overview")
 def overview():
     app = g.app
     data = revive(overview_data(app.calendar, app.clock.now(), tag=app.settings.helpdesk.tag))
