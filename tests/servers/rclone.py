@@ -7,7 +7,7 @@ used). The server logs every request (`-vv`) to `log_path`: `puts(path)` counts 
 of one file. As root (the CI case) the server runs as `nobody`, so file permissions in the
 served folder apply (a read-only folder refuses uploads, as a remote out of rights does).
 
-    with WebdavRemote(tmp_path / "cloud") as remote:
+    with WebdavRemote() as remote:   # files in a new temporary folder, removed at the end
         remote.remote            # "kpudesk-test:kpu" for [storage] mirror
         remote.stop(); remote.start()   # an outage, the same port again
 """
@@ -18,17 +18,20 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
-from .common import ServerProcess, free_port, port_accepts, set_pdeathsig
+from .common import ServerProcess, free_port, port_accepts, scratch_dir, set_pdeathsig
 
 REMOTE_NAME = "kpudesk-test"
 
 
 class WebdavRemote(ServerProcess):
-    def __init__(self, root: Path, folder: str = "kpu") -> None:
-        self.root = Path(root)
+    def __init__(self, folder: str = "kpu") -> None:
+        # Not under pytest's tmp_path: its folders are 0700, which `nobody` cannot enter.
+        self.root = Path(tempfile.mkdtemp(prefix="kpudesk-webdav-", dir=scratch_dir("KPUDESK_WEBDAV_DIR")))
+        self.root.chmod(0o711)
         self.served = self.root / "served"
         self.folder = folder
         self.port = free_port()
@@ -86,7 +89,11 @@ class WebdavRemote(ServerProcess):
         self._proc = None
 
     def cleanup(self) -> None:
-        pass  # under the test's tmp_path: pytest removes it
+        # A read-only folder a test made must not stop the removal.
+        for p in self.root.rglob("*"):
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def log_text(self) -> str:
         try:
