@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from kpudesk.mailbox.render import tgl
 from kpudesk.tickets import laporan_period
 from kpudesk.tickets.laporan import consultation_report, file_pdf
 from kpudesk.tickets.laporan_period import Period
@@ -86,7 +87,8 @@ def html(app, *, period: dict | None = None, laporan: dict | None = None, signer
          css_href: str | None = None, fragment: bool = False) -> str:
     """The print view (stylesheet inlined, or linked when `css_href` is given), or with
     `fragment` only the period's table."""
-    ctx: dict = {"helpdesk": helpdesk(app.settings), "signer": signer, "fragment": fragment}
+    ctx: dict = {"helpdesk": helpdesk(app.settings), "signer": signer, "fragment": fragment,
+                 "sign_date_label": tgl(app.clock.now(), app.settings.zone)}
     if period is not None:
         ctx["period"] = period
     else:
