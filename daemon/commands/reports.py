@@ -193,9 +193,10 @@ def _maker(app, who: str | None):
 
 
 def cmd_report_laporan(args: argparse.Namespace) -> int:
-    if args.output is None and args.format in laporan_render.BINARY and sys.stdout.isatty():
+    if args.output is None and args.format in laporan_render.BINARY and (
+            sys.stdout.isatty() or getattr(sys.stdout, "buffer", None) is None):
         # checked first: a refused PDF must not be made (and filed) at all
-        print(f"kpudesk: galat: laporan {args.format.upper()} adalah berkas biner dan tidak ditulis ke terminal; "
+        print(f"kpudesk: galat: laporan {args.format.upper()} adalah berkas biner dan tidak ditulis ke terminal (atau keluaran teks); "
               f"pakai --output BERKAS.{args.format} atau alihkan keluaran (> BERKAS.{args.format})", file=sys.stderr)
         return EX_USAGE
     app = app_from_args(args)
@@ -207,9 +208,13 @@ def cmd_report_laporan(args: argparse.Namespace) -> int:
     out = laporan_render.produce_period(app, period, args.format, actor=maker.name if maker else "kpudesk",
                                         signer=signer)
     if args.output is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(out.data)
-        sys.stdout.buffer.flush()
+        raw = getattr(sys.stdout, "buffer", None)
+        if raw is None:  # a text-only stdout (an embedding caller): a text format, checked above
+            sys.stdout.write(out.data.decode("utf-8"))
+        else:
+            sys.stdout.flush()
+            raw.write(out.data)
+            raw.flush()
     else:
         try:
             with open(args.output, "wb") as fh:
