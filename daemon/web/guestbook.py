@@ -155,10 +155,12 @@ def register_page():
         except ValueError:
             problem = f"tanggal tidak valid: {text!r} (format YYYY-MM-DD); ditampilkan hari ini"
     rows = walkin.guest_book(day, s.zone, channels=OTHER_CHANNELS)
+    short = {p.name: p.short for p in g.app.registry.parties}  # the paper list's narrow column
     shown = []
     for n, r in enumerate(rows, start=1):
-        secs = r["register_seconds"]
-        shown.append({**r, "no": n, "at": datetime.fromisoformat(r["time"]), "ref": ref(r["ticket"], s.helpdesk.tag),
+        secs, at = r["register_seconds"], datetime.fromisoformat(r["time"])
+        shown.append({**r, "no": n, "at": at, "local": at.astimezone(s.zone), "ref": ref(r["ticket"], s.helpdesk.tag),
+                      "party_short": short.get(r["party"], r["party"]),
                       "channel_label": walkin.CHANNEL_LABELS.get(r["channel"], r["channel"]),
                       "duration": _duration(secs), "over": secs is not None and secs > STANDARD_SECONDS})
     pages = [shown[i:i + ROWS_PER_PAGE] for i in range(0, len(shown), ROWS_PER_PAGE)] or [[]]

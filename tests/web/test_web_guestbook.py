@@ -307,8 +307,9 @@ def test_the_register_lists_the_days_visits_with_signatures_and_timing(desk):
     assert [int(t) for t, _ in rows] == [1, 2, 3]
     cells = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
              for _, row in rows]
-    assert cells[0][:8] == ["1", "1 Desember 2026 09.02 WIB", "Hendra Gunawan", "+6281277778888",
-                            "Partai Kebangkitan Bangsa", "Tatap muka", "HD-MSJ #1", "2 mnt 00 dtk"]
+    assert cells[0][:8] == ["1", "01-12-2026 09.02 WIB", "Hendra Gunawan", "+6281277778888",
+                            "PKB", "Tatap muka", "HD-MSJ #1", "2 mnt 00 dtk"]
+    assert 'title="Partai Kebangkitan Bangsa"' in rows[0][1]
     assert cells[1][2] == "Siti Aminah" and cells[1][7] == "7 mnt 00 dtk" and cells[1][8] == "di kertas"
     assert 'class="over"' in rows[1][1] and 'class="over"' not in rows[0][1]
     assert cells[2][5] == "Pertemuan daring" and cells[2][3] == "-"
