@@ -158,3 +158,11 @@ def test_every_role_reads_and_only_the_team_and_coordinators_import(tmp_path, ro
 def test_not_logged_in_goes_to_the_login(web):
     r = web.client.get("/progress")
     assert r.status_code in (302, 303) and "/login?next=" in r.headers["Location"]
+
+
+def test_an_upload_over_the_limit_is_refused_whole(tmp_path):
+    desk = WebDesk(tmp_path, extra={"web": {"max_upload_mb": 1}})
+    desk.login(TEAM)
+    r = upload(desk, GOOD, ("dasbor.png", PNG + b"\x00" * (2 * 1024 * 1024)))
+    assert r.status_code == 413 and "melebihi batas ukuran" in r.get_data(as_text=True)
+    assert nothing_stored()
