@@ -43,9 +43,9 @@ def read_storage(r) -> tuple[Path, MirrorSettings]:
     remote = r.str("mirror")
     config = r.path("mirror_config")
     rclone = r.str("mirror_rclone", "rclone")
-    if not remote and (config or "mirror_rclone" in r.data):
-        raise ConfigError(r.key("mirror"), "mirror_config/mirror_rclone diatur tetapi mirror belum: "
-                                           "isi mirror = \"remote:folder\" atau hapus keduanya")
+    if not remote and config:
+        raise ConfigError(r.key("mirror"), "mirror_config diatur tetapi mirror belum: "
+                                           "isi mirror = \"remote:folder\" atau hapus mirror_config")
     if config is not None and not config.is_file():
         raise ConfigError(r.key("mirror_config"), f"berkas konfigurasi rclone {config} tidak ditemukan")
     if not rclone or not rclone.strip():
