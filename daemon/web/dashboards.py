@@ -1,7 +1,7 @@
 """The progress dashboard, the Anggota KPU's escalations and the chair's overview (issue 15
 items 5, 6 and 7). Each page reads figures the domain computes (tickets/progress_view.py,
-tickets/escalation_wait.py, tickets/overview.py over the daily recap) and draws them with
-charts/_charts.html; the one write, the progress upload, is `progress.import_csv`, the
+tickets/escalation_wait.py, tickets/overview.py over the daily recap) and draws them as
+inline SVG (geometry: charts.py, markup: templates/web/_charts.html); the one write, the progress upload, is `progress.import_csv`, the
 function `kpudesk progress import` calls (same checks, same rows, same mirror queue).
 """
 from __future__ import annotations
