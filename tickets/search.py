@@ -68,10 +68,12 @@ def create_index(database: pw.Database) -> None:
         database.execute_sql('CREATE INDEX IF NOT EXISTS ticket_search_doc ON ticket_search USING GIN (doc)')
         return
     # rowid = ticket id: a ticket's row is found (deleted, replaced) through the rowid, where
-    # an UNINDEXED ticket_id column would be a scan of the whole index.
+    # an UNINDEXED ticket_id column would be a scan of the whole index. No `prefix` indexes:
+    # they made each document's insert 5x dearer (0.36 vs 0.07 ms for 8 KB, in the ingest
+    # transaction), and a prefix search at 100,000 tickets was no faster with them (bench/web.py).
     database.execute_sql(
         "CREATE VIRTUAL TABLE IF NOT EXISTS ticket_fts USING fts5("
-        "doc, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')")
+        "doc, tokenize = 'unicode61 remove_diacritics 2')")
     # A virtual table takes no foreign key: a deleted ticket takes its document along here.
     database.execute_sql(
         'CREATE TRIGGER IF NOT EXISTS ticket_fts_gone AFTER DELETE ON "ticket" '
