@@ -112,7 +112,9 @@ class Rclone:
 
     def stat(self, rel: str) -> dict | None:
         """The remote's entry of a file (Size, Hashes when it offers any); None when absent."""
-        done = self.run("lsjson", "--stat", "--hash", "--files-only", self.target(rel))
+        # Only the hashes compared: a local or SFTP remote would compute every kind it knows.
+        done = self.run("lsjson", "--stat", "--hash-type", "sha256", "--hash-type", "sha1", "--hash-type", "md5",
+                        "--files-only", self.target(rel))
         if done.returncode in (3, 4):
             return None
         if done.returncode != 0:
@@ -121,8 +123,10 @@ class Rclone:
 
     def copy(self, local: Path, rel: str, size: int) -> None:
         # A slow line: at least 50 kB/s before the program is stopped (rclone's own
-        # --timeout stops a stalled connection much earlier).
-        done = self.run("copyto", str(local), self.target(rel), timeout=self.settings.timeout * 2 + 30 + size / 50_000)
+        # --timeout stops a stalled connection much earlier). --ignore-times: we know the
+        # remote's copy is not this file (a damaged one of the same size on a remote
+        # without modification times would otherwise be skipped).
+        done = self.run("copyto", "--ignore-times", str(local), self.target(rel), timeout=self.settings.timeout * 2 + 30 + size / 50_000)
         if done.returncode != 0:
             raise RcloneError(done.returncode, _last_words(done.stderr))
 

@@ -79,6 +79,15 @@ def test_queued_files_arrive_once_with_their_hash(tmp_path, remote):
     assert code == 0 and (again["uploaded"], again["found"], again["pending"]) == (0, 0, 0)
     assert all(remote.puts(p) == 1 for p in expected)  # nothing copied twice
     assert {i.status for i in MirrorItem.select()} == {"stored"}
+    # A damaged copy of the same size (this remote keeps no hashes: read back and hashed).
+    damaged = "2026/12/HD-MSJ-1/foto-1.jpg"
+    data = (remote.top / damaged).read_bytes()
+    (remote.top / damaged).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    MirrorItem.update(status="pending").where(MirrorItem.remote_path == damaged).execute()
+    close_database()
+    code, out = sync_json(desk)
+    assert code == 0 and (out["uploaded"], out["found"]) == (1, 0)
+    assert remote.files() == expected and remote.puts(damaged) == 2
 
 
 def test_an_outage_keeps_every_file_pending_and_the_restart_delivers_each_once(tmp_path, remote):
@@ -178,3 +187,27 @@ def test_without_a_cloud_folder_sync_says_so_and_keeps_the_queue(tmp_path):
     code, out = sync_json(desk)
     assert code == 0 and out["configured"] is False and out["pending"] == 1
     assert MirrorItem.get().status == "pending"
+
+
+def test_a_remote_with_hashes_is_checked_by_its_own_and_a_damaged_copy_is_replaced(tmp_path):
+    """A remote that offers SHA-256 (rclone's local backend here: as S3, SFTP, OneDrive offer
+    theirs): a copy of the right size but other bytes is not taken for the file."""
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("[kpudesk-disk]\ntype = local\n", encoding="utf-8")
+    cloud = tmp_path / "disk"
+    web = WebDesk(tmp_path / "web", extra={"storage": {"dir": str(tmp_path / "web" / "state"),
+                                                       "mirror": f"kpudesk-disk:{cloud}", "mirror_config": str(conf)}})
+    expected = queue(web.app, ["laporan.pdf"], ref="HD-MSJ #3")
+    (path,) = expected
+    target = cloud / path
+    target.parent.mkdir(parents=True)
+    good = (web.app.archive.root / MirrorItem.get().path).read_bytes()
+    target.write_bytes(bytes([good[0] ^ 1]) + good[1:])  # same size, one bit off: a damaged earlier copy
+    stats, unreachable = sync(web.app, ignore_backoff=True)
+    assert not unreachable and (stats.found, stats.uploaded, stats.pending) == (0, 1, 0)
+    assert target.read_bytes() == good and MirrorItem.get().status == "stored"
+    stats, _ = sync(web.app, ignore_backoff=True)
+    assert (stats.found, stats.uploaded) == (0, 0)
+    MirrorItem.update(status="pending").execute()  # as after a crash before the record
+    stats, _ = sync(web.app, ignore_backoff=True)
+    assert (stats.found, stats.uploaded) == (1, 0) and MirrorItem.get().status == "stored"
