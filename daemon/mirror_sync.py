@@ -29,6 +29,7 @@ import re
 import signal
 import subprocess
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from kpudesk.tickets import mirror
@@ -50,6 +51,7 @@ PERMANENT = frozenset({3, 4, 6, 7, 9})
 CRASH_AFTER_COPY_ENV = "KPUDESK_TEST_KILL_AFTER_MIRROR_COPY"
 _STAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:[A-Z]+\s*:\s*)?")
 _NO_REMOTE = "didn't find section in config file"
+_CREDENTIALS = re.compile(r"://[^/@\s]+@")
 
 
 class RcloneError(Exception):
@@ -66,8 +68,9 @@ class RcloneError(Exception):
 
 
 def _last_words(stderr: str) -> str:
+    """rclone's last line, without its time stamp and without any user:password@ of a URL."""
     lines = [_STAMP.sub("", x).strip() for x in stderr.strip().splitlines() if x.strip()]
-    return (lines[-1] if lines else "tanpa keterangan")[:300]
+    return _CREDENTIALS.sub("://***@", lines[-1] if lines else "tanpa keterangan")[:300]
 
 
 @dataclass
@@ -126,18 +129,24 @@ class Rclone:
         # --timeout stops a stalled connection much earlier). --ignore-times: we know the
         # remote's copy is not this file (a damaged one of the same size on a remote
         # without modification times would otherwise be skipped).
-        done = self.run("copyto", "--ignore-times", str(local), self.target(rel), timeout=self.settings.timeout * 2 + 30 + size / 50_000)
+        done = self.run("copyto", "--ignore-times", str(local), self.target(rel),
+                        timeout=_copy_time(self.settings, size).total_seconds())
         if done.returncode != 0:
             raise RcloneError(done.returncode, _last_words(done.stderr))
 
     def sha256(self, rel: str, size: int) -> str | None:
         done = self.run("hashsum", "sha256", "--download", self.target(rel),
-                        timeout=self.settings.timeout * 2 + 30 + size / 50_000)
+                        timeout=_copy_time(self.settings, size).total_seconds())
         if done.returncode in (3, 4):
             return None
         if done.returncode != 0:
             raise RcloneError(done.returncode, _last_words(done.stderr))
         return (done.stdout.split() or [""])[0].lower() or None
+
+
+def _copy_time(s: MirrorSettings, size: int) -> timedelta:
+    """The longest one rclone call on a file may take: a slow line, at least 50 kB/s."""
+    return timedelta(seconds=s.timeout * 2 + 30 + size / 50_000)
 
 
 def _file_hash(path: Path, name: str) -> str:
@@ -199,7 +208,7 @@ def _pass(app: App, remote: Rclone, stats: mirror.SyncStats, *, ignore_backoff: 
     for item in items:
         if should_stop():
             break
-        if not mirror.claim(item.id, app.clock.now()):
+        if not mirror.claim(item.id, app.clock.now(), lease=_copy_time(app.settings.mirror, item.size) * 3):
             continue  # another uploader has it
         if not _one(app, remote, item, stats):
             mirror.release(item.id)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import peewee as pw
@@ -115,9 +115,10 @@ def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 200) -> lis
     return found
 
 
-def claim(item_id: int, now: datetime) -> bool:
+def claim(item_id: int, now: datetime, lease: timedelta = LEASE) -> bool:
     """Reserve a row for copying (its own committed statement); the lease seen is compared
-    and swapped in one UPDATE, so of two uploaders only one wins."""
+    and swapped in one UPDATE, so of two uploaders only one wins. `lease`: how long an
+    uploader on another host keeps off (the copy's time limit, for a large file)."""
     seen = (MirrorItem.select(MirrorItem.status, MirrorItem.lease_until, MirrorItem.lease_holder)
             .where(MirrorItem.id == item_id).first())
     if seen is None or seen.status != "pending" or not _takeable(seen.lease_until, seen.lease_holder, now):
@@ -125,7 +126,7 @@ def claim(item_id: int, now: datetime) -> bool:
     same_lease = ((MirrorItem.lease_until.is_null() if seen.lease_until is None else MirrorItem.lease_until == seen.lease_until)
                   & (MirrorItem.lease_holder.is_null() if seen.lease_holder is None
                      else MirrorItem.lease_holder == seen.lease_holder))
-    return MirrorItem.update(lease_until=now + LEASE, lease_holder=holder()).where(
+    return MirrorItem.update(lease_until=now + max(lease, LEASE), lease_holder=holder()).where(
         (MirrorItem.id == item_id) & (MirrorItem.status == "pending") & same_lease).execute() == 1
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -100,6 +100,9 @@ def test_an_outage_keeps_every_file_pending_and_the_restart_delivers_each_once(t
     assert r.code == 75 and (out["uploaded"], out["pending"], out["failed"]) == (0, 2, 0)
     assert "tidak dapat dihubungi" in desk.run("storage", "sync").err
     assert [(i.status, i.attempts, i.lease_holder) for i in MirrorItem.select()] == [("pending", 0, None)] * 2
+    close_database()
+    st = desk.json("status")
+    assert (st["mirror"], st["mirror_pending"], st["mirror_failed"]) == ("kpudesk-test:kpu", 2, 0)
     settings = load_settings(desk.settings_path)
     with pytest.raises(TempFailure, match="folder awan kpudesk-test:kpu tidak dapat dihubungi"):
         check_remote(settings)  # what `kpudesk check` says after IMAP and SMTP
@@ -178,6 +181,25 @@ def test_the_daemon_pushes_the_backlog_in_its_own_thread(tmp_path, remote):
     close_database()
 
 
+def test_the_daemon_backs_off_while_the_remote_is_down_and_catches_up(tmp_path, remote):
+    desk = mirrored_desk(tmp_path / "desk", remote)
+    app = desk.app()
+    expected = queue(app, ["p.png"])
+    remote.stop()
+    runner = Runner(app)
+    runner.poll_cadence.due = runner.flush_cadence.due = lambda now: False  # only the cloud folder
+    start = datetime.now(UTC)
+    assert "mirror" in runner.tick(start)
+    runner.wait_mirror(60)
+    assert runner.mirror_cadence.failures == 1 and MirrorItem.get().status == "pending"
+    assert "mirror" not in runner.tick(start + timedelta(seconds=30))  # backing off: 1 minute first
+    remote.start()
+    assert "mirror" in runner.tick(start + timedelta(minutes=1))
+    runner.wait_mirror(60)
+    assert remote.files() == expected and MirrorItem.get().status == "stored" and runner.mirror_cadence.failures == 0
+    close_database()
+
+
 def test_without_a_cloud_folder_sync_says_so_and_keeps_the_queue(tmp_path):
     desk = offline_desk(tmp_path / "desk")
     queue(desk.app(), ["z.pdf"])
@@ -187,6 +209,10 @@ def test_without_a_cloud_folder_sync_says_so_and_keeps_the_queue(tmp_path):
     code, out = sync_json(desk)
     assert code == 0 and out["configured"] is False and out["pending"] == 1
     assert MirrorItem.get().status == "pending"
+    close_database()
+    st = desk.json("status")
+    assert (st["mirror"], st["mirror_pending"], st["mirror_failed"]) == (None, 1, 0)
+    assert "Folder awan       : 1 berkas menunggu, 0 gagal (belum diatur" in desk.run("status").out
 
 
 def test_a_remote_with_hashes_is_checked_by_its_own_and_a_damaged_copy_is_replaced(tmp_path):
