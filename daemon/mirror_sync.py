@@ -15,7 +15,7 @@ serious (not retried), 7 fatal (e.g. an account suspended), 8 transfer limit rea
 files transferred. A failure is first told apart from an unreachable remote by asking the
 remote's root again (`lsf --max-depth 1`): unreachable → the row is given back untouched and
 the pass stops (nothing lost, the caller backs off); reachable → a refusal of this file:
-1, 5, 8 and a timeout back off and fail once the schedule is exhausted, 3, 4, 6, 7, 9 fail now.
+1, 5, 8 and a timeout back off and fail once the schedule is exhausted, 2, 3, 4, 6, 7, 9 fail now.
 
 The remote's secrets live in rclone's config file; this module never reads or logs it.
 """
@@ -45,7 +45,7 @@ EXIT_TEXT = {1: "galat lain", 2: "galat sintaks atau pemakaian", 3: "folder tida
              4: "berkas tidak ditemukan", 5: "galat sementara", 6: "galat yang tidak dicoba ulang",
              7: "galat fatal (mis. akun ditangguhkan atau kuota habis)", 8: "batas transfer tercapai",
              9: "tidak ada berkas yang terkirim"}
-PERMANENT = frozenset({3, 4, 6, 7, 9})
+PERMANENT = frozenset({2, 3, 4, 6, 7, 9})
 # Tests only: SIGKILL this process right after a copy, before it is checked and recorded,
 # to prove the next pass records the file without copying it again (tests/e2e/test_mirror.py).
 CRASH_AFTER_COPY_ENV = "KPUDESK_TEST_KILL_AFTER_MIRROR_COPY"
