@@ -237,3 +237,19 @@ def test_a_remote_with_hashes_is_checked_by_its_own_and_a_damaged_copy_is_replac
     MirrorItem.update(status="pending").execute()  # as after a crash before the record
     stats, _ = sync(web.app, ignore_backoff=True)
     assert (stats.found, stats.uploaded) == (1, 0) and MirrorItem.get().status == "stored"
+
+
+@pytest.mark.parametrize("storage, words", [
+    ({"mirror": "tidak-ada:kpu"}, "remote 'tidak-ada' tidak ada di konfigurasi rclone"),
+    ({"mirror": "kpudesk-test:kpu", "mirror_rclone": "/nonexistent/rclone"}, "program rclone tidak ditemukan"),
+])
+def test_a_remote_rclone_does_not_know_is_a_settings_error(tmp_path, remote, storage, words):
+    desk = mirrored_desk(tmp_path / "desk", remote)
+    text = desk.settings_path.read_text(encoding="utf-8").replace(f'mirror = "{remote.remote}"\n', "")
+    lines = "".join(f'{k} = "{v}"\n' for k, v in storage.items())
+    desk.settings_path.write_text(text.replace('[storage]\n', f"[storage]\n{lines}"), encoding="utf-8")
+    queue(desk.app(), ["q.pdf"])
+    close_database()
+    r = desk.run("storage", "sync")
+    assert r.code == 2 and words in r.err and "Traceback" not in r.err
+    assert MirrorItem.get().status == "pending" and remote.files() == {}
