@@ -253,3 +253,15 @@ def test_a_remote_rclone_does_not_know_is_a_settings_error(tmp_path, remote, sto
     r = desk.run("storage", "sync")
     assert r.code == 2 and words in r.err and "Traceback" not in r.err
     assert MirrorItem.get().status == "pending" and remote.files() == {}
+
+
+def test_two_uploaders_at_once_copy_each_file_once(tmp_path, remote):
+    desk = mirrored_desk(tmp_path / "desk", remote)
+    expected = queue(desk.app(), [f"foto-{n}.jpg" for n in range(12)])
+    close_database()
+    procs = [desk.spawn("storage", "sync", "--json") for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert sum(o["uploaded"] + o["found"] for o in outs) == 12 and all(o["failed"] == 0 for o in outs)
+    assert remote.files() == expected and all(remote.puts(p) == 1 for p in expected)
+    assert {i.status for i in MirrorItem.select()} == {"stored"}
