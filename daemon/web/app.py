@@ -6,8 +6,11 @@ cover what a desk needs (Flask-WTF's CSRFProtect here). One database connection 
 request ends. Pages are Jinja2 templates from the package's `templates/web/`, with the same
 Indonesian date filters as the mail templates and autoescaping on.
 
-Blueprints: `auth` (login/logout, here), `health` (`/healthz`), and the desk's own areas
-`desk`, `review`, `desk_bulk` (merge, bulk actions) and `canned` (saved replies) once they exist.
+Blueprints: `auth` (login/logout), `health` (`/healthz`), and the desk's own areas: `desk`
+(queue, ticket page, actions), `review` (spam, quarantine), `desk_bulk` (merge, bulk
+actions), `canned` (saved replies), `guestbook` (Buku Tamu, the day's register),
+`consultations` (the Laporan Hasil Konsultasi) and `dashboards` (progress, escalations,
+overview).
 """
 from __future__ import annotations
 

@@ -23,16 +23,18 @@ ROLES = [o["role"] for o in OFFICERS]
 # Written out from the SOP (issue 14 item 3), independently of tickets/permissions.py.
 # Merging two tickets of one party and bulk actions (each ticket still checked on its own)
 # belong to the team that answers; moving a ticket another officer holds stays the coordinator's.
+# The team also imports the Sipol progress figures it reads off the dashboard (issue 15);
+# the overview page is for those who supervise: the coordinators, the chair, the secretary.
 TEAM = {"view", "reply", "note", "assign", "escalate_anggota", "close", "reopen", "identity_edit", "walkin",
-        "merge", "bulk"}
-COORDINATOR = TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit"}
+        "merge", "bulk", "progress_import"}
+COORDINATOR = TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit", "overview"}
 EXPECTED = {
     "anggota-helpdesk": TEAM,
     "koordinator-harian": COORDINATOR,
     "koordinator": COORDINATOR,
     "anggota-kpu": {"view", "reply", "note", "escalate_provinsi"},
-    "ketua": {"view", "reports"},
-    "sekretaris": {"view", "reports"},
+    "ketua": {"view", "reports", "overview"},
+    "sekretaris": {"view", "reports", "overview"},
 }
 
 
