@@ -18,6 +18,11 @@ Steps (standards in `STEP_STANDARDS`, the SOP's minutes of *service* time — se
   for the answer (answering directly, closing, escalating further). `escalation_minutes`
   is the longest escalation of the ticket (the one compared with the standard).
 
+- register: an in-person visit written into the Buku Tamu: from opening the form to saving
+  it (`ticket.created` detail `register_seconds`, wall-clock time: the visitor stands at
+  the desk whatever the service hours), against the SOP's 5 minutes (`hours.STANDARDS`).
+  Mail and tickets without it have no register step.
+
 An answer given in person (`tickets answer`) is a `ticket.answered` event like a mailed one,
 at the time the officer gives (`--at`), so a visit written up later is measured as it happened.
 Voided tickets are never overdue.
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from .hours import Breach, ServiceCalendar, check_step
+from .hours import STANDARDS, Breach, ServiceCalendar, check_step
 from .models import Event, Ticket
 from .status import Status
 from .voids import exclude_void
@@ -92,6 +97,7 @@ class TicketTimings:
     escalations: list[EscalationTiming] = field(default_factory=list)
     received_at: datetime | None = None
     answered_at: datetime | None = None
+    register_minutes: float | None = None  # the Buku Tamu's register step (walk-ins only)
 
 
 def ticket_timings(ticket: Ticket, calendar: ServiceCalendar, now: datetime) -> TicketTimings:
@@ -167,6 +173,17 @@ def _compute(ticket_id: int, created_at: datetime, current_status: str, all_even
                 running_breaches.append(b)
         return calendar.service_minutes(start, end if end is not None else now)
 
+    # register: how long the Buku Tamu form took (wall-clock), when it was timed
+    created = next((e for e in events if e.kind == "ticket.created"), None)
+    seconds = (created.detail or {}).get("register_seconds") if created is not None else None
+    register_minutes = None
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0:
+        register_minutes = seconds / 60
+        limit = STANDARDS["register"]
+        if register_minutes > limit:
+            breaches.append(Breach(step="register", standard_minutes=limit, actual_minutes=register_minutes,
+                                   over_minutes=register_minutes - limit))
+
     # receive: the first officer action
     received_at = next((e.at for e in events if e.kind in OFFICER_KINDS and is_officer_actor(e.actor)), None)
     receive_minutes = None
@@ -228,7 +245,7 @@ def _compute(ticket_id: int, created_at: datetime, current_status: str, all_even
         escalation_minutes=max((x.minutes for x in escalations), default=None),
         breaches=breaches, overdue=bool(running_breaches), running=tuple(running),
         running_breaches=running_breaches, reopen_minutes=reopen_minutes, escalations=escalations,
-        received_at=received_at, answered_at=answered_at,
+        received_at=received_at, answered_at=answered_at, register_minutes=register_minutes,
     )
 
 
