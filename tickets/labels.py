@@ -25,6 +25,7 @@ EVENT_LABELS: dict[str, str] = {
     "ticket.merged": "digabung ke tiket lain",
     "ticket.merged_in": "tiket lain digabung ke sini",
     "ticket.spam": "ditandai spam",
+    "laporan.filed": "Laporan Hasil Konsultasi diarsipkan",
     "canned.created": "jawaban siap pakai dibuat",
     "canned.updated": "jawaban siap pakai diubah",
     "canned.deleted": "jawaban siap pakai dihapus",

@@ -33,7 +33,7 @@ ACTIONS: tuple[str, ...] = (
 
 _TEAM = frozenset({"view", "reply", "note", "assign", "escalate_anggota", "close", "reopen",
                    "identity_edit", "walkin", "merge", "bulk", "progress_import"})
-_COORDINATOR = _TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit", "overview"}
+_COORDINATOR = _TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit", "overview", "reports"}
 _ANGGOTA_KPU = frozenset({"view", "reply", "note", "escalate_provinsi"})
 _READER = frozenset({"view", "reports", "overview"})
 

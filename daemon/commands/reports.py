@@ -81,7 +81,7 @@ def cmd_progress_import(args: argparse.Namespace) -> int:
     app = app_from_args(args)
     zone = app.settings.zone
     imp = import_csv(args.file, evidence_files=args.evidence, archive=app.archive, clock=app.clock, zone=zone,
-                     actor=_actor(app, args.officer), aliases=_aliases(app))
+                     actor=_actor(app, args.officer), aliases=_aliases(app), typed=True)
     snaps = list(ProgressSnapshot.select().where(ProgressSnapshot.import_ == imp)
                  .order_by(ProgressSnapshot.id))
     evidence = list(Evidence.select().where(Evidence.import_ == imp).order_by(Evidence.id))

@@ -217,7 +217,8 @@ def cmd_new(args: argparse.Namespace) -> int:
                       message=args.message, phone=args.phone, email=args.email,
                       evidence=tuple(Path(e) for e in args.evidence)),
         registry=app.registry, archive=app.archive, clock=app.clock, officer=officer,
-        at=walkin.parse_when(args.at, app.settings.zone, app.clock.now()) if args.at else None)
+        at=walkin.parse_when(args.at, app.settings.zone, app.clock.now()) if args.at else None,
+        zone=app.settings.zone, tag=app.settings.helpdesk.tag)
     if args.json:
         emit_json(queries.summary(ticket, tag=app.settings.helpdesk.tag, zone=app.settings.zone))
         return 0

@@ -271,3 +271,18 @@ def test_cli_import_and_rejection(tmp_path, imap_user):
     assert out["id"] == 2 and out["rows"] == 1 and out["evidence"] == []
     assert out["snapshots"][0] | {"taken_at": None} == {"party": "PKB", "number": 1, "officials": 46,
                                                         "members": 1300, "offices": 6, "taken_at": None}
+
+
+def test_cli_evidence_is_typed_by_its_bytes(tmp_path, imap_user):
+    """A program named like a screenshot is refused by the command line as by the desk
+    (issue 15: type checked by content, not by name); nothing is stored."""
+    from tests.desk import Desk
+
+    cli = Desk(tmp_path / "desk", imap_user)
+    fake = tmp_path / "dasbor.png"
+    fake.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200)  # a Windows executable's header
+    r = cli.run("progress", "import", str(DATA / "progress_example.csv"), "--evidence", str(fake),
+                "--as", "Rina Wulandari")
+    assert r.code == 1 and "dasbor.png" in r.err and "Traceback" not in r.err
+    cli.app()  # the database, opened as a command opens it
+    assert ProgressImport.select().count() == 0 and Evidence.select().count() == 0

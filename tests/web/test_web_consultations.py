@@ -69,8 +69,6 @@ def test_the_chair_and_the_secretary_see_the_periods_consultations(web, role):
     assert re.search(r'role="status">\s*2 konsultasi pada 1 Desember 2026', page)
 
 
-@pytest.mark.xfail(strict=True, reason="tickets/permissions.py gives `reports` to the chair and the secretary only; "
-                                       "the brief wants the daily coordinator to read the Laporan too")
 @pytest.mark.parametrize("role", ("koordinator-harian", "koordinator"))
 def test_the_coordinator_reads_the_laporan(web, role):
     visit(web)

@@ -27,7 +27,8 @@ ROLES = [o["role"] for o in OFFICERS]
 # the overview page is for those who supervise: the coordinators, the chair, the secretary.
 TEAM = {"view", "reply", "note", "assign", "escalate_anggota", "close", "reopen", "identity_edit", "walkin",
         "merge", "bulk", "progress_import"}
-COORDINATOR = TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit", "overview"}
+# The coordinator signs the Laporan Hasil Konsultasi, so reads the reports too.
+COORDINATOR = TEAM | {"reassign", "spam_review", "quarantine_review", "canned_edit", "overview", "reports"}
 EXPECTED = {
     "anggota-helpdesk": TEAM,
     "koordinator-harian": COORDINATOR,
