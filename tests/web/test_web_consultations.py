@@ -257,3 +257,12 @@ def test_a_tickets_laporan_follows_who_may_see_the_ticket(web):
     assert other.client.get("/tickets/999/laporan").status_code == 404
     assert other.client.get(f"/tickets/{t.id}/laporan?format=csv").status_code == 400
     assert MirrorItem.select().count() == 0
+
+
+def test_the_ticket_page_links_its_laporan(web):
+    visit(web)
+    tid = Ticket.select().order_by(Ticket.id.desc()).first().id
+    web.login(web.email("anggota-helpdesk"))
+    page = web.client.get(f"/tickets/{tid}").get_data(as_text=True)
+    assert f'href="/tickets/{tid}/laporan"' in page and f'href="/tickets/{tid}/laporan?format=pdf"' in page
+    assert web.client.get(f"/tickets/{tid}/laporan").status_code == 200
