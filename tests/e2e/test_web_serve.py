@@ -62,7 +62,7 @@ def test_web_serves_healthz_and_stops_on_sigterm(desk):
         health = json.loads(body)
         assert health["ok"] is True and health["database"] == "ok"
         assert health["last_poll"] is None and health["outbox_pending"] == 0
-        assert set(health) == {"ok", "database", "last_poll", "outbox_pending"}  # nothing personal
+        assert set(health) == {"ok", "database", "last_poll", "outbox_pending", "mirror_pending", "mirror_failed"}
         status, headers, _ = _get(base + "/")
         assert status in (200, 302, 303)  # the queue asks for a login: urllib followed to /login
         assert "Content-Security-Policy" in headers
