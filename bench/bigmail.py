@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 from tests.corpus.bigmail import attachment_mail, pathological  # noqa: E402
 from tests.desk import Desk  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
-from tests.test_watchdog import FakeSystemd, _stored, _tree_rss  # noqa: E402
+from tests.e2e.test_watchdog import FakeSystemd, _stored, _tree_rss  # noqa: E402
 
 MB = 1024 * 1024
 
