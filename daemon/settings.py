@@ -103,6 +103,8 @@ class ImapSettings:
     timeout: float
     workers: int = 0  # analysis processes for a bulk import (2 on two cores); 0: all in the main process
     max_message_mb: int = 25  # larger mail is quarantined by its RFC822.SIZE, never downloaded whole
+    idle: bool = False  # keep an IMAP IDLE connection on the inbox (RFC 2177): new mail in seconds
+    idle_renew: int = 1500  # seconds: IDLE is re-issued at least this often (RFC 2177: under 29 min)
 
 
 @dataclass(frozen=True)

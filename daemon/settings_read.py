@@ -50,7 +50,7 @@ _SECTIONS: dict[str, set[str]] = {
                  "language", "msgid_domain", "secret_env", "secret_file", "templates_dir",
                  "ack_per_hour", "ack_per_day", "default_officer"},
     "imap": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
-             "inbox", "spam", "poll_every", "batch_size", "mark_seen", "timeout", "workers",
+             "inbox", "spam", "poll_every", "batch_size", "mark_seen", "timeout", "workers", "idle", "idle_renew",
              "max_message_mb"},
     "smtp": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
              "timeout", "save_sent", "sent_folder"},
@@ -164,6 +164,14 @@ class Reader:
 
 
 _NEVER_IN_FILE = "rahasia tidak pernah ditulis di settings.toml: pakai {k}_env atau {k}_file"
+
+
+def _idle_renew(value: Any) -> int:
+    """RFC 2177: a server may drop an IDLE after 30 minutes; re-issue it well before."""
+    seconds = parse_duration("imap.idle_renew", value, 60)
+    if seconds > 29 * 60:
+        raise ConfigError("imap.idle_renew", "harus paling lama 29 menit (server boleh memutus IDLE setelah 30 menit)")
+    return seconds
 
 
 def parse_duration(key: str, value: Any, lo: int = 10) -> int:
@@ -361,6 +369,8 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
         timeout=i.float("timeout", 60.0, 1.0, 3600.0),
         workers=i.int("workers", 0, 0, 8),
         max_message_mb=i.int("max_message_mb", 25, 1, 2048),
+        idle=i.bool("idle", False),
+        idle_renew=_idle_renew(i.data.get("idle_renew", "25m")),
     )
 
     s = Reader("smtp", data["smtp"], base)

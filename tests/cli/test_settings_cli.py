@@ -127,3 +127,15 @@ def test_bad_service_days_is_a_settings_error_naming_the_key(tmp_path, capsys):
     code, _out, err = run(capsys, "--config", str(tmp_path / "settings.toml"), "tickets", "list")
     assert code == 2 and "helpdesk.service_days" in err and len(err.strip().splitlines()) == 1
     assert "hari tidak dikenal" in err  # Bahasa Indonesia, like every settings error
+
+
+def test_idle_settings_default_off_and_renew_under_thirty_minutes(tmp_path):
+    from kpudesk.tickets.errors import ConfigError
+
+    text = (ROOT / "settings.toml").read_text(encoding="utf-8")
+    s = load_settings(ROOT / "settings.toml")
+    assert (s.imap.idle, s.imap.idle_renew) == (False, 25 * 60)
+    path = tmp_path / "settings.toml"
+    path.write_text(text.replace('idle_renew = "25m"', 'idle_renew = "40m"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="29 menit"):
+        load_settings(path)
