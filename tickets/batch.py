@@ -15,6 +15,7 @@ from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from . import store
 from .analysis import Analysis
 from .archive import Archive
+from .matching import thread_ids
 from .models import FolderState
 
 ACK_WINDOW = timedelta(days=1)  # the longest of the per-sender acknowledgement caps (replies.py)
@@ -35,6 +36,9 @@ class Batch:
     # When the batch's senders were sent acknowledgements in the last day, read once at the
     # start and added to as the batch queues more (None: each cap check asks the database).
     acks: dict[str, list[datetime]] | None = None
+    # The ticket holding each Message-ID the batch's mails answer (threading rule 2), read at
+    # the start and kept up to date as the batch stores mail on tickets (None: ask each time).
+    threads: dict[str, int] | None = None
 
     @classmethod
     def of_one(cls, mail: FetchedMail, *, is_spam: bool) -> Batch:
@@ -49,7 +53,21 @@ class Batch:
                                            if a is not None and a.msg.msgid is not None)
         self.acks = store.recent_acks((a.msg.sender_key for a in self.analyses
                                        if a is not None and a.msg.sender_key), now - ACK_WINDOW)
+        self.threads = store.tickets_by_msgid(list(dict.fromkeys(
+            i for a in self.analyses if a is not None for i in thread_ids(a.msg)[:100])))
         self.contacts = []
+
+    def tickets_of(self, msgids: list[str]) -> dict[str, int]:
+        """Rule 2's lookup (`matching.find_ticket` `threads=`): from what was read ahead and
+        stored since, or the database when nothing was read ahead."""
+        if self.threads is None:
+            return store.tickets_by_msgid(msgids)
+        return {i: self.threads[i] for i in msgids if i in self.threads}
+
+    def stored_on(self, msgid: str | None, ticket_id: int) -> None:
+        """A mail of this batch was stored on a ticket: later mail answering it finds it."""
+        if msgid and self.threads is not None:
+            self.threads[msgid] = ticket_id
 
     def acks_of(self, address: str) -> list[datetime] | None:
         """The acknowledgement times of `address` read ahead (the caller appends what it
@@ -63,6 +81,7 @@ class Batch:
         self.known = None
         self.contacts = None
         self.acks = None
+        self.threads = None
 
     def same_id(self, msg: InboundMessage, identity_key: str) -> list[store.Stored]:
         """(id, identity, disposition) of the stored messages with `msg`'s Message-ID (or,

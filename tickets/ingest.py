@@ -194,7 +194,7 @@ class Ingestor:
             stats.ignored += 1
             return row
 
-        match = find_ticket(msg, self.config.match, auth)
+        match = find_ticket(msg, self.config.match, auth, threads=batch.tickets_of)
         if is_spam:
             # The spam filter's verdict stands unless the sender is authenticated and
             # the mail continues a ticket: a From: line (a party's registered address,
@@ -224,6 +224,7 @@ class Ingestor:
         ticket, identity = self._ticket_for(a, match, batch, from_spam=is_spam, auth=auth)
         created = identity is not None
         mail_rows.insert(row, msg, ticket, "rescued" if is_spam else "ticket", self.archive)
+        batch.stored_on(msg.msgid, ticket.id)
         stats.messages_added += 1
         if created:
             stats.tickets_created += 1
@@ -260,7 +261,7 @@ class Ingestor:
         """The matched ticket, or a new one with its identity record (None: not new)."""
         now = self.clock.now()
         if match.ticket_id is not None:
-            ticket = Ticket.get_or_none(Ticket.id == match.ticket_id)
+            ticket = match.ticket or Ticket.get_or_none(Ticket.id == match.ticket_id)
             if ticket is None:
                 raise pw.DoesNotExist(f"ticket {match.ticket_id} matched but not found")
             return ticket, None

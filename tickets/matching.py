@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from kpudesk.mailbox.compose import tag_pattern
 from kpudesk.mailbox.message import InboundMessage
@@ -49,6 +49,9 @@ class Match:
     related: int | None = None  # new ticket: the ticket the mail threaded to but may not join
     stranger: bool = False  # joined by our Message-ID although not entitled by `may_join`
     forgery: bool = False  # failed authentication while claiming an escalation/officer address
+    # The matched ticket's row as threading read it, in the caller's transaction (None: read
+    # it by `ticket_id`); not part of what the match means.
+    ticket: Ticket | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -70,24 +73,27 @@ def subject_tag(subject: str, tag: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = None) -> Match:
+def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = None,
+                threads: Callable[[list[str]], dict[str, int]] | None = None) -> Match:
     """The ticket `msg` belongs to, given its sender-authentication verdict (None: not
-    checked, treated as "none")."""
+    checked, treated as "none"). `threads` answers rule 2's "which ticket holds these
+    Message-IDs" from what an ingest batch read ahead (tickets/batch.py); by default the
+    database is asked."""
     authenticated = auth is not None and auth.passed
     claimed = subject_tag(msg.subject, ctx.tag)
     sender = msg.sender_key or ""
     if auth is not None and auth.failed and sender in (ctx.escalation_addresses | ctx.officer_addresses):
-        threaded = _threaded(msg, ctx, authenticated=False)
+        threaded = _threaded(msg, ctx, authenticated=False, threads=threads)
         return Match(None, "new", claimed_tag=claimed, related=threaded.ticket_id or threaded.related,
                      forgery=True)
-    found = _threaded(msg, ctx, authenticated=authenticated)
+    found = _threaded(msg, ctx, authenticated=authenticated, threads=threads)
     if found.ticket_id is not None or found.related is not None:
         return found if found.ticket_id is not None else replace(found, claimed_tag=claimed)
     # 3. the subject tag, only from someone entitled to write into that ticket.
     if claimed is not None:
         ticket = survivor(claimed)
         if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
-            return Match(ticket.id, "subject-tag")
+            return Match(ticket.id, "subject-tag", ticket=ticket)
     # 4. the escalation target's own number (only from that target, authenticated).
     ext = ctx.external_lookup(msg) if authenticated else None
     if ext is not None:
@@ -107,26 +113,33 @@ def survivor(ticket_id: int) -> Ticket | None:
     return ticket
 
 
-def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) -> Match:
-    """Rules 1 and 2: a joined ticket, a new ticket related to one, or nothing ("new")."""
+def thread_ids(msg: InboundMessage) -> tuple[str, ...]:
+    """The Message-IDs `msg` answers (newest reference first), a bounce's original too."""
     ids = msg.thread_ids
     if msg.report is not None and msg.report.original_message_id and msg.report.original_message_id not in ids:
         # A DSN names the bounced message in its report part, not in its own headers.
         ids = (msg.report.original_message_id,) + ids
+    return ids
+
+
+def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool,
+              threads: Callable[[list[str]], dict[str, int]] | None = None) -> Match:
+    """Rules 1 and 2: a joined ticket, a new ticket related to one, or nothing ("new")."""
+    ids = thread_ids(msg)
     # 1. our own Message-IDs: verified by MAC, no database needed.
     for bare in ids:
         t = ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain)
         ticket = survivor(t) if t is not None else None
         if ticket is not None:
             if may_join(ticket, msg, ctx, authenticated=authenticated):
-                return Match(ticket.id, "own-msgid")
+                return Match(ticket.id, "own-msgid", ticket=ticket)
             if ticket.status in REOPEN_FROM:
                 return Match(None, "new", related=ticket.id)
-            return Match(ticket.id, "own-msgid", stranger=True)
+            return Match(ticket.id, "own-msgid", stranger=True, ticket=ticket)
     # 2. any stored Message-ID; newest reference first, so a forwarded chain lands on the
     # ticket of the message actually replied to.
     if ids:
-        found = store.tickets_by_msgid(list(ids)[:100])
+        found = (threads or store.tickets_by_msgid)(list(ids)[:100])
         first: int | None = None
         for bare in ids:
             if bare not in found:
@@ -134,7 +147,7 @@ def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) ->
             first = first or found[bare]
             ticket = Ticket.get_or_none(Ticket.id == found[bare])
             if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
-                return Match(ticket.id, "references")
+                return Match(ticket.id, "references", ticket=ticket)
         if first is not None:
             return Match(None, "new", related=first)
     return Match(None, "new")

@@ -48,10 +48,14 @@ def stored_with(*, msgid: str | None = None, identity: str | None = None) -> lis
 
 
 def tickets_by_msgid(msgids: list[str]) -> dict[str, int]:
-    """The ticket each of these Message-IDs was stored on (threading rule 2)."""
-    query = (Message.select(Message.msgid, Message.ticket).where(Message.msgid.in_(msgids) & Message.ticket.is_null(False))
-             .order_by(Message.id).tuples())
-    return dict(query)
+    """The ticket each of these Message-IDs was stored on (threading rule 2; the newest
+    message wins), one query per 500 ids."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(msgids)):
+        query = (Message.select(Message.msgid, Message.ticket)
+                 .where(Message.msgid.in_(chunk) & Message.ticket.is_null(False)).order_by(Message.id).tuples())
+        found.update(query)
+    return found
 
 
 def recent_acks(addresses: Iterable[str], since: datetime) -> dict[str, list[datetime]]:

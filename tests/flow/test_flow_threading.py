@@ -38,6 +38,22 @@ def test_reply_with_references_but_no_tag_joins_the_ticket(desk):
     assert [m["text"].strip() for m in desk.party_side(t["id"])][1] == "Terima kasih"
 
 
+def test_a_reply_in_the_same_batch_as_the_question_joins_it(desk):
+    """One poll fetches the question and the party's own follow-up to it: rule 2 finds the
+    question stored a moment ago in the same batch (tickets/batch.py keeps what it read
+    ahead up to date), and the reply to an earlier batch's mail too."""
+    earlier = first_ticket(desk)
+    stats = desk.deliver(
+        party_mail("lo2@pkb.example.org", "Pertanyaan baru", "Kapan verifikasi?", message_id="<q2@pkb.example.org>"),
+        party_mail("lo2@pkb.example.org", "Re: Pertanyaan baru", "Tambahan: untuk DPC.",
+                   in_reply_to="<q2@pkb.example.org>"),
+        party_mail("lo1@pkb.example.org", "Re: Pertanyaan kepengurusan", "Sudah jelas.", in_reply_to=FIRST))
+    assert (stats.tickets_created, stats.messages_added) == (1, 3)
+    new = max(t["id"] for t in desk.tickets())
+    assert [m["text"].strip() for m in desk.party_side(new)] == ["Kapan verifikasi?", "Tambahan: untuk DPC."]
+    assert len(desk.party_side(earlier["id"])) == 2
+
+
 def test_reply_by_in_reply_to_joins_the_ticket(desk):
     t = first_ticket(desk)
     assert desk.deliver(party_mail("lo1@pkb.example.org", "Balas", "ok", in_reply_to=FIRST)).tickets_created == 0
