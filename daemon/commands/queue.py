@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from kpudesk.tickets import desk_ops
 from kpudesk.tickets.errors import NotFound
 from kpudesk.tickets.ingest import PollStats
 from kpudesk.tickets.models import Message, Quarantine
@@ -35,6 +36,12 @@ def register(sub) -> None:
     p.add_argument("id", type=int)
     p.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
     p.set_defaults(func=cmd_spam_release)
+    p = ssub.add_parser("dismiss", help="pastikan pesan sebagai spam (tidak menjadi tiket; tetap tersimpan)")
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", default="", help="alasan (dicatat di riwayat)")
+    p.add_argument("--as", dest="officer", help="petugas (nama atau surel)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_spam_dismiss)
 
 
 def cmd_q_list(args: argparse.Namespace) -> int:
@@ -135,4 +142,16 @@ def cmd_spam_release(args: argparse.Namespace) -> int:
     actor = app.settings.officer(args.officer).name if app.settings.officers else (args.officer or "petugas")
     ticket = app.ingestor.release(row, actor=actor, reason="dilepas petugas")
     print(f"Pesan #{row.id} dijadikan tiket {app.settings.helpdesk.tag} #{ticket.id}.")
+    return 0
+
+
+def cmd_spam_dismiss(args: argparse.Namespace) -> int:
+    """The web desk's "dismiss" on /spam: the same domain operation, the same event."""
+    app = app_from_args(args)
+    row = desk_ops.dismiss_spam(args.id, officer=app.settings.officer(args.officer), clock=app.clock,
+                                reason=args.reason)
+    if args.json:
+        emit_json({"id": row.id, "disposition": row.disposition})
+        return 0
+    print(f"Pesan #{row.id} dipastikan spam; tetap tersimpan, tidak menjadi tiket.")
     return 0

@@ -1,9 +1,10 @@
-"""`kpudesk tickets answer`, `void` and `merge`: officer actions beyond mail.
+"""`kpudesk tickets answer`, `void`, `merge` and `identity`: officer actions beyond mail.
 
 `answer` records an answer given in person, in a chat group or an online meeting (nothing is
 mailed); `void` takes a mistaken ticket out of every report and count, keeping its audit
 trail; `merge` folds a ticket into another of the same party (tickets/merge.py, the same
-function as the web desk's merge, with the same errors). The domain side is
+function as the web desk's merge, with the same errors); `identity` corrects the identity
+card (tickets/desk_ops.py `edit_identity`, the desk's form). The domain side is
 tickets/officer.py; times typed by officers are read by tickets/walkin.py `parse_when`.
 """
 from __future__ import annotations
@@ -12,6 +13,8 @@ import argparse
 
 from kpudesk.tickets.status import ref
 from kpudesk.tickets import queries
+from kpudesk.tickets.desk_ops import IDENTITY_FIELDS, edit_identity
+from kpudesk.tickets.errors import UserError
 from kpudesk.tickets.merge import merge
 from kpudesk.tickets.labels import waktu
 from kpudesk.tickets.walkin import CHANNEL_LABELS, parse_when
@@ -43,6 +46,14 @@ def register(tsub) -> None:
     p.add_argument("--as", dest="officer", help="petugas yang menggabungkan (nama atau surel)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_merge)
+
+    p = tsub.add_parser("identity", help="betulkan kartu identitas pemohon (nama, partai, telepon, surel)")
+    p.add_argument("id", type=ticket_id, help=ID_HELP)
+    for field in IDENTITY_FIELDS:
+        p.add_argument(f"--{field}", help=f"{field} baru ('' mengosongkan)")
+    p.add_argument("--as", dest="officer", help="petugas yang membetulkan (nama atau surel)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_identity)
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
@@ -81,4 +92,22 @@ def cmd_merge(args: argparse.Namespace) -> int:
     print(f"{ref(old.id, tag)} digabung ke {ref(survivor.id, tag)}: pesan, riwayat, eskalasi dan antrean kirimnya "
           f"kini di {ref(survivor.id, tag)}; {ref(old.id, tag)} ditandai selesai dan surel berikutnya untuknya "
           f"masuk ke {ref(survivor.id, tag)}.")
+    return 0
+
+
+def cmd_identity(args: argparse.Namespace) -> int:
+    app = app_from_args(args)
+    tag = app.settings.helpdesk.tag
+    ticket = queries.get_ticket(args.id, tag)
+    values = {f: getattr(args, f) for f in IDENTITY_FIELDS if getattr(args, f) is not None}
+    if not values:
+        raise UserError("tidak ada yang diubah: beri --name, --party, --phone atau --email")
+    changed = edit_identity(ticket, officer=app.settings.officer(args.officer), clock=app.clock,
+                            registry=app.registry, **values)
+    if args.json:
+        emit_json({"id": ticket.id, "changed": changed,
+                   "identity": queries.detail(ticket, tag=tag, zone=app.settings.zone)["identity"]})
+        return 0
+    what = ", ".join(changed) if changed else "tidak ada yang berubah"
+    print(f"Identitas {ref(ticket.id, tag)} dibetulkan: {what}.")
     return 0
