@@ -312,11 +312,11 @@ class Ingestor:
 
     def _fill_identity(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None, auth: Verdict) -> None:
         """A follow-up may supply what the first mail lacked (we ask for it in the ack)."""
+        if msg.sender_key and ticket.requester and msg.sender_key != ticket.requester:
+            return  # only the requester completes their own record
         ident = Identity.get_or_none(Identity.ticket == ticket.id)
         if ident is None or (ident.name and ident.party and ident.phone):
             return
-        if msg.sender_key and ticket.requester and msg.sender_key != ticket.requester:
-            return  # only the requester completes their own record
         guess = guess or guess_identity(msg, self.registry, auth)
         changed = {}
         for f in ("name", "party", "phone"):
