@@ -12,6 +12,10 @@ an upload of a large recording takes minutes, and mail must not wait for it. One
 time; the rows' leases keep it apart from a manual `kpudesk storage sync`; an unreachable
 remote backs the pass off (retry_delay, at most `MIRROR_EVERY`), each file's refusals back
 that file off (tickets/mirror.py).
+
+With `[imap] idle = true` a watcher thread (daemon/idle.py) holds an IMAP IDLE connection
+and sets `wake` on new mail; the loop waits on `wake` rather than sleeping, then polls and
+flushes at once (`_pushed`), in this thread: the poll's lock and database stay here.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from . import notify
 from .lock import FileLock, LockBusy
 from .mirror_sync import sync as mirror_sync
 from .poller import poll
+from .idle import IdleWatch
 from .sender import flush
 from .wiring import App
 
@@ -91,6 +96,7 @@ class Runner:
     stop: threading.Event = field(default_factory=threading.Event)
     started: bool = False
     heartbeat: notify.Heartbeat | None = None  # set by run_forever under a systemd watchdog
+    wake: threading.Event = field(default_factory=threading.Event)  # IDLE saw new mail, or stop
 
     def __post_init__(self) -> None:
         s = self.app.settings
@@ -182,6 +188,15 @@ class Runner:
             log.info("poll: fetched=%d tickets_created=%d quarantined=%d spam_held=%d",
                      stats.fetched, stats.tickets_created, stats.quarantined, stats.spam_held)
 
+    def _pushed(self, now: datetime) -> None:
+        """New mail announced by IMAP IDLE: poll now and send its acknowledgements at once.
+        The hourly cadence is left alone: the SOP's pass still runs on the hour."""
+        stats = poll(self.app, should_stop=self.stop.is_set, progress=self._beat)
+        if stats.fetched:
+            log.info("poll (IDLE): fetched=%d tickets_created=%d quarantined=%d spam_held=%d",
+                     stats.fetched, stats.tickets_created, stats.quarantined, stats.spam_held)
+        self._flush(now)
+
     def _flush(self, now: datetime) -> None:
         stats, unreachable = flush(self.app, ignore_backoff=False, progress=self._beat)
         if unreachable:
@@ -258,14 +273,20 @@ class Runner:
             # Ready before the first poll: start-up is done (settings, database, lock); a
             # first poll of a large backlog may take long, and the heartbeat covers it.
             notify.notify("READY=1")
+            watch = IdleWatch(self.app, self.stop, self.wake).start() if self.app.settings.imap.idle else None
             try:
                 self.tick()
                 while not self.stop.is_set():
                     self._beat()  # the loop turns at least every TICK_SECONDS
                     scheduler.run_pending()
+                    if self.wake.is_set() and not self.stop.is_set():
+                        self.wake.clear()  # before the poll: mail arriving during it wakes us again
+                        self._guard("poll (IDLE)", self._pushed, self.app.clock.now())
                     idle = scheduler.idle_seconds
-                    self.stop.wait(min(max(idle or 1, 0.2), TICK_SECONDS))
+                    self.wake.wait(min(max(idle or 1, 0.2), TICK_SECONDS))
             finally:
+                if watch is not None:
+                    watch.join(timeout=10)  # it sees `stop` within a second and logs out
                 self.wait_mirror(timeout=60)  # a file in flight: its row is recorded, or its lease ends with us
                 if self.heartbeat is not None:
                     self.heartbeat.stop()
@@ -277,6 +298,7 @@ class Runner:
         def handler(signum, _frame):
             log.info("signal %s: finishing the current step, then stopping", signal.Signals(signum).name)
             self.stop.set()
+            self.wake.set()  # the loop waits on `wake`
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
