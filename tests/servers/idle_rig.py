@@ -43,12 +43,21 @@ class StampedSmtp(SmtpServer):
         return out
 
 
-class NoIdleProxy(Proxy):
-    """A proxy whose server says nothing of IDLE: the word is cut from what the server sends
-    (the greeting's and LOGIN's CAPABILITY). Test mail must not contain " IDLE"."""
+class RigProxy(Proxy):
+    """The tests' proxy, telling how many client connections are open; with `strip_idle` its
+    server says nothing of IDLE: the word is cut from what the server sends (the greeting's
+    and LOGIN's CAPABILITY), so test mail must not contain " IDLE"."""
+
+    def __init__(self, *a, strip_idle: bool = False, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.strip_idle = strip_idle
+
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._conns) // 2  # each relayed connection holds a client and an upstream socket
 
     def _pump(self, src, dst, outward, client, upstream, pending) -> None:
-        if outward:
+        if outward or not self.strip_idle:
             return super()._pump(src, dst, outward, client, upstream, pending)
         real = dst.sendall
 
