@@ -13,6 +13,7 @@ from kpudesk.mailbox.errors import ServerUnavailable
 from kpudesk.mailbox.imap import ImapSource
 from kpudesk.mailbox.imap_idle import IdleUnsupported, IdleWatcher
 from tests.corpus.hostile import party_mail
+from tests.servers.dovecot import Dovecot, free_port
 from tests.servers.idle_rig import IdleDaemon, RigProxy, StampedSmtp
 
 
@@ -127,6 +128,37 @@ def test_a_cut_connection_is_reopened_and_nothing_is_missed_or_sent_twice(tmp_pa
     finally:
         assert daemon.stop() == 0
         proxy.stop()
+
+
+@pytest.mark.timeout(180)
+def test_a_dovecot_restart_mid_run_is_survived_with_nothing_missed_or_twice(tmp_path, smtp):
+    with Dovecot(port=free_port()) as server:  # its own server, on a fixed port: restarted below
+        user = server.new_user()
+        daemon = started(IdleDaemon(tmp_path / "desk", user, smtp))
+        msgids = []
+
+        def append(tag: str, n: int, pause: float = 0.1) -> None:
+            for i in range(n):
+                msgid, raw = mail(i, tag)
+                user.append("INBOX", raw)
+                msgids.append(msgid)
+                time.sleep(pause)
+
+        try:
+            assert daemon.wait_log("IMAP IDLE: watching INBOX")
+            append("before", 6)
+            append("racing", 4, pause=0)  # polls may be cut short by the shutdown that follows
+            server.stop()  # "* BYE Server shutting down." to the IDLE session, then the processes go
+            assert daemon.wait_log("reconnecting in", timeout=10), "\n".join(daemon.log[-10:])
+            server.start()
+            assert server.port == user.port
+            assert daemon.wait_log("IMAP IDLE: reconnected", timeout=30), "\n".join(daemon.log[-10:])
+            append("after", 6)
+            assert wait_for(lambda: len(smtp.messages) >= 16, 30), "\n".join(daemon.log[-20:])
+            time.sleep(2)
+            assert_each_acknowledged_once(daemon, smtp, msgids)
+        finally:
+            assert daemon.stop() == 0
 
 
 def test_idle_off_keeps_no_connection_and_waits_for_the_poll(tmp_path, imap_user, smtp):
