@@ -205,15 +205,17 @@ def _pass(app: App, remote: Rclone, stats: mirror.SyncStats, *, ignore_backoff: 
     if why is not None:
         log.warning("cloud folder %s unreachable: %s", app.settings.mirror.remote, why)
         return True
-    for item in items:
-        if should_stop():
-            break
-        if not mirror.claim(item.id, app.clock.now(), lease=_copy_time(app.settings.mirror, item.size) * 3):
-            continue  # another uploader has it
-        if not _one(app, remote, item, stats):
-            mirror.release(item.id)
-            return True
-        progress()
+    while items:
+        for item in items:
+            if should_stop():
+                return False
+            if not mirror.claim(item.id, app.clock.now(), lease=_copy_time(app.settings.mirror, item.size) * 3):
+                continue  # another uploader has it
+            if not _one(app, remote, item, stats):
+                mirror.release(item.id)
+                return True
+            progress()
+        items = mirror.due(app.clock.now(), ignore_backoff=ignore_backoff, after=items[-1].id)
     return False
 
 

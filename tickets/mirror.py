@@ -101,9 +101,10 @@ def _takeable(lease_until: datetime | None, lease_holder: str | None, now: datet
     return lease_until < now if alive is None else not alive  # None: another host, only the clock can tell
 
 
-def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 200) -> list[MirrorItem]:
-    """Pending rows an uploader may claim now, oldest first."""
-    q = MirrorItem.select().where(MirrorItem.status == "pending")
+def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 200, after: int = 0) -> list[MirrorItem]:
+    """Pending rows an uploader may claim now, oldest first; `after`: the last id a pass
+    handled (a pass walks the queue once, in batches, and never meets a row twice)."""
+    q = MirrorItem.select().where((MirrorItem.status == "pending") & (MirrorItem.id > after))
     if not ignore_backoff:
         q = q.where(MirrorItem.next_attempt_at.is_null() | (MirrorItem.next_attempt_at <= now))
     found = []

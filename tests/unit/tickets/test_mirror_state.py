@@ -124,3 +124,12 @@ def test_the_ticket_page_rows_say_the_state_in_bahasa(clock):
     assert [(f["name"], f["label"], f["error"]) for f in mirror.of_ticket(t.id)] == [
         ("tanda-tangan.png", "tersimpan di folder awan", None),
         ("foto.jpg", "gagal diunggah", "ditolak folder awan (galat fatal)")]
+
+
+def test_a_pass_walks_the_queue_in_batches_meeting_each_row_once(clock):
+    ids = [queued(clock, f"f{n}.jpg").id for n in range(5)]
+    first = mirror.due(clock.now(), limit=2)
+    assert [i.id for i in first] == ids[:2]
+    assert [i.id for i in mirror.due(clock.now(), limit=2, after=first[-1].id)] == ids[2:4]
+    assert [i.id for i in mirror.due(clock.now(), limit=2, after=ids[3])] == ids[4:]
+    assert mirror.due(clock.now(), limit=2, after=ids[4]) == []
