@@ -23,4 +23,7 @@ def last_poll() -> datetime | None:
         return UtcDateTimeField().python_value(row.value)
     # Before any poll recorded its end: the last one that stored mail.
     latest = FolderState.select(pw.fn.MAX(FolderState.updated_at)).scalar()
-    return UtcDateTimeField().python_value(latest) if latest else None
+    # peewee converts an aggregate of a typed column itself on some backends, not on others
+    if latest is None or isinstance(latest, datetime):
+        return latest
+    return UtcDateTimeField().python_value(latest)

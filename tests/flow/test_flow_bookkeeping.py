@@ -34,3 +34,17 @@ def test_the_daemon_is_running_since_its_first_start(tmp_path):
     first = desk.clock.now()
     assert daemon_since(first) == first
     assert daemon_since(first + timedelta(days=3)) == first
+
+
+def test_last_poll_falls_back_to_the_folders_mark_when_no_poll_was_recorded(tmp_path):
+    """Mail stored by a batch (no `poll` recorded its end, as after a crash mid-poll): the
+    last poll is the folder mark's time, a datetime /healthz can print."""
+    from datetime import datetime
+
+    from kpudesk.tickets.poll_log import last_poll
+    from tests.corpus.hostile import party_mail
+    from tests.feeder import Feeder
+
+    desk = Feeder(tmp_path)
+    desk.deliver(party_mail("Lia <lia@pdip.example.org>", "Akun Sipol", "Akun kami terkunci."))
+    assert isinstance(last_poll(), datetime) and last_poll() <= desk.clock.now()
