@@ -124,10 +124,23 @@ def _compose_record(record: dict) -> bytes:
 
 
 def _save_sent(app: App, blobs: list[bytes]) -> None:
-    """Colleagues reading the mailbox see our mail in Sent. Best effort: the mail is out."""
+    """Colleagues reading the mailbox see our mail in Sent. Best effort: the mail is out.
+
+    The folder: smtp.sent_folder when the server has it, else the \\Sent special-use one or
+    a common name (`Sent Items` ...). Never on Gmail: it files what its SMTP sent itself,
+    a copy of ours would be a duplicate."""
+    folder = app.settings.smtp.sent_folder
     try:
         with app.imap() as source:
+            if source.is_gmail():
+                log.debug("Gmail files sent mail itself: no copy to a Sent folder")
+                return
+            folder = source.resolve_sent(folder)
+            if folder is None:
+                log.warning("could not copy %d sent mail(s): no Sent folder (configured %r, none flagged \\Sent)",
+                            len(blobs), app.settings.smtp.sent_folder)
+                return
             for data in blobs:
-                source.append(app.settings.smtp.sent_folder, data)
+                source.append(folder, data)
     except MailServerError as exc:
-        log.warning("could not copy %d sent mail(s) to %s: %s", len(blobs), app.settings.smtp.sent_folder, exc)
+        log.warning("could not copy %d sent mail(s) to %s: %s", len(blobs), folder, exc)

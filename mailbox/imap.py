@@ -20,9 +20,9 @@ from pathlib import Path
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.imapclient import JUNK  # not re-exported at the top level in imapclient 4
 
 from .errors import AuthenticationFailed, FolderMissing, ServerUnavailable
+from .folders import Folder, FolderChoice, choose, decode_flag
 from .message import FetchedMail
 
 log = logging.getLogger(__name__)
@@ -149,21 +149,37 @@ class ImapSource:
         except _NET_ERRORS as exc:
             raise ServerUnavailable(str(exc)) from exc
 
-    def resolve_spam(self, configured: str) -> str | None:
-        """The spam folder: the configured name if it exists, else the \\Junk special-use one."""
-        names = {name for _flags, name in self.list_folders()}
-        if configured and configured in names:
-            return configured
+    def folders(self) -> list[Folder]:
+        """Every folder of the account (one LIST "" "*"), with delimiter and attributes:
+        Gmail, Microsoft 365 and Dovecot send the RFC 6154 special-use ones in plain LIST."""
         try:
-            found = self._c().find_special_folder(JUNK)
+            listed = self._c().list_folders()
         except _NET_ERRORS as exc:
             raise ServerUnavailable(str(exc)) from exc
-        if found:
-            return found
-        for name in names:  # last resort: common names
-            if name.lower() in ("spam", "junk", "junk e-mail", "[gmail]/spam"):
-                return name
-        return None
+        return [Folder(name, decode_flag(delim) if delim else None, tuple(decode_flag(f) for f in flags))
+                for flags, delim, name in listed]
+
+    def is_gmail(self) -> bool:
+        """Gmail (and Google Workspace) says X-GM-EXT-1 in its CAPABILITY."""
+        try:
+            return self._c().has_capability("X-GM-EXT-1")
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(str(exc)) from exc
+
+    def choose_folders(self, inbox: str, spam: str, sent: str) -> tuple[list[Folder], dict[str, FolderChoice]]:
+        """The account's folders and the one chosen for each role (mailbox/folders.py rules)."""
+        listed = self.folders()
+        return listed, {role: choose(listed, role, name)
+                        for role, name in (("inbox", inbox), ("spam", spam), ("sent", sent))}
+
+    def resolve_spam(self, configured: str) -> str | None:
+        """The spam folder: the configured name if it exists, else the \\Junk special-use
+        one, else a common provider name (`[Gmail]/Spam`, `Junk Email` ...); None: no spam folder."""
+        return choose(self.folders(), "spam", configured).name
+
+    def resolve_sent(self, configured: str) -> str | None:
+        """The Sent folder, by the same rules with \\Sent (`[Gmail]/Sent Mail`, `Sent Items` ...)."""
+        return choose(self.folders(), "sent", configured).name
 
     def examine(self, folder: str) -> FolderStatus:
         try:

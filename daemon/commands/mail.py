@@ -12,6 +12,9 @@ from importlib import resources
 from pathlib import Path
 
 import peewee as pw
+from kpudesk.mailbox.errors import FolderMissing
+from kpudesk.mailbox.folders import FolderChoice, folder_line, names_text
+from kpudesk.mailbox.imap import ImapSource
 from kpudesk.mailbox.render import Renderer
 from kpudesk.mailbox.template_samples import SAMPLES
 from kpudesk.tickets.labels import poll_summary
@@ -148,19 +151,52 @@ def check_servers(settings: Settings) -> None:
         raise TempFailure(f"basis data {settings.database_location()}: {reason}") from None
     print("Basis data: tersambung, skema terkini")
     with app.imap() as source:
-        spam = source.resolve_spam(settings.imap.spam)
-        inbox = source.examine(settings.imap.inbox)
         print(f"IMAP {settings.imap.host}:{settings.imap.port} ({settings.imap.security}): login berhasil sebagai {settings.imap.username}")
-        print(f"  Kotak masuk: {inbox.name} ({inbox.exists} pesan)")
-        if spam:
-            st = source.examine(spam)
-            print(f"  Folder spam: {st.name} ({st.exists} pesan)")
-        else:
-            print("  Folder spam: TIDAK DITEMUKAN (atur imap.spam)")
+        check_folders(settings, source)
     banner = app.smtp().check()
     print(f"SMTP {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}): tersambung"
           + (f", login sebagai {settings.smtp.username}" if settings.smtp.username else "") + f" — {banner}")
     print(check_remote(settings))  # the cloud folder: reachable, or TempFailure (exit 75)
+
+
+def check_folders(settings: Settings, source: ImapSource, limit: int = 40) -> None:
+    """The account's folders and which one serves as inbox, spam and Sent, and why. A
+    configured inbox, or a spam folder neither configured nor found, missing on the server
+    is a settings error naming the folders the server has."""
+    listed, chosen = source.choose_folders(settings.imap.inbox, settings.imap.spam, settings.smtp.sent_folder)
+    print(f"  Folder di server ({len(listed)}):")
+    for f in listed[:limit]:
+        print(f"    {folder_line(f)}")
+    if len(listed) > limit:
+        print(f"    ... dan {len(listed) - limit} folder lain")
+    inbox, spam, sent = chosen["inbox"], chosen["spam"], chosen["sent"]
+    if inbox.name is None:
+        raise FolderMissing(f"imap.inbox = {settings.imap.inbox!r} tidak ada. Folder di server: {names_text(listed)}")
+    st = source.examine(inbox.name)
+    print(f"  Kotak masuk: {st.name} ({st.exists} pesan) — {inbox.reason}")
+    if spam.name is None:
+        raise FolderMissing(f"folder spam tidak ditemukan: imap.spam = {settings.imap.spam!r} tidak ada, tidak ada folder "
+                            f"bertanda \\Junk dan tidak ada nama umum (Spam, Junk, Junk Email, [Gmail]/Spam ...). "
+                            f"Folder di server: {names_text(listed)}. Atur imap.spam dengan salah satunya.")
+    if spam.configured_missing:
+        print(f"Peringatan: imap.spam = {settings.imap.spam!r} tidak ada di server; dipakai {spam.name!r} ({spam.reason}). "
+              f"Atur imap.spam = {spam.name!r} (atau \"\" untuk mencari sendiri) agar peringatan ini hilang.")
+    st = source.examine(spam.name)
+    print(f"  Folder spam: {st.name} ({st.exists} pesan) — {spam.reason}")
+    print("  " + sent_line(settings, sent, source.is_gmail()))
+
+
+def sent_line(settings: Settings, sent: FolderChoice, gmail: bool) -> str:
+    if gmail:
+        return (f"Folder terkirim: {sent.name or '-'} — Gmail (X-GM-EXT-1): salinan surel terkirim tidak disimpan, "
+                "Gmail menyimpan sendiri surel yang dikirim lewat SMTP-nya")
+    if not settings.smtp.save_sent:
+        return f"Folder terkirim: tidak dipakai (smtp.save_sent = false){f'; ditemukan {sent.name} ({sent.reason})' if sent.name else ''}"
+    if sent.name is None:
+        return (f"Folder terkirim: TIDAK DITEMUKAN (smtp.sent_folder = {settings.smtp.sent_folder!r} tidak ada, tidak ada "
+                "folder bertanda \\Sent); salinan surel terkirim tidak disimpan. Atur smtp.sent_folder")
+    missing = f"; smtp.sent_folder = {settings.smtp.sent_folder!r} tidak ada" if sent.configured_missing else ""
+    return f"Folder terkirim: {sent.name} — {sent.reason}{missing}; salinan surel terkirim disimpan di sini"
 
 
 def check_templates(renderer: Renderer) -> None:
