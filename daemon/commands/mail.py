@@ -165,25 +165,31 @@ def check_folders(settings: Settings, source: ImapSource, limit: int = 40) -> No
     is a settings error naming the folders the server has."""
     listed, chosen = source.choose_folders(settings.imap.inbox, settings.imap.spam, settings.smtp.sent_folder)
     print(f"  Folder di server ({len(listed)}):")
-    for f in listed[:limit]:
+    for f in sorted(listed, key=lambda f: (f.name.upper() != "INBOX", f.name.casefold()))[:limit]:
         print(f"    {folder_line(f)}")
     if len(listed) > limit:
         print(f"    ... dan {len(listed) - limit} folder lain")
     inbox, spam, sent = chosen["inbox"], chosen["spam"], chosen["sent"]
     if inbox.name is None:
-        raise FolderMissing(f"imap.inbox = {settings.imap.inbox!r} tidak ada. Folder di server: {names_text(listed)}")
+        raise FolderMissing(f"imap.inbox = {q(settings.imap.inbox)} tidak ada. Folder di server: {names_text(listed)}")
     st = source.examine(inbox.name)
     print(f"  Kotak masuk: {st.name} ({st.exists} pesan) — {inbox.reason}")
     if spam.name is None:
-        raise FolderMissing(f"folder spam tidak ditemukan: imap.spam = {settings.imap.spam!r} tidak ada, tidak ada folder "
+        raise FolderMissing(f"folder spam tidak ditemukan: imap.spam = {q(settings.imap.spam)} tidak ada, tidak ada folder "
                             f"bertanda \\Junk dan tidak ada nama umum (Spam, Junk, Junk Email, [Gmail]/Spam ...). "
                             f"Folder di server: {names_text(listed)}. Atur imap.spam dengan salah satunya.")
-    if spam.configured_missing:
-        print(f"Peringatan: imap.spam = {settings.imap.spam!r} tidak ada di server; dipakai {spam.name!r} ({spam.reason}). "
-              f"Atur imap.spam = {spam.name!r} (atau \"\" untuk mencari sendiri) agar peringatan ini hilang.")
     st = source.examine(spam.name)
     print(f"  Folder spam: {st.name} ({st.exists} pesan) — {spam.reason}")
+    if spam.configured_missing:
+        print(f"Peringatan: imap.spam = {q(settings.imap.spam)} tidak ada di server; dipakai {q(spam.name)} "
+              f"({spam.reason}). Atur imap.spam = {q(spam.name)} (atau \"\" untuk mencari sendiri) agar "
+              "peringatan ini hilang.")
     print("  " + sent_line(settings, sent, source.is_gmail()))
+
+
+def q(name: str) -> str:
+    """A folder name as it is written in settings.toml."""
+    return json.dumps(name, ensure_ascii=False)
 
 
 def sent_line(settings: Settings, sent: FolderChoice, gmail: bool) -> str:
@@ -193,9 +199,9 @@ def sent_line(settings: Settings, sent: FolderChoice, gmail: bool) -> str:
     if not settings.smtp.save_sent:
         return f"Folder terkirim: tidak dipakai (smtp.save_sent = false){f'; ditemukan {sent.name} ({sent.reason})' if sent.name else ''}"
     if sent.name is None:
-        return (f"Folder terkirim: TIDAK DITEMUKAN (smtp.sent_folder = {settings.smtp.sent_folder!r} tidak ada, tidak ada "
+        return (f"Folder terkirim: TIDAK DITEMUKAN (smtp.sent_folder = {q(settings.smtp.sent_folder)} tidak ada, tidak ada "
                 "folder bertanda \\Sent); salinan surel terkirim tidak disimpan. Atur smtp.sent_folder")
-    missing = f"; smtp.sent_folder = {settings.smtp.sent_folder!r} tidak ada" if sent.configured_missing else ""
+    missing = f"; smtp.sent_folder = {q(settings.smtp.sent_folder)} tidak ada" if sent.configured_missing else ""
     return f"Folder terkirim: {sent.name} — {sent.reason}{missing}; salinan surel terkirim disimpan di sini"
 
 
