@@ -7,6 +7,9 @@ a setting asks for it, writes a flag, and only after the database commit.
 New mail is listed with its RFC822.SIZE first (`sizes_above`), so the caller can plan
 batches by bytes (`plan_batches`) and never download a message over its size limit whole:
 of those only the header is read (`fetch_headers`, BODY.PEEK[HEADER], itself capped).
+
+The spam and Sent folders are chosen from one LIST by the rules of mailbox/folders.py
+(configured name, RFC 6154 special-use, a provider's common name); `is_gmail` tells Gmail.
 """
 from __future__ import annotations
 
