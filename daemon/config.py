@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from .settings import *  # noqa: F403 - the value types, listed in settings.__all__
 from .settings import __all__ as _types
-from .settings_read import load_settings, parse_duration, settings_from_dict
+from .settings_read import load_settings, settings_from_dict
+from .settings_values import parse_duration
 from .settings_web import parse_listen
 
 __all__ = [*_types, "load_settings", "parse_duration", "parse_listen", "settings_from_dict"]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers.dovecot import DOVECOT_BIN, INSTALL_HINT, Dovecot, ImapUser, dovecot_available
+from tests.servers.postgres import Postgres, missing_reason
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,14 @@ def imap_user(dovecot: Dovecot) -> ImapUser:
     Has .name .password .host .port and bound helpers: connect(), session(), append(),
     append_many(), create_folder(), uidvalidity(), reset_uidvalidity(), folder_path()."""
     return dovecot.new_user()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """One private PostgreSQL cluster per test module (tests/servers/postgres.py); every
+    test makes its own database in it. Missing PostgreSQL is an error, never a skip."""
+    reason = missing_reason()
+    if reason:
+        pytest.fail(reason, pytrace=False)
+    with Postgres() as server:
+        yield server

@@ -46,6 +46,9 @@ def settings_text(imap_user, *, smtp=None, imap_port: int | None = None, batch_s
     return "\n" + settings_toml(**sections, **({"officers": OFFICERS} if officers else {}))
 
 
+SQLITE_LINE = 'url = "sqlite:///state/kpudesk.db"'  # what settings_write writes for a Desk
+
+
 class Desk:
     """Writes settings.toml for the given IMAP user (and SMTP server) and runs the CLI."""
 
@@ -59,6 +62,14 @@ class Desk:
         text = settings_text(imap_user, smtp=smtp, imap_port=imap_port, officers=officers)
         self.settings_path = self.root / "settings.toml"
         self.settings_path.write_text(text + extra, encoding="utf-8")
+
+    def use_database(self, url: str) -> Desk:
+        """Point the settings at another database (a PostgreSQL URL) instead of the SQLite
+        file every Desk starts with."""
+        text = self.settings_path.read_text(encoding="utf-8")
+        assert text.count(SQLITE_LINE) == 1
+        self.settings_path.write_text(text.replace(SQLITE_LINE, f'url = "{url}"'), encoding="utf-8")
+        return self
 
     def run(self, *args: str) -> Result:
         out, err = io.StringIO(), io.StringIO()

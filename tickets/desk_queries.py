@@ -18,12 +18,11 @@ import peewee as pw
 
 from .hours import ServiceCalendar
 from .labels import iso
-from .models import Message, Party, Ticket, db
-from .schema import left_out_sql
+from .models import Message, Party, Ticket
 from .search import search_clause
 from .status import ref
 from .timing import STEP_STANDARDS, overdue_ticket_ids, timings_for
-from .voids import left_out
+from .voids import voided_ids
 
 PAGE_SIZE = 50
 SORTS = ("age", "activity")
@@ -79,7 +78,7 @@ def _conditions(f: QueueFilter, *, tag: str, calendar: ServiceCalendar, now: dat
     if f.status:
         where.append(Ticket.status == f.status)
     else:  # voided and merged tickets stay out unless a status is asked for (like `tickets list`)
-        voided = _left_out_ids()
+        voided = voided_ids()
         if voided:
             where.append(Ticket.id.not_in(sorted(voided)))
     if f.party is not None:
@@ -98,13 +97,6 @@ def _conditions(f: QueueFilter, *, tag: str, calendar: ServiceCalendar, now: dat
     if found is not None:
         where.append(found)
     return where
-
-
-def _left_out_ids() -> set[int]:
-    """`voids.voided_ids` (voided or merged tickets), read through the partial index of
-    schema v5: the condition is the index's own text, so those few rows are read, not every
-    ticket's flags."""
-    return {t.id for t in Ticket.select(Ticket.id, Ticket.flags).where(pw.SQL(left_out_sql(db.obj))) if left_out(t)}
 
 
 def queue_page(f: QueueFilter, *, tag: str, zone: ZoneInfo, calendar: ServiceCalendar, now: datetime) -> QueuePage:

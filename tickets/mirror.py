@@ -32,7 +32,8 @@ import peewee as pw
 
 from .backoff import RETRY_MINUTES, retry_delay
 from .models import MirrorItem, Ticket, db
-from .outbox import LEASE, holder, holder_alive
+from . import lease as lease_rows
+from .lease import LEASE, holder, takeable
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +93,6 @@ class SyncStats:
                 "found": self.found, "deferred": self.deferred}
 
 
-def _takeable(lease_until: datetime | None, lease_holder: str | None, now: datetime) -> bool:
-    if lease_until is None:
-        return True
-    if lease_holder is None or lease_holder == holder():
-        return lease_until < now
-    alive = holder_alive(lease_holder)
-    return lease_until < now if alive is None else not alive  # None: another host, only the clock can tell
-
-
 def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 200, after: int = 0) -> list[MirrorItem]:
     """Pending rows an uploader may claim now, oldest first; `after`: the last id a pass
     handled (a pass walks the queue once, in batches, and never meets a row twice)."""
@@ -109,7 +101,7 @@ def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 200, after:
         q = q.where(MirrorItem.next_attempt_at.is_null() | (MirrorItem.next_attempt_at <= now))
     found = []
     for item in q.order_by(MirrorItem.id):
-        if _takeable(item.lease_until, item.lease_holder, now):
+        if takeable(item.lease_until, item.lease_holder, now):
             found.append(item)
             if len(found) == limit:
                 break
@@ -120,15 +112,7 @@ def claim(item_id: int, now: datetime, lease: timedelta = LEASE) -> bool:
     """Reserve a row for copying (its own committed statement); the lease seen is compared
     and swapped in one UPDATE, so of two uploaders only one wins. `lease`: how long an
     uploader on another host keeps off (the copy's time limit, for a large file)."""
-    seen = (MirrorItem.select(MirrorItem.status, MirrorItem.lease_until, MirrorItem.lease_holder)
-            .where(MirrorItem.id == item_id).first())
-    if seen is None or seen.status != "pending" or not _takeable(seen.lease_until, seen.lease_holder, now):
-        return False
-    same_lease = ((MirrorItem.lease_until.is_null() if seen.lease_until is None else MirrorItem.lease_until == seen.lease_until)
-                  & (MirrorItem.lease_holder.is_null() if seen.lease_holder is None
-                     else MirrorItem.lease_holder == seen.lease_holder))
-    return MirrorItem.update(lease_until=now + max(lease, LEASE), lease_holder=holder()).where(
-        (MirrorItem.id == item_id) & (MirrorItem.status == "pending") & same_lease).execute() == 1
+    return lease_rows.claim(MirrorItem, item_id, now, now + max(lease, LEASE))
 
 
 def release(item_id: int) -> None:

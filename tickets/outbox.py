@@ -8,14 +8,8 @@ between resends that one mail once, with the same Message-ID, which mail clients
 Temporary failures (connection errors, 4xx) back off and keep trying for `RETRY_FOR`;
 permanent ones (5xx) mark the row failed, flag its ticket and show in `tickets list`.
 
-Leases. A sender claims each row right before sending it: `lease_until` and `lease_holder`
-("host:pid:start", the start time of the process against pid reuse). A lease is taken
-over at once when its holder ran on this host and is gone; a live holder on this host keeps
-its rows however long it takes (it may still be delivering them); a holder on another host
-cannot be checked and keeps them until `lease_until`. So two live senders never deliver
-the same row, except across hosts when one is stalled past `LEASE`. "This host" is the
-host name: senders sharing a database must not share a host name across pid namespaces
-(containers), or one would judge the other's pid.
+Leases (tickets/lease.py). A sender claims each row right before sending it; so two live
+senders never deliver the same row, except across hosts when one is stalled past `LEASE`.
 
 A mark that fails because the database stayed locked (`record_sent`): the server already
 accepted the mail, so it must not go out again. Its id is remembered in this process
@@ -27,7 +21,6 @@ remains: this process ends before any retry succeeds (or, across hosts, stays st
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -35,81 +28,15 @@ from datetime import datetime, timedelta
 
 import peewee as pw
 
+from . import lease
 from .backoff import retry_delay
+from .lease import HOST, LEASE, takeable
 from .models import Event, Message, OutboxItem, Ticket, db
 from .schema import is_locked
 
 log = logging.getLogger(__name__)
 
 RETRY_FOR = timedelta(days=4)  # "at least 3 days", like an MTA's queue lifetime
-
-
-
-# How long a claimed row stays reserved for a sender on another host (one on this host is
-# checked directly: see the module docstring).
-LEASE = timedelta(minutes=5)
-
-
-_PROC = os.path.exists("/proc/self/stat")
-
-
-def _proc_stat(pid: int) -> tuple[bytes, str] | None:
-    """(state, start time in clock ticks since boot) of a process, from /proc; None when it
-    is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(b")") + 2:].split()
-    return fields[0], fields[19].decode()
-
-
-_HOST = os.uname().nodename  # the host name, as gethostname() says it (no socket module here)
-_holder: tuple[int, str] | None = None  # (pid, holder text), computed again after a fork
-
-
-def holder() -> str:
-    """This process as a lease holder: "host:pid:start"."""
-    global _holder
-    pid = os.getpid()
-    if _holder is None or _holder[0] != pid:
-        stat = _proc_stat(pid) if _PROC else None
-        _holder = (pid, f"{_HOST}:{pid}:{stat[1] if stat else ''}")
-    return _holder[1]
-
-
-def holder_alive(text: str) -> bool | None:
-    """Whether a lease holder still runs: True/False on this host, None (unknown) on another."""
-    host, _, rest = text.partition(":")
-    pid_text, _, token = rest.partition(":")
-    if host != _HOST or not pid_text.isdigit():
-        return None
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process: it exists
-    if not _PROC:
-        return True  # no /proc to tell a reused pid: the process exists
-    stat = _proc_stat(pid)
-    # A zombie (SIGKILLed, not yet reaped) holds nothing any more; another start time is
-    # another process that got the same pid.
-    return stat is not None and stat[0] not in (b"Z", b"X") and (not token or token == stat[1])
-
-
-def _takeable(lease_until: datetime | None, lease_holder: str | None, now: datetime) -> bool:
-    if lease_until is None:
-        return True
-    if lease_holder is None or lease_holder == holder():
-        return lease_until < now  # a v2 lease, or this process's own (kept while it lives anyway)
-    alive = holder_alive(lease_holder)
-    if alive is None:
-        return lease_until < now  # another host: only the clock can tell
-    return not alive
-
 
 # Accepted by the server, not yet marked sent (the database stayed locked): id -> (when, note).
 _accepted: dict[int, tuple[datetime, str]] = {}
@@ -170,14 +97,14 @@ def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 500) -> lis
     leased by a sender on this host that is gone."""
     q = OutboxItem.select().where((OutboxItem.status == "pending")
                                   & (OutboxItem.lease_until.is_null() | (OutboxItem.lease_until < now)
-                                     | OutboxItem.lease_holder.startswith(f"{_HOST}:")))
+                                     | OutboxItem.lease_holder.startswith(f"{HOST}:")))
     if not ignore_backoff:
         q = q.where(OutboxItem.next_attempt_at <= now)
     if _accepted:
         q = q.where(OutboxItem.id.not_in(list(_accepted)))
     found = []
     for item in q.order_by(OutboxItem.id):
-        if _takeable(item.lease_until, item.lease_holder, now):
+        if takeable(item.lease_until, item.lease_holder, now):
             found.append(item)
             if len(found) == limit:
                 break
@@ -185,21 +112,11 @@ def due(now: datetime, *, ignore_backoff: bool = False, limit: int = 500) -> lis
 
 
 def claim(item_id: int, now: datetime) -> bool:
-    """Reserve a row for delivery (its own committed statement): two senders — a daemon and
-    a manual `kpudesk send`, or two daemons — never deliver the same mail twice. The lease
-    seen is compared and swapped in one UPDATE, so of two senders taking over the same
-    dead holder's row only one wins."""
+    """Reserve a row for delivery (tickets/lease.py): two senders — a daemon and a manual
+    `kpudesk send`, or two daemons — never deliver the same mail twice."""
     if item_id in _accepted:
         return False
-    seen = (OutboxItem.select(OutboxItem.status, OutboxItem.lease_until, OutboxItem.lease_holder)
-            .where(OutboxItem.id == item_id).first())
-    if seen is None or seen.status != "pending" or not _takeable(seen.lease_until, seen.lease_holder, now):
-        return False
-    same_lease = ((OutboxItem.lease_until.is_null() if seen.lease_until is None else OutboxItem.lease_until == seen.lease_until)
-                  & (OutboxItem.lease_holder.is_null() if seen.lease_holder is None
-                     else OutboxItem.lease_holder == seen.lease_holder))
-    return OutboxItem.update(lease_until=now + LEASE, lease_holder=holder()).where(
-        (OutboxItem.id == item_id) & (OutboxItem.status == "pending") & same_lease).execute() == 1
+    return lease.claim(OutboxItem, item_id, now, now + LEASE)
 
 
 def mark_sent(item_id: int, now: datetime, note: str = "") -> None:

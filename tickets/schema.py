@@ -11,6 +11,7 @@ from playhouse.db_url import connect
 
 from . import search
 from .errors import ConfigError, SchemaError
+from .voids import left_out_sql
 from .models import MODELS, CannedAnswer, LoginFailure, Meta, MirrorItem, OfficerLogin, db
 
 SCHEMA_VERSION = 7
@@ -142,16 +143,6 @@ def _to_v3(database: pw.Database) -> None:
 def _to_v4(database: pw.Database) -> None:
     """v4: the web desk's tables (issue 14): officers' logins, failed logins, canned answers."""
     database.create_tables([OfficerLogin, LoginFailure, CannedAnswer], safe=True)
-
-
-def left_out_sql(database: pw.Database) -> str:
-    """The condition of the partial index of the tickets the queue leaves out (voided, or
-    merged into another: tickets/voids.py). A query written with this very text
-    (`desk_queries`) reads those few tickets from the index instead of every row's flags:
-    SQLite and PostgreSQL use a partial index only for a literal pattern, not a bound one.
-    psycopg2 formats every statement, so its `%` is written `%%`."""
-    p = "%%" if isinstance(database, pw.PostgresqlDatabase) else "%"
-    return f"""("flags" LIKE '{p}"void"{p}' OR "flags" LIKE '{p}"merged_into"{p}')"""
 
 
 def _queue_indexes(database: pw.Database) -> None:

@@ -30,26 +30,16 @@ from kpudesk.daemon.config import load_settings
 from playhouse.db_url import parseresult_to_dict
 
 from tests.corpus.hostile import party_mail
-from tests.desk import HELPDESK, Desk
+from tests.desk import HELPDESK, SQLITE_LINE, Desk
 from tests.frozen_kpudesk import command
-from tests.servers.postgres import Postgres, missing_reason
 from tests.servers.smtp import SmtpServer
 
 URL_SECRET = "Url-Rahasia-8413"
 ENV_SECRET = "Env-Rahasia-5927"
-SQLITE_LINE = 'url = "sqlite:///state/kpudesk.db"'
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    reason = missing_reason()
-    if reason:
-        pytest.fail(reason, pytrace=False)
-    with Postgres() as server:
-        yield server
 
 
 def with_database(desk: Desk, url_line: str) -> Desk:
+    """Desk.use_database, with whole settings lines (a URL and its password_env, say)."""
     text = desk.settings_path.read_text(encoding="utf-8")
     assert text.count(SQLITE_LINE) == 1
     desk.settings_path.write_text(text.replace(SQLITE_LINE, url_line), encoding="utf-8")

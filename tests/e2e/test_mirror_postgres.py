@@ -3,10 +3,8 @@ and two uploaders at once against a real WebDAV remote copying each file once.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import peewee as pw
-import pytest
 
 from kpudesk.daemon.config import load_settings
 from kpudesk.daemon.wiring import build_app
@@ -15,19 +13,10 @@ from kpudesk.tickets.schema import close_database, open_database
 from tests.e2e.test_mirror import queue, remote  # noqa: F401 - the `remote` fixture
 from tests.officer_desk import OFFLINE_IMAP
 from tests.desk import Desk
-from tests.servers.postgres import Postgres, missing_reason
 from tests.servers.rclone import WebdavRemote
 
-SQLITE_LINE = 'url = "sqlite:///state/kpudesk.db"'
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    reason = missing_reason()
-    if reason:
-        pytest.fail(reason, pytrace=False)
-    with Postgres() as server:
-        yield server
 
 
 def test_a_version_6_database_gains_the_lease_on_postgresql(postgres):
@@ -44,10 +33,10 @@ def test_a_version_6_database_gains_the_lease_on_postgresql(postgres):
 
 
 def test_two_uploaders_on_postgresql_copy_each_file_once(tmp_path, postgres, remote: WebdavRemote):  # noqa: F811
-    desk = Desk(tmp_path / "desk", OFFLINE_IMAP)
+    desk = Desk(tmp_path / "desk", OFFLINE_IMAP).use_database(postgres.new_database())
     text = desk.settings_path.read_text(encoding="utf-8")
-    assert text.count(SQLITE_LINE) == 1 and '[storage]\ndir = "state"\n' in text
-    text = text.replace(SQLITE_LINE, f'url = "{postgres.new_database()}"').replace(
+    assert '[storage]\ndir = "state"\n' in text
+    text = text.replace(
         '[storage]\ndir = "state"\n',
         f'[storage]\ndir = "state"\nmirror = "{remote.remote}"\nmirror_config = "{remote.config}"\n')
     desk.settings_path.write_text(text, encoding="utf-8")

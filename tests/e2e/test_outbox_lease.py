@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import peewee as pw
 import pytest
 
+from kpudesk.tickets import lease as leases
 from kpudesk.tickets import outbox
 from kpudesk.tickets.schema import close_database, open_database
 from tests.desk import Desk
@@ -40,8 +41,8 @@ def lease(item_id: int, holder: str, until: datetime) -> None:
 
 
 def holder_of(proc: subprocess.Popen) -> str:
-    stat = outbox._proc_stat(proc.pid)
-    return f"{outbox._HOST}:{proc.pid}:{stat[1]}"
+    stat = leases.proc_stat(proc.pid)
+    return f"{leases.HOST}:{proc.pid}:{stat[1]}"
 
 
 def queue_mail(desk: Desk, n: int) -> None:
@@ -67,7 +68,7 @@ def test_a_lease_held_by_a_sender_that_is_gone_is_taken_over_at_once(rows):
     lease(rows[0], text, NOW + timedelta(minutes=5))
     assert due_ids() == rows
     assert outbox.claim(rows[0], NOW)
-    assert outbox.OutboxItem.get_by_id(rows[0]).lease_holder == outbox.holder()
+    assert outbox.OutboxItem.get_by_id(rows[0]).lease_holder == leases.holder()
     assert not outbox.claim(rows[0], NOW)  # now ours: a second claim in this process is refused
 
 
@@ -76,10 +77,10 @@ def test_a_killed_unreaped_sender_and_a_reused_pid_hold_nothing(rows):
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         lease(rows[0], holder_of(zombie), NOW + timedelta(minutes=5))
-        lease(rows[1], f"{outbox._HOST}:{live.pid}:1", NOW + timedelta(minutes=5))  # same pid, other start
+        lease(rows[1], f"{leases.HOST}:{live.pid}:1", NOW + timedelta(minutes=5))  # same pid, other start
         zombie.send_signal(signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while outbox._proc_stat(zombie.pid)[0] != b"Z" and time.monotonic() < deadline:
+        while leases.proc_stat(zombie.pid)[0] != b"Z" and time.monotonic() < deadline:
             time.sleep(0.01)
         assert outbox.claim(rows[0], NOW) and outbox.claim(rows[1], NOW)
     finally:
@@ -123,7 +124,7 @@ def test_an_accepted_mail_whose_mark_is_refused_is_remembered_and_never_claimed_
     later = NOW + timedelta(hours=1)  # lease long past: still not ours to send again
     assert rows[0] not in due_ids(later) and not outbox.claim(rows[0], later)
     item = outbox.OutboxItem.get_by_id(rows[0])
-    assert item.status == "pending" and item.lease_holder == outbox.holder()
+    assert item.status == "pending" and item.lease_holder == leases.holder()
     locked["on"] = False
     assert outbox.retry_marks() == 0
     item = outbox.OutboxItem.get_by_id(rows[0])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ from tests.corpus.hostile import hostile_messages, party_mail
 from tests.desk import Desk
 from tests.frozen_kpudesk import freeze
 from tests.servers.dovecot import Dovecot, ImapUser
-from tests.servers.postgres import Postgres, missing_reason
+from tests.servers.postgres import Postgres
 from tests.servers.smtp import SmtpServer
 from tests.paths import DATA
 
@@ -47,20 +47,11 @@ anggota = ["{ANGGOTA}"]
 progress_to = ["{ANGGOTA}"]
 recap_to = ["ketua@kpu-mesuji.example.org"]
 """
-SQLITE_LINE = 'url = "sqlite:///state/kpudesk.db"'
 
 
 # --- fixtures and helpers -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    """One private PostgreSQL cluster for this module; every test gets its own database."""
-    reason = missing_reason()
-    if reason:
-        pytest.fail(reason, pytrace=False)
-    with Postgres() as server:
-        yield server
 
 
 @pytest.fixture
@@ -71,11 +62,7 @@ def frozen(monkeypatch) -> None:
 def make_desk(root: Path, imap_user: ImapUser, smtp: SmtpServer, url: str | None = None, extra: str = EXTRA) -> Desk:
     """A Desk on SQLite (url None) or on the given database URL."""
     desk = Desk(root, imap_user, smtp=smtp, extra=extra)
-    if url is not None:
-        text = desk.settings_path.read_text(encoding="utf-8")
-        assert text.count(SQLITE_LINE) == 1
-        desk.settings_path.write_text(text.replace(SQLITE_LINE, f'url = "{url}"'), encoding="utf-8")
-    return desk
+    return desk.use_database(url) if url is not None else desk
 
 
 def on_both(tmp_path: Path, dovecot: Dovecot, postgres: Postgres,

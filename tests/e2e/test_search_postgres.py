@@ -10,7 +10,6 @@ Missing PostgreSQL is an error, never a skip (see tests/e2e/test_postgres.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import peewee as pw
 import pytest
@@ -21,7 +20,6 @@ from kpudesk.tickets.models import Ticket, db
 from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
 from tests.corpus.hostile import party_mail
 from tests.feeder import Feeder
-from tests.servers.postgres import Postgres, missing_reason
 
 LIA = "Lia Anggraini <lia@pdip.example.org>"
 BUDI = "Budi Santoso <budi@pkb.example.org>"
@@ -37,14 +35,6 @@ QUERIES = ["terkunci", "SANDI", "keanggotaan", "dokumén", "dokumen unggah", "bu
            "akun<->sandi", "!akun", "akun:*", "\\", "ñ"]
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    """One private PostgreSQL cluster for this module; every test gets its own database."""
-    reason = missing_reason()
-    if reason:
-        pytest.fail(reason, pytrace=False)
-    with Postgres() as server:
-        yield server
 
 
 def fed(root, url: str | None = None) -> Feeder:

@@ -12,7 +12,7 @@ from kpudesk.tickets import mirror
 from kpudesk.tickets import models as m
 from kpudesk.tickets.backoff import RETRY_MINUTES
 from kpudesk.tickets.clock import FrozenClock
-from kpudesk.tickets.outbox import LEASE, holder
+from kpudesk.tickets.lease import LEASE, holder
 
 WIB = ZoneInfo("Asia/Jakarta")
 START = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
