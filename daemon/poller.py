@@ -74,7 +74,7 @@ def poll(app: App, stats: PollStats | None = None, should_stop=lambda: False, pr
             spam = source.resolve_spam(app.settings.imap.spam)
             folders = [(app.settings.imap.inbox, False)]
             if spam is None:
-                log.warning("no spam folder found (configured %r, no \\Junk folder)", app.settings.imap.spam)
+                log.warning("no spam folder found (configured %r, none flagged \\Junk, no common name)", app.settings.imap.spam)
             elif spam != app.settings.imap.inbox:
                 folders.append((spam, True))
             for folder, is_spam in folders:
