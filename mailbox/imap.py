@@ -10,6 +10,12 @@ of those only the header is read (`fetch_headers`, BODY.PEEK[HEADER], itself cap
 
 The spam and Sent folders are chosen from one LIST by the rules of mailbox/folders.py
 (configured name, RFC 6154 special-use, a provider's common name); `is_gmail` tells Gmail.
+
+Login is by password (LOGIN) or, given `oauth2` (a callable ``force -> access token``), by
+SASL OAUTHBEARER or XOAUTH2 (mailbox/sasl.py): a refused token is refreshed once
+(``oauth2(True)``) and tried again on a new connection; the second refusal is
+AuthenticationFailed with the server's reason. A token goes only where a password would:
+over TLS, or in plaintext to loopback with security "none" and no LOGINDISABLED.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from pathlib import Path
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from . import sasl
 from .errors import AuthenticationFailed, FolderMissing, ServerUnavailable
 from .folders import Folder, FolderChoice, choose, decode_flag
 from .message import FetchedMail
@@ -33,6 +40,7 @@ log = logging.getLogger(__name__)
 _NET_ERRORS = (OSError, socket.timeout, ssl.SSLError, EOFError, imapclient.exceptions.IMAPClientAbortError)
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 SIZE_CHUNK = 1000  # UIDs per FETCH RFC822.SIZE: ~7 KB of command line
 HEADER_LIMIT = 256 * 1024  # bytes of header read from a message too large to fetch whole
 
@@ -91,12 +99,18 @@ def _shutdown(client: imapclient.IMAPClient) -> None:
 class ImapSource:
     """One logged-in IMAP connection. Use as a context manager."""
 
-    def __init__(self, host: str, port: int, security: str, username: str, password: str,
-                 ca_file: Path | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, host: str, port: int, security: str, username: str, password: str | None,
+                 ca_file: Path | None = None, timeout: float = 60.0, *,
+                 oauth2: sasl.TokenCallable | None = None) -> None:
         self.host, self.port, self.security = host, port, security
         self.username, self._password = username, password
         self.ca_file, self.timeout = ca_file, timeout
+        self._oauth2 = oauth2
         self.client: imapclient.IMAPClient | None = None
+
+    def __repr__(self) -> str:  # never shows the password or a token
+        how = "oauth2" if self._oauth2 is not None else "password"
+        return f"ImapSource({self.host}:{self.port}, security={self.security}, username={self.username!r}, {how})"
 
     def __enter__(self) -> "ImapSource":
         self.connect()
@@ -105,14 +119,34 @@ class ImapSource:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def _where(self) -> str:
+        return f"IMAP {self.host}:{self.port}"
+
     def connect(self) -> None:
+        if self._oauth2 is None:
+            client = self._open()
+            try:
+                client.login(self.username, self._password)
+            except LoginError as exc:
+                _shutdown(client)
+                raise AuthenticationFailed(f"IMAP login as {self.username} refused: {exc}") from exc
+            except (*_NET_ERRORS, IMAPClientError) as exc:
+                _shutdown(client)
+                raise ServerUnavailable(f"{self._where}: {exc}") from exc
+            self.client = client
+            return
+        self.client = self._oauth2_login()
+
+    def _open(self) -> imapclient.IMAPClient:
+        """Connected, TLS as configured, not logged in; plaintext only where credentials may go."""
         ctx = tls_context(self.ca_file) if self.security != "none" else None
         try:
             client = imapclient.IMAPClient(
                 self.host, port=self.port, ssl=self.security == "tls", ssl_context=ctx, timeout=self.timeout,
             )
         except (*_NET_ERRORS, IMAPClientError) as exc:
-            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
+            raise ServerUnavailable(f"{self._where}: {exc}") from exc
         try:
             client.normalise_times = False  # keep INTERNALDATE aware
             if self.security == "starttls":
@@ -120,18 +154,86 @@ class ImapSource:
             elif self.security == "none" and b"LOGINDISABLED" in client.capabilities():
                 # RFC 3501 6.2.3: never send the password when the server refuses plaintext login.
                 raise AuthenticationFailed(
-                    f'IMAP {self.host}:{self.port} requires TLS (LOGINDISABLED); set imap.security = "starttls" or "tls"')
-            client.login(self.username, self._password)
-        except LoginError as exc:
-            _shutdown(client)
-            raise AuthenticationFailed(f"IMAP login as {self.username} refused: {exc}") from exc
+                    f'{self._where} requires TLS (LOGINDISABLED); set imap.security = "starttls" or "tls"')
         except AuthenticationFailed:
             _shutdown(client)
             raise
         except (*_NET_ERRORS, IMAPClientError) as exc:
             _shutdown(client)
-            raise ServerUnavailable(f"IMAP {self.host}:{self.port}: {exc}") from exc
-        self.client = client
+            raise ServerUnavailable(f"{self._where}: {exc}") from exc
+        return client
+
+    def _oauth2_login(self) -> imapclient.IMAPClient:
+        """Log in with an access token; refused once -> a forced refresh and a new connection.
+
+        The token callable runs outside any error mapping: what it raises (revoked
+        refresh token, token endpoint down) reaches the caller unchanged."""
+        if self.security == "none" and self.host not in LOOPBACK:
+            raise AuthenticationFailed(f'{self._where}: an OAuth2 token is sent only over TLS; '
+                                       'set imap.security = "starttls" or "tls"')
+        refused: sasl.Refused | None = None
+        for force in (False, True):
+            # Connect first: a server that refuses plaintext (LOGINDISABLED) or offers no
+            # OAuth2 mechanism is an error before any token is asked for or refreshed.
+            client = self._open()
+            try:
+                mechanism = self._mechanism(client)
+                token = self._oauth2(force)
+                self._authenticate(client, mechanism, sasl.Bearer(self.username, token))
+                return client
+            except sasl.Refused as exc:
+                _shutdown(client)
+                refused = exc
+                if not force:
+                    log.info("%s refused the access token for %s (%s); refreshing it once",
+                             self._where, self.username, exc.reason)
+            except BaseException:
+                _shutdown(client)
+                raise
+        raise AuthenticationFailed(f"IMAP OAuth2 login as {self.username} refused: {refused.reason}")
+
+    def _mechanism(self, client: imapclient.IMAPClient) -> str:
+        try:
+            caps = [c.decode("ascii", "replace") for c in client.capabilities()]
+        except (*_NET_ERRORS, IMAPClientError) as exc:
+            raise ServerUnavailable(f"{self._where}: {exc}") from exc
+        offered = [c[5:] for c in caps if c.upper().startswith("AUTH=")]
+        mechanism = sasl.choose_mechanism(offered)
+        if mechanism is None:
+            raise AuthenticationFailed(
+                f"{self._where} offers no OAuth2 mechanism (XOAUTH2 or OAUTHBEARER); it offers: "
+                f"{', '.join(offered) or 'no AUTHENTICATE mechanism'}"
+                f"{' and LOGIN' if 'LOGINDISABLED' not in caps else ''}")
+        return mechanism
+
+    def _authenticate(self, client: imapclient.IMAPClient, mechanism: str, bearer: sasl.Bearer) -> None:
+        """AUTHENTICATE `mechanism`; a refusal -> sasl.Refused with the server's words.
+
+        imaplib's `authenticate` (reached through imapclient's `_imap`: imapclient's own
+        oauth2 methods answer every challenge with the token again) lets us answer the
+        error challenge as RFC 7628 asks and keep its JSON for the reason."""
+        first = sasl.initial_response(mechanism, bearer)
+        challenges: list[bytes] = []  # every "+" the server sent
+
+        def answer(challenge: bytes) -> bytes:
+            # imaplib sends no SASL-IR: the server's first "+" asks for the client's first
+            # message; a later one is the error challenge, answered with ERROR_ACK.
+            challenges.append(challenge)
+            return first if len(challenges) == 1 else sasl.ERROR_ACK[mechanism]
+
+        try:
+            client._imap.authenticate(mechanism, answer)  # noqa: SLF001 - see the docstring
+        except imapclient.exceptions.IMAPClientAbortError as exc:
+            raise ServerUnavailable(f"{self._where}: {exc}") from exc
+        except IMAPClientError as exc:
+            final = str(exc)
+            if final.upper().startswith("[UNAVAILABLE]"):  # RFC 5530: the server's token check is down
+                raise ServerUnavailable(f"{self._where}: {sasl.reason(final, None, bearer.token)}") from None
+            raise sasl.Refused(sasl.reason(final, next((c for c in challenges[1:] if c), None), bearer.token)) from None
+        except _NET_ERRORS as exc:
+            raise ServerUnavailable(f"{self._where}: {exc}") from exc
+        # imaplib's state changed; imapclient re-reads CAPABILITY after login as after LOGIN.
+        client._cached_capabilities = None  # noqa: SLF001 - capabilities differ once logged in
 
     def close(self) -> None:
         if self.client is not None:

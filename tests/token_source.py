@@ -1,0 +1,47 @@
+"""The tests' stand-in for the daemon's token source: the ``oauth2(force) -> access token``
+callable the mail adapters take (mailbox/sasl.py `TokenCallable`), backed by a real
+refresh at a `FakeProvider`'s /token endpoint over HTTP.
+
+It keeps the last access token and hands it out again until asked with ``force=True``
+(what an adapter does after the server refused the token) or until it has none; then it
+refreshes with its refresh token. A refresh the provider refuses (revoked, MFA now
+required) raises `AuthenticationFailed` with the provider's error, as the daemon's own
+source does. ``calls`` records every ``force`` it was asked with, ``refreshes`` counts the
+refreshes that reached the provider.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from kpudesk.mailbox.errors import AuthenticationFailed
+from tests.servers.oauth_provider import FakeProvider
+
+
+class TokenSource:
+    def __init__(self, provider: FakeProvider, user: str, scope: str = "mail") -> None:
+        self.provider, self.user = provider, user
+        self.refresh_token = provider.add_refresh_token(user, scope)
+        self.access: str | None = None
+        self.calls: list[bool] = []
+        self.refreshes = 0
+
+    def __call__(self, force: bool) -> str:
+        self.calls.append(force)
+        if force or self.access is None:
+            self.access = self._refresh()
+        return self.access
+
+    def _refresh(self) -> str:
+        form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": self.refresh_token,
+                                       "client_id": self.provider.client_id}).encode()
+        self.refreshes += 1
+        try:
+            with urllib.request.urlopen(self.provider.token_url, data=form, timeout=10) as answer:
+                return json.load(answer)["access_token"]
+        except urllib.error.HTTPError as exc:
+            error = json.load(exc)
+            raise AuthenticationFailed(f"token refresh refused: {error['error']}: "
+                                       f"{error.get('error_description', '')}") from None
