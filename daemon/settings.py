@@ -26,7 +26,7 @@ SOP_RECEIVE_SECONDS = 600  # SOP: a party's mail is "received" (ticket made) wit
 MIN_POLL_SECONDS = 120  # each poll is a login and two EXAMINEs; the poll lock prevents overlap
 __all__ = [
     "MIN_POLL_SECONDS", "ROLES", "SECURITY", "SOP_RECEIVE_SECONDS", "EscalationSettings", "HelpdeskSettings",
-    "ImapSettings", "MailSettings", "MirrorSettings", "Officer", "ReportSettings", "Secret", "Settings", "SmtpSettings",
+    "ImapSettings", "MailSettings", "MirrorSettings", "OAuth2Settings", "Officer", "ReportSettings", "Secret", "Settings", "SmtpSettings",
     "WebSettings", "web_secret",
 ]
 
@@ -88,6 +88,21 @@ class HelpdeskSettings:
 
 
 @dataclass(frozen=True)
+class OAuth2Settings:
+    """How `[imap]` or `[smtp]` gets access tokens (`auth = "oauth2"`, daemon/oauth2.py)."""
+
+    section: str  # "imap" | "smtp": names the `kpudesk auth oauth2` command to run
+    provider: str  # "google" | "microsoft" | "custom"
+    token_url: str
+    device_url: str | None  # RFC 8628 device authorization endpoint (Microsoft, custom)
+    auth_url: str | None  # authorization endpoint for the code + PKCE flow (Google, custom)
+    client_id: str
+    client_secret: Secret  # unconfigured for a public client (Microsoft's device flow)
+    refresh_token_file: Path
+    scope: str
+
+
+@dataclass(frozen=True)
 class ImapSettings:
     host: str
     port: int
@@ -105,6 +120,7 @@ class ImapSettings:
     max_message_mb: int = 25  # larger mail is quarantined by its RFC822.SIZE, never downloaded whole
     idle: bool = False  # keep an IMAP IDLE connection on the inbox (RFC 2177): new mail in seconds
     idle_renew: int = 1500  # seconds: IDLE is re-issued at least this often (RFC 2177: under 29 min)
+    oauth2: OAuth2Settings | None = None  # set when `auth = "oauth2"`: the password is unused
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,7 @@ class SmtpSettings:
     timeout: float
     save_sent: bool
     sent_folder: str
+    oauth2: OAuth2Settings | None = None  # set when `auth = "oauth2"`: the password is unused
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from kpudesk.tickets.errors import ConfigError
 
+from .oauth2 import read_refresh_token
 from .settings import SOP_RECEIVE_SECONDS, WEB_SECRET_FILE, Secret, Settings
 
 # Environment variables kpudesk reads itself; any other KPUDESK_* one is meant as a secret.
@@ -44,6 +45,11 @@ def settings_warnings(settings: Settings) -> list[str]:
                         "arsip surel dan basis data terpisah; hapus database.url agar basis data berada di "
                         f"{storage / 'kpudesk.db'}")
     warnings += unused_secret_variables(settings, os.environ)
+    for oauth2 in (settings.imap.oauth2, settings.smtp.oauth2):
+        f = oauth2.refresh_token_file if oauth2 is not None else None
+        if f is not None and f.is_file() and f.stat().st_mode & 0o077:
+            warnings.append(f"refresh token OAuth2 {f} dapat dibaca pengguna lain (mode {f.stat().st_mode & 0o777:o}); "
+                            f"jalankan `chmod 600 {f}`")
     if settings.imap.poll_every > SOP_RECEIVE_SECONDS:
         warnings.append(f"imap.poll_every {_minutes(settings.imap.poll_every)} melebihi standar SOP \"menerima\" "
                         f"{_minutes(SOP_RECEIVE_SECONDS)}: surel bisa menunggu selama itu sebelum menjadi tiket. "
@@ -79,7 +85,8 @@ def unused_secret_variables(settings: Settings, environ) -> list[str]:
 
 def _secrets(settings: Settings) -> tuple[Secret, ...]:
     """Every secret the settings may name, in the order `check` reads them."""
-    return (settings.imap.password, settings.smtp.password, settings.helpdesk.secret,
+    clients = tuple(o.client_secret for o in (settings.imap.oauth2, settings.smtp.oauth2) if o is not None)
+    return (settings.imap.password, settings.smtp.password, *clients, settings.helpdesk.secret,
             settings.database_password, settings.web.secret)
 
 
@@ -89,6 +96,9 @@ def validate_secrets(settings: Settings) -> None:
     for secret in _secrets(settings):
         if secret.configured and (secret is not settings.smtp.password or settings.smtp.username):
             secret.read()
+    for oauth2 in (settings.imap.oauth2, settings.smtp.oauth2):
+        if oauth2 is not None:
+            read_refresh_token(oauth2)  # missing: a ConfigError naming `kpudesk auth oauth2 ...`
 
 
 def _who() -> str:

@@ -33,6 +33,8 @@ from .settings import (
     SmtpSettings,
     os_problem,
 )
+from .settings_oauth2 import KEYS as OAUTH2_KEYS
+from .settings_oauth2 import auth_kind, read_oauth2
 from .settings_storage import read_storage
 from .settings_values import HHMM_RE, NEVER_IN_FILE, Reader, existing, parse_duration
 from .settings_web import read_web
@@ -43,9 +45,9 @@ _SECTIONS: dict[str, set[str]] = {
                  "ack_per_hour", "ack_per_day", "default_officer"},
     "imap": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
              "inbox", "spam", "poll_every", "batch_size", "mark_seen", "timeout", "workers", "idle", "idle_renew",
-             "max_message_mb"},
+             "max_message_mb", *OAUTH2_KEYS},
     "smtp": {"host", "port", "security", "username", "password_env", "password_file", "ca_file",
-             "timeout", "save_sent", "sent_folder"},
+             "timeout", "save_sent", "sent_folder", *OAUTH2_KEYS},
     "database": {"url", "password_env", "password_file"},
     "mail": {"trusted_authserv_id", "unsigned_domains"},
     "storage": {"dir", "mirror", "mirror_config", "mirror_rclone", "mirror_timeout"},
@@ -67,18 +69,19 @@ def _idle_renew(value: Any) -> int:
     return seconds
 
 
-def _server(r: Reader, default_ports: dict[str, int], *, need_user: bool) -> tuple:
+def _server(r: Reader, default_ports: dict[str, int], storage_dir: Path, *, need_user: bool) -> tuple:
     host = r.str("host", required=True)
+    oauth2 = auth_kind(r) == "oauth2"
     security = r.str("security", "tls")
     if security not in SECURITY:
         raise ConfigError(r.key("security"), f"harus salah satu dari {', '.join(SECURITY)}, bukan {security!r}")
     if security == "none" and host not in ("127.0.0.1", "::1", "localhost"):
         raise ConfigError(r.key("security"), "'none' (tanpa TLS) hanya diizinkan untuk 127.0.0.1")
     port = r.int("port", default_ports[security], 1, 65535)
-    username = r.str("username", required=need_user)
-    password = r.secret("password", required=bool(username))
+    username = r.str("username", required=need_user or oauth2)  # OAuth2: the SASL user the token is for
+    password = r.secret("password", required=bool(username) and not oauth2)
     ca_file = existing(r.key("ca_file"), r.path("ca_file"))
-    return host, port, security, username, password, ca_file
+    return host, port, security, username, password, ca_file, read_oauth2(r, storage_dir) if oauth2 else None
 
 
 def load_settings(path: Path | str) -> Settings:
@@ -114,7 +117,7 @@ def _check_shape(data: dict[str, Any]) -> None:
         if not isinstance(value, dict):
             raise ConfigError(section, "harus berupa tabel ([bagian])")
         for k in value:
-            if k in ("password", "secret"):
+            if k in ("password", "secret") or k.endswith(("_password", "_secret")):  # e.g. oauth2_client_secret
                 raise ConfigError(f"{section}.{k}", NEVER_IN_FILE.format(k=k))
             if k not in _SECTIONS[section]:
                 raise ConfigError(f"{section}.{k}", "kunci tidak dikenal")
@@ -220,10 +223,12 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
     h = Reader("helpdesk", data["helpdesk"], base)
     helpdesk = _helpdesk(h)
 
+    storage_dir, mirror = read_storage(Reader("storage", data.get("storage", {}), base))
     i = Reader("imap", data["imap"], base)
-    host, port, security, username, password, ca_file = _server(i, {"tls": 993, "starttls": 143, "none": 143}, need_user=True)
+    host, port, security, username, password, ca_file, oauth2 = _server(
+        i, {"tls": 993, "starttls": 143, "none": 143}, storage_dir, need_user=True)
     imap = ImapSettings(
-        host=host, port=port, security=security, username=username, password=password, ca_file=ca_file,
+        host=host, port=port, security=security, username=username, password=password, ca_file=ca_file, oauth2=oauth2,
         inbox=i.str("inbox", "INBOX"), spam=i.str("spam", "Spam"),
         poll_every=parse_duration("imap.poll_every", i.data.get("poll_every", "1h"), MIN_POLL_SECONDS),
         batch_size=i.int("batch_size", 200, 1, 5000),
@@ -236,14 +241,14 @@ def settings_from_dict(data: dict[str, Any], *, base: Path, path: Path | None = 
     )
 
     s = Reader("smtp", data["smtp"], base)
-    host, port, security, username, password, ca_file = _server(s, {"tls": 465, "starttls": 587, "none": 25}, need_user=False)
+    host, port, security, username, password, ca_file, oauth2 = _server(
+        s, {"tls": 465, "starttls": 587, "none": 25}, storage_dir, need_user=False)
     smtp = SmtpSettings(
-        host=host, port=port, security=security, username=username, password=password, ca_file=ca_file,
+        host=host, port=port, security=security, username=username, password=password, ca_file=ca_file, oauth2=oauth2,
         timeout=s.float("timeout", 60.0, 1.0, 3600.0),
         save_sent=s.bool("save_sent", False), sent_folder=s.str("sent_folder", "Sent"),
     )
 
-    storage_dir, mirror = read_storage(Reader("storage", data.get("storage", {}), base))
     d = Reader("database", data.get("database", {}), base)
     url = database_url(d.str("url", None), storage_dir, base)
     db_password = d.secret("password", required=False)

@@ -30,6 +30,8 @@ from kpudesk.tickets.replies import MailIdentity, Replies
 from kpudesk.tickets.sender_auth import SenderPolicy
 
 from .config import Settings
+from .mail_adapters import imap_source, smtp_sender, token_source
+from .oauth2 import TokenSource
 from .settings_check import sqlite_path
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class App:
     calendar: ServiceCalendar = field(init=False)
     faq: FaqLibrary = field(init=False)
     escalations: Escalations = field(init=False)
+    _tokens: dict[str, TokenSource | None] = field(init=False, default_factory=dict)
 
     @property
     def faq_threshold(self) -> float:
@@ -64,18 +67,16 @@ class App:
         return self.settings.storage_dir
 
     def imap(self) -> ImapSource:
-        s = self.settings.imap
-        return ImapSource(s.host, s.port, s.security, s.username, s.password.read(), s.ca_file, s.timeout)
+        return imap_source(self.settings, self.tokens("imap"))
 
     def smtp(self) -> SmtpSender:
-        # Imported here: aiosmtplib and asyncio are a tenth of a poll process's start-up,
-        # and only `send` and the daemon deliver mail.
-        from kpudesk.mailbox.smtp import SmtpSender  # noqa: PLC0415 - lazy: aiosmtplib and asyncio cost a tenth of a poll's start-up
+        return smtp_sender(self.settings, self.tokens("smtp"))
 
-        s = self.settings.smtp
-        password = s.password.read() if s.username else None
-        return SmtpSender(s.host, s.port, s.security, s.username, password, s.ca_file, s.timeout,
-                          local_hostname=self.settings.helpdesk.msgid_domain)
+    def tokens(self, section: str) -> TokenSource | None:
+        """The section's OAuth2 token source, one per process (None: password login)."""
+        if section not in self._tokens:
+            self._tokens[section] = token_source(self.settings, section, self.clock)
+        return self._tokens[section]
 
     def analyst_spec(self) -> AnalystSpec:
         return AnalystSpec(own=self.own_identity(), registry=self.registry,
