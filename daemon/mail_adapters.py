@@ -24,8 +24,7 @@ def token_source(settings: Settings, section: str, clock: Clock) -> TokenSource 
 def imap_source(settings: Settings, tokens: TokenSource | None) -> ImapSource:
     s = settings.imap
     password = None if tokens is not None else s.password.read()
-    return ImapSource(s.host, s.port, s.security, s.username, password, s.ca_file, s.timeout,
-                      **({'oauth2': tokens} if tokens else {}))  # TODO(lead): plain oauth2= once imap.py has it
+    return ImapSource(s.host, s.port, s.security, s.username, password, s.ca_file, s.timeout, oauth2=tokens)
 
 
 def smtp_sender(settings: Settings, tokens: TokenSource | None) -> SmtpSender:
