@@ -43,7 +43,8 @@ from .settings import OAuth2Settings, os_problem
 
 log = logging.getLogger(__name__)
 
-RENEW_BEFORE = 300  # seconds: renew this long before the access token's expiry
+RENEW_BEFORE = 300  # seconds: renew this long before the access token's expiry (a tenth of
+# a lifetime shorter than 50 minutes)
 DEFAULT_LIFETIME = 3600  # an answer without expires_in: assume the usual hour
 HTTP_TIMEOUT = 30.0
 # Token endpoint errors that need a person (RFC 6749 section 5.2); anything else is the
@@ -153,6 +154,7 @@ class TokenSource:
         self._lock = threading.Lock()
         self._access: str | None = None
         self._expires: datetime | None = None
+        self._margin = timedelta(seconds=RENEW_BEFORE)
 
     def __repr__(self) -> str:
         return f"TokenSource({self.cfg.section}, {self.cfg.provider}, {urlsplit(self.cfg.token_url).hostname})"
@@ -160,19 +162,24 @@ class TokenSource:
     def prime(self, access: str, expires_in: object) -> None:
         """Start with an access token just obtained (by `kpudesk auth`), not a renewal."""
         if access:
-            self._access, self._expires = access, self.clock.now() + timedelta(seconds=_seconds(expires_in))
+            self._set(access, _seconds(expires_in))
 
     def __call__(self, force: bool = False) -> str:
         with self._lock:
             now = self.clock.now()
-            if not force and self._access and self._expires and now < self._expires - timedelta(seconds=RENEW_BEFORE):
+            if not force and self._access and self._expires and now < self._expires - self._margin:
                 return self._access
             why = "the server refused the old one" if force else "it expires" if self._access else "first use"
             with renewal_lock(self.cfg):
                 self._access, lifetime = self._renew()
-            self._expires = self.clock.now() + timedelta(seconds=lifetime)
+            self._set(self._access, lifetime)
             log.info("%s: OAuth2 access token renewed (%s), valid %d s", self.cfg.section, why, lifetime)
             return self._access
+
+    def _set(self, access: str, lifetime: int) -> None:
+        self._access = access
+        self._expires = self.clock.now() + timedelta(seconds=lifetime)
+        self._margin = timedelta(seconds=min(RENEW_BEFORE, lifetime // 10))
 
     def _renew(self) -> tuple[str, int]:
         # Read under the lock: a token another process rotated meanwhile is the one read.
