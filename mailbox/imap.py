@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 _NET_ERRORS = (OSError, socket.timeout, ssl.SSLError, EOFError, imapclient.exceptions.IMAPClientAbortError)
 
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 SIZE_CHUNK = 1000  # UIDs per FETCH RFC822.SIZE: ~7 KB of command line
 HEADER_LIMIT = 256 * 1024  # bytes of header read from a message too large to fetch whole
 
@@ -168,9 +167,7 @@ class ImapSource:
 
         The token callable runs outside any error mapping: what it raises (revoked
         refresh token, token endpoint down) reaches the caller unchanged."""
-        if self.security == "none" and self.host not in LOOPBACK:
-            raise AuthenticationFailed(f'{self._where}: an OAuth2 token is sent only over TLS; '
-                                       'set imap.security = "starttls" or "tls"')
+        sasl.refuse_plaintext(self._where, "imap", self.security, self.host)
         refused: sasl.Refused | None = None
         for force in (False, True):
             # Connect first: a server that refuses plaintext (LOGINDISABLED) or offers no

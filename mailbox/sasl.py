@@ -19,6 +19,8 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .errors import AuthenticationFailed
+
 OAUTHBEARER = "OAUTHBEARER"
 XOAUTH2 = "XOAUTH2"
 PREFERENCE = (OAUTHBEARER, XOAUTH2)
@@ -27,6 +29,7 @@ PREFERENCE = (OAUTHBEARER, XOAUTH2)
 ERROR_ACK = {OAUTHBEARER: b"\x01", XOAUTH2: b""}
 
 TokenCallable = Callable[[bool], str]
+LOOPBACK = ("127.0.0.1", "::1", "localhost")  # the hosts settings let use security "none"
 
 
 class Refused(Exception):
@@ -47,6 +50,14 @@ class Bearer:
 
     def __repr__(self) -> str:
         return f"Bearer(user={self.user!r}, token=<hidden>)"
+
+
+def refuse_plaintext(where: str, section: str, security: str, host: str) -> None:
+    """A token goes where a password may: over TLS, or in plaintext to loopback only.
+    Raises AuthenticationFailed (before anything is connected or asked for) otherwise."""
+    if security == "none" and host not in LOOPBACK:
+        raise AuthenticationFailed(f'{where}: an OAuth2 token is sent only over TLS; '
+                                   f'set {section}.security = "starttls" or "tls"')
 
 
 def choose_mechanism(advertised: Iterable[str]) -> str | None:
@@ -74,6 +85,44 @@ def initial_response(mechanism: str, bearer: Bearer, host: str | None = None, po
             fields += f"port={int(port)}\x01"
         return f"n,a={_gs2_name(bearer.user)},\x01{fields}auth=Bearer {bearer.token}\x01\x01".encode()
     raise ValueError(f"not an OAuth2 SASL mechanism: {mechanism!r}")
+
+
+def parse_initial_response(mechanism: str, data: bytes) -> Bearer:
+    """The server's side of `initial_response` (the demo and test SMTP server's): the user
+    and the token. ValueError, never naming the token, when `data` is malformed."""
+    text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if not text.endswith("\x01\x01"):
+        raise ValueError(f"{mechanism} message does not end with two %x01")
+    if mechanism == XOAUTH2:
+        fields = _kvpairs(text[:-1])
+        user = fields.get("user")
+    elif mechanism == OAUTHBEARER:
+        header, _, rest = text.partition("\x01")
+        flag, _, authzid = header.partition(",")
+        # RFC 5801 gs2-header: "n" or "y" (no channel binding), then "a=<authzid>" or nothing.
+        if flag not in ("n", "y") or not authzid.endswith(",") or not (authzid == "," or authzid.startswith("a=")):
+            raise ValueError("OAUTHBEARER message has no valid GS2 header")
+        user = authzid[2:-1].replace("=2C", ",").replace("=3D", "=") or None
+        fields = _kvpairs(rest[:-1])
+    else:
+        raise ValueError(f"not an OAuth2 SASL mechanism: {mechanism!r}")
+    scheme, _, token = fields.get("auth", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ValueError(f"{mechanism} message has no auth=Bearer field")
+    if not user:
+        raise ValueError(f"{mechanism} message names no user")
+    return Bearer(user, token)
+
+
+def _kvpairs(text: str) -> dict[str, str]:
+    """"key=value\x01key=value\x01" as a dict."""
+    pairs = {}
+    for item in text.split("\x01")[:-1]:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError("malformed key=value field")
+        pairs[key] = value
+    return pairs
 
 
 def b64(data: bytes) -> str:
@@ -120,5 +169,6 @@ def reason(final: str, challenge: bytes | None, token: str | None = None) -> str
 
 
 def _printable(text: str, limit: int = 300) -> str:
+    """One line of printable text (a multi-line SMTP reply joined), at most `limit` long."""
     cleaned = "".join(c if c.isprintable() else " " for c in text)
-    return cleaned[:limit]
+    return " ".join(cleaned.split())[:limit]

@@ -13,6 +13,11 @@ Errors
 * The server refuses our credentials (5xx to AUTH), offers no AUTH at all, or answers
   530/538 "authentication/encryption required" to the first transaction of the batch ->
   `AuthenticationFailed`; no mail was accepted. A 4xx to AUTH is `ServerUnavailable`.
+* With ``oauth2`` (``force -> access token``) AUTH is SASL OAUTHBEARER, else XOAUTH2
+  (mailbox/sasl.py). A refused token (535 or an error challenge) is refreshed once,
+  ``oauth2(True)``, on a new connection; refused again -> `AuthenticationFailed` in the
+  server's words. What the callable raises reaches the caller unchanged. Tokens go only
+  over TLS or to loopback (else AuthenticationFailed before connecting), never into a log.
 * Once the session is up, `send_batch` never raises for a single message: every envelope
   gets a `SendResult`, in input order:
     - accepted -> ``ok=True`` (code 250, message = the server's reply to DATA). When some
@@ -33,11 +38,10 @@ reply). Message bodies are never logged.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +55,7 @@ from aiosmtplib import (
     SMTPSenderRefused,
 )
 
+from . import sasl
 from .errors import AuthenticationFailed, ServerUnavailable
 from .imap import tls_context
 
@@ -113,17 +118,21 @@ class SmtpSender:
     """Sends batches of envelopes through one SMTP server. Holds no connection between calls."""
 
     def __init__(self, host: str, port: int, security: str, username: str | None, password: str | None,
-                 ca_file: Path | None = None, timeout: float = 60.0, local_hostname: str | None = None) -> None:
+                 ca_file: Path | None = None, timeout: float = 60.0, local_hostname: str | None = None, *,
+                 oauth2: sasl.TokenCallable | None = None) -> None:
         if security not in SECURITY_MODES:
             raise ValueError(f"SMTP security must be one of {', '.join(SECURITY_MODES)}, not {security!r}")
         if timeout <= 0:
             raise ValueError("SMTP timeout must be positive")
+        if oauth2 is not None and not username:
+            raise ValueError("SMTP OAuth2 needs the username the token was issued for")
         self.host, self.port, self.security = host, int(port), security
-        self.username, self._password = username, password
+        self.username, self._password, self._oauth2 = username, password, oauth2
         self.ca_file, self.timeout, self.local_hostname = ca_file, float(timeout), local_hostname
 
-    def __repr__(self) -> str:  # never shows the password
-        return f"SmtpSender({self.host}:{self.port}, security={self.security}, username={self.username!r})"
+    def __repr__(self) -> str:  # never shows the password or a token
+        how = ", oauth2" if self._oauth2 is not None else ""
+        return f"SmtpSender({self.host}:{self.port}, security={self.security}, username={self.username!r}{how})"
 
     @property
     def _where(self) -> str:
@@ -182,6 +191,21 @@ class SmtpSender:
 
     async def _open(self) -> tuple[aiosmtplib.SMTP, str]:
         """A ready session: connected, EHLO done, TLS and AUTH as configured."""
+        if self._oauth2 is None:
+            return await self._session(self._login)
+        sasl.refuse_plaintext(self._where, "smtp", self.security, self.host)
+        refused: sasl.Refused | None = None
+        for force in (False, True):
+            try:
+                return await self._session(lambda client, force=force: self._oauth2_login(client, force))
+            except sasl.Refused as exc:  # _session has closed that connection
+                refused = exc
+                if not force:
+                    log.info("%s refused the access token for %s (%s); refreshing it once",
+                             self._where, self.username, exc.reason)
+        raise AuthenticationFailed(f"{self._where}: OAuth2 login as {self.username} refused: {refused.reason}")
+
+    async def _session(self, login: Callable[[aiosmtplib.SMTP], Awaitable[None]]) -> tuple[aiosmtplib.SMTP, str]:
         client = self._client()
         try:
             try:
@@ -199,7 +223,7 @@ class SmtpSender:
             except (SMTPException, *_CONNECTION_ERRORS) as exc:
                 raise ServerUnavailable(f"{self._where}: {exc}{_cert_hint(exc)}") from exc
             if self.username is not None:
-                await self._login(client)
+                await login(client)
         except BaseException:
             await self._quit(client)
             raise
@@ -220,6 +244,38 @@ class SmtpSender:
             raise ServerUnavailable(f"{self._where}: {exc.code} {exc.message}") from exc
         except SMTPException as exc:  # no AUTH offered / no usable mechanism: settings problem
             raise AuthenticationFailed(f"{self._where}: cannot log in as {self.username}: {exc}") from exc
+
+    async def _oauth2_login(self, client: aiosmtplib.SMTP, force: bool) -> None:
+        """AUTH OAUTHBEARER|XOAUTH2; a refused token -> sasl.Refused with the server's words.
+
+        Our first message goes on the line after "334", not on the AUTH line: a Microsoft
+        token is 2-3 KB of base64, and command lines are often capped (aiosmtpd: 512)."""
+        mechanism = sasl.choose_mechanism(client.server_auth_methods)
+        if mechanism is None:
+            raise AuthenticationFailed(f"{self._where} offers no OAuth2 mechanism (XOAUTH2 or OAUTHBEARER); "
+                                       f"it offers: {' '.join(client.server_auth_methods).upper() or 'no AUTH'}")
+        # Asked for only now, on a session that can carry it. The callable is synchronous (it
+        # may refresh over HTTPS); nothing else runs on this loop meanwhile.
+        bearer = sasl.Bearer(self.username, self._oauth2(force))
+        challenge: bytes | None = None
+        try:
+            reply = await client.execute_command(b"AUTH", mechanism.encode("ascii"))
+            if reply.code == 334:
+                first = sasl.b64(sasl.initial_response(mechanism, bearer))
+                reply = await client.execute_command(first.encode("ascii"))
+            if reply.code == 334:  # RFC 7628 3.2.2: the error challenge, to be acknowledged
+                challenge = sasl.decode_challenge(reply.message)
+                reply = await client.execute_command(sasl.b64(sasl.ERROR_ACK[mechanism]).encode("ascii"))
+        except (SMTPException, *_CONNECTION_ERRORS) as exc:
+            raise ServerUnavailable(f"{self._where}: {exc}") from exc
+        if reply.code == 235:
+            return
+        words = sasl.reason(f"{reply.code} {reply.message}", challenge, bearer.token)
+        if reply.code == 535 or challenge is not None:
+            raise sasl.Refused(words)
+        if _is_permanent(reply.code):  # e.g. 504 mechanism refused, 538 encryption required
+            raise AuthenticationFailed(f"{self._where}: OAuth2 login as {self.username} refused: {words}")
+        raise ServerUnavailable(f"{self._where}: OAuth2 login as {self.username}: {words}")
 
     async def _quit(self, client: aiosmtplib.SMTP) -> None:
         transport = client.transport

@@ -7,7 +7,8 @@ It keeps the last access token and hands it out again until asked with ``force=T
 refreshes with its refresh token. A refresh the provider refuses (revoked, MFA now
 required) raises `AuthenticationFailed` with the provider's error, as the daemon's own
 source does. ``calls`` records every ``force`` it was asked with, ``refreshes`` counts the
-refreshes that reached the provider.
+refreshes that reached the provider. `FixedToken`, `raising` and `secret_forms` serve the
+tests of tokens that stay dead, callables that fail, and tokens that must leak nowhere.
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 
+from kpudesk.mailbox import sasl
 from kpudesk.mailbox.errors import AuthenticationFailed
 from tests.servers.oauth_provider import FakeProvider
 
@@ -45,3 +48,30 @@ class TokenSource:
             error = json.load(exc)
             raise AuthenticationFailed(f"token refresh refused: {error['error']}: "
                                        f"{error.get('error_description', '')}") from None
+
+
+class FixedToken:
+    """A token callable that answers the same token whatever it is asked (a dead one stays
+    dead), recording each ``force`` in ``calls``."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[bool] = []
+
+    def __call__(self, force: bool) -> str:
+        self.calls.append(force)
+        return self.token
+
+
+def raising(exc: BaseException) -> Callable[[bool], str]:
+    """A token callable that raises `exc` (a revoked grant, a token endpoint down)."""
+    def token(force: bool) -> str:
+        raise exc
+    return token
+
+
+def secret_forms(user: str, token: str) -> list[str]:
+    """The token and the base64 first messages that carry it: what no log line and no error
+    message may contain."""
+    return [token] + [sasl.b64(sasl.initial_response(m, sasl.Bearer(user, token)))
+                      for m in (sasl.OAUTHBEARER, sasl.XOAUTH2)]

@@ -3,8 +3,9 @@
 aiosmtpd's ``Controller`` runs the server in its own thread and event loop; the handler
 keeps every accepted mail (envelope, raw bytes, parsed message, TLS and login of the
 session) and, given a spool folder, writes it byte-exact to ``NNN.eml`` (the demo's
-``terkirim/``). The tests (tests/smtp_fixtures.py) add TLS from a private CA, AUTH, and
-failures to inject: refused recipients, refused DATA, dropped connections, slow answers.
+``terkirim/``). The tests (tests/smtp_fixtures.py) add TLS from a private CA, AUTH (a
+password, or OAuth2 bearer tokens: smtp_oauth2.py), and failures to inject: refused
+recipients, refused DATA, dropped connections, slow answers.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import ssl
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -23,6 +25,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from .smtp_oauth2 import OAUTH2_MECHANISMS, LongAuthSMTP, OAuth2Login, OAuth2Mechanisms
 
 HOST = "127.0.0.1"
 TLS_MODES = ("none", "starttls", "implicit")
@@ -51,6 +55,7 @@ class Received:
     tls: bool = False
     login: str | None = None
     mail_options: list[str] = field(default_factory=list)
+    mechanism: str | None = None  # the SASL mechanism of an OAuth2 login (XOAUTH2, OAUTHBEARER)
     path: Path | None = None  # with a spool: where its bytes were written
 
 
@@ -59,7 +64,7 @@ def _is_tls(server) -> bool:
     return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
-class _SinkHandler:
+class _SinkHandler(OAuth2Mechanisms):
     """aiosmtpd's handler hooks; run in the controller's thread, recorded into the sink."""
 
     def __init__(self, sink: "MailSink") -> None:
@@ -88,7 +93,7 @@ class _SinkHandler:
         if sink.drop_after is not None and len(sink.messages) >= sink.drop_after:
             server.transport.abort()  # an outage: no reply at all
             return "421 4.3.0 connection dropped"
-        if sink.auth is not None and not session.authenticated:
+        if (sink.auth is not None or sink.oauth2 is not None) and not session.authenticated:
             return "530 5.7.0 Authentication required"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -113,9 +118,10 @@ class _SinkHandler:
         if isinstance(data, str):  # only with decode_data=True, which is not used
             data = data.encode("utf-8", "surrogateescape")
         auth_data = session.auth_data if session.authenticated else None
-        login = auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None
+        login = auth_data.login.decode() if isinstance(auth_data, (LoginPassword, OAuth2Login)) else None
         r = sink.store(envelope.mail_from, list(envelope.rcpt_tos), bytes(data), tls=_is_tls(server),
-                       login=login, mail_options=list(envelope.mail_options))
+                       login=login, mail_options=list(envelope.mail_options),
+                       mechanism=getattr(auth_data, "mechanism", None))
         return f"250 2.0.0 OK queued as {r.path.name if r.path else f'{sink.queue_prefix}{r.number}'}"
 
 
@@ -127,7 +133,10 @@ class _SinkController(Controller):
         self.protocols: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def factory(self):
-        smtp = super().factory()
+        if self.handler.sink.oauth2 is not None:
+            smtp = LongAuthSMTP(self.handler, **self.SMTP_kwargs)
+        else:
+            smtp = super().factory()
         self.protocols.add(smtp)
         return smtp
 
@@ -159,6 +168,10 @@ class MailSink:
       ``"starttls"`` requires STARTTLS before anything but EHLO/HELO/NOOP/QUIT.
     * ``auth=(user, password)``: AUTH PLAIN/LOGIN required before MAIL; offered only over
       TLS unless ``auth_require_tls=False`` (implicit TLS counts as TLS).
+    * ``oauth2=lambda user, token: bool``: AUTH XOAUTH2 and OAUTHBEARER (``oauth2_mechanisms``
+      limits them, e.g. ``("XOAUTH2",)`` like Microsoft 365) required before MAIL, the same
+      TLS rule. A refused token gets Gmail's answer: the error challenge (334, base64 of
+      ``{"status": "invalid_token", ...}``), then 535 once the client acknowledged it.
     * Failures to inject: ``reject={"rcpt@x": 550}`` refuses that recipient at RCPT,
       ``fail_data_code=451`` refuses every DATA, ``drop_after=N`` drops the connection at
       the MAIL after N stored mails, ``data_delay`` waits before answering DATA.
@@ -172,10 +185,15 @@ class MailSink:
                  auth_require_tls: bool | None = None, reject: dict[str, int] | None = None,
                  fail_data_code: int | None = None, drop_after: int | None = None, data_delay: float = 0.0,
                  host: str = HOST, port: int | None = None, cert_hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
-                 server_hostname: str = "smtp.demo.kpudesk.invalid", queue_prefix: str = "sink-") -> None:
+                 server_hostname: str = "smtp.demo.kpudesk.invalid", queue_prefix: str = "sink-",
+                 oauth2: Callable[[str, str], bool] | None = None,
+                 oauth2_mechanisms: tuple[str, ...] = OAUTH2_MECHANISMS, oauth2_scope: str = "mail") -> None:
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}")
+        if not set(oauth2_mechanisms) <= set(OAUTH2_MECHANISMS):
+            raise ValueError(f"oauth2_mechanisms must be among {OAUTH2_MECHANISMS}")
         self.spool, self.tls, self.auth = spool, tls, auth
+        self.oauth2, self.oauth2_mechanisms, self.oauth2_scope = oauth2, tuple(oauth2_mechanisms), oauth2_scope
         # Implicit TLS: the whole connection is TLS, which aiosmtpd cannot see.
         self.auth_require_tls = False if tls == "implicit" else (True if auth_require_tls is None else auth_require_tls)
         self.reject = {addr.lower(): int(code) for addr, code in (reject or {}).items()}
@@ -253,11 +271,13 @@ class MailSink:
         elif self.tls == "starttls":
             kwargs["tls_context"] = self._server_ctx
             kwargs["require_starttls"] = True
-        if self.auth is not None:
+        if self.auth is not None or self.oauth2 is not None:
             # AUTH is enforced in handle_MAIL (530, like aiosmtpd's own check): its
             # auth_required=True would warn on every connection when auth_require_tls=False.
             kwargs["auth_required"] = self.auth_require_tls
             kwargs["authenticator"] = authenticate
+        offered = self.oauth2_mechanisms if self.oauth2 is not None else ()
+        kwargs["auth_exclude_mechanism"] = [m for m in OAUTH2_MECHANISMS if m not in offered]
         return kwargs
 
     def stop(self) -> None:
