@@ -199,8 +199,7 @@ class ImapSource:
         if mechanism is None:
             raise AuthenticationFailed(
                 f"{self._where} offers no OAuth2 mechanism (XOAUTH2 or OAUTHBEARER); it offers: "
-                f"{', '.join(offered) or 'no AUTHENTICATE mechanism'}"
-                f"{' and LOGIN' if 'LOGINDISABLED' not in caps else ''}")
+                f"{' '.join(offered) or 'no AUTHENTICATE mechanism'}")
         return mechanism
 
     def _authenticate(self, client: imapclient.IMAPClient, mechanism: str, bearer: sasl.Bearer) -> None:

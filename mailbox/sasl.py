@@ -6,10 +6,12 @@ GS2 header naming the user) and for XOAUTH2 (Google's and Microsoft's format:
 advertises (OAUTHBEARER first: it is the standard, XOAUTH2 what Microsoft 365 offers), and
 reads the server's error challenge: a refused token is answered with a base64 JSON object
 (``{"status": "invalid_token", ...}``, RFC 7628 section 3.2.2) that the client must answer
-(`ERROR_ACK`) before the server sends its final NO/535.
+(`ERROR_ACK`) before the server sends its final NO/535. `refuse_plaintext` is the rule
+both adapters apply before connecting: a token goes over TLS, or in plaintext to loopback.
+`parse_initial_response` is the server's side, for the demo and test SMTP server.
 
-Tokens never leave this module in text meant for people: `describe` and `Refused` carry
-the server's words only. `Bearer` hides the token in its repr.
+Tokens never leave this module in text meant for people: `describe_error`, `reason` and
+`Refused` carry the server's words only. `Bearer` hides the token in its repr.
 """
 from __future__ import annotations
 
@@ -115,7 +117,7 @@ def parse_initial_response(mechanism: str, data: bytes) -> Bearer:
 
 
 def _kvpairs(text: str) -> dict[str, str]:
-    """"key=value\x01key=value\x01" as a dict."""
+    """Fields ``key=value`` each ended by %x01, as a dict."""
     pairs = {}
     for item in text.split("\x01")[:-1]:
         key, sep, value = item.partition("=")
@@ -158,13 +160,14 @@ def describe_error(challenge: bytes) -> str:
 
 def reason(final: str, challenge: bytes | None, token: str | None = None) -> str:
     """The server's reason for a refusal: its final reply, then the error challenge's
-    status. The token is cut out should a server ever echo it."""
-    text = _printable(final.strip())
+    status. The token is cut out (before anything is shortened) should a server echo it."""
+    if token:
+        final = final.replace(token, "<token>")
+        challenge = challenge.replace(token.encode(), b"<token>") if challenge else challenge
+    text = _printable(final)
     detail = describe_error(challenge) if challenge else ""
     if detail:
         text = f"{text} ({detail})" if text else detail
-    if token:
-        text = text.replace(token, "<token>")
     return text or "no reason given"
 
 

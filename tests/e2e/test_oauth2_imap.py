@@ -218,6 +218,13 @@ def test_a_server_that_requires_tls_never_sees_the_token_in_plaintext(provider, 
     assert tokens.calls == []  # not even asked for a token
 
 
+def test_a_server_without_oauth2_says_what_it_offers_and_is_never_sent_a_token(imap_user):
+    never = FixedToken("at-never")  # the session Dovecot: passwords only
+    with pytest.raises(AuthenticationFailed, match="offers no OAuth2 mechanism.*PLAIN LOGIN"):
+        source(imap_user, never).connect()
+    assert never.calls == []
+
+
 # ---- the server's token check is down: try again later ---------------------------------------
 
 def test_an_unreachable_introspection_endpoint_is_server_unavailable_without_a_refresh(provider):

@@ -140,6 +140,9 @@ def test_the_reason_joins_the_final_reply_and_the_challenge_and_cuts_out_an_echo
     assert sasl.reason("535 5.7.8 Username and Password not accepted", challenge) == (
         "535 5.7.8 Username and Password not accepted (status 401, scope https://mail.google.com/)")
     assert sasl.reason("NO bad token at-123 given", None, "at-123") == "NO bad token <token> given"
+    # echoed where the text is cut short, or inside the challenge: no piece of it survives
+    long_token = "at-" + "k" * 400
+    assert "kkk" not in sasl.reason("x" * 290 + long_token, b'{"status": "%s"}' % long_token.encode(), long_token)
     assert sasl.reason("", None) == "no reason given"
 
 
