@@ -115,7 +115,7 @@ class Ingestor:
             # per message costs two statements each, and is only needed when a message fails...
             # Each ticket the batch touched is indexed once, at its end (tickets/search.py).
             with db.atomic(), search.deferred():
-                batch.read_ahead(self.clock.now())
+                batch.read_ahead(self.clock.now(), self.config.match)
                 for mail, analysis in zip(batch.mails, batch.analyses, strict=True):
                     self._process(mail, batch, stats, analysis)
                 return batch.finish(self.clock.now(), self.archive)
@@ -194,7 +194,7 @@ class Ingestor:
             stats.ignored += 1
             return row
 
-        match = find_ticket(msg, self.config.match, auth, threads=batch.tickets_of)
+        match = find_ticket(msg, self.config.match, auth, lookup=batch)
         if is_spam:
             # The spam filter's verdict stands unless the sender is authenticated and
             # the mail continues a ticket: a From: line (a party's registered address,
@@ -209,9 +209,10 @@ class Ingestor:
             # These never reopen nor answer anything, so a bounce of our mail joins the
             # ticket it threads to even where a person's reply would open a new one.
             tid = match.ticket_id or (None if match.forgery else match.related)
-            ticket = Ticket.get_or_none(Ticket.id == tid) if tid and cls.kind != Kind.BULK else None
+            ticket = batch.ticket(tid) if tid and cls.kind != Kind.BULK else None
             mail_rows.insert(row, msg, ticket, "ticket" if ticket else "ignored", self.archive)
             if ticket is not None:
+                batch.stored_on(msg.msgid, ticket.id, row.from_addr)
                 stats.messages_added += 1
                 self._event(ticket, msg.sender_key or "unknown", f"message.{cls.kind.value}",
                             message=row.id, reasons=list(cls.reasons))
@@ -219,20 +220,22 @@ class Ingestor:
                 stats.ignored += 1
             if cls.kind == Kind.BOUNCE:
                 outbox.record_bounce(row, msg.report, msg.thread_ids, self.clock.now())
+                batch.forget_ticket()  # it flags the bounced mail's ticket on its own copy
             return row
 
         ticket, identity = self._ticket_for(a, match, batch, from_spam=is_spam, auth=auth)
         created = identity is not None
         mail_rows.insert(row, msg, ticket, "rescued" if is_spam else "ticket", self.archive)
-        batch.stored_on(msg.msgid, ticket.id)
+        batch.stored_on(msg.msgid, ticket.id, row.from_addr)
         stats.messages_added += 1
         if created:
             stats.tickets_created += 1
             self._note_related(ticket, row, msg, match, auth)
         elif self.escalations.receive(ticket, row, msg, auth, match):
+            batch.forget_ticket(ticket.id)  # changed on its own copy; the mail is internal now
             return row  # an escalation target's mail: internal, no reopen, no acknowledgement
         else:
-            self._follow_up(ticket, msg, a.guess, auth=auth, reopen=not match.stranger)
+            self._follow_up(ticket, msg, batch, a.guess, auth=auth, reopen=not match.stranger)
         self._after_ticket_message(ticket, row, a, identity, batch, rescued=is_spam)
         return row
 
@@ -261,7 +264,7 @@ class Ingestor:
         """The matched ticket, or a new one with its identity record (None: not new)."""
         now = self.clock.now()
         if match.ticket_id is not None:
-            ticket = match.ticket or Ticket.get_or_none(Ticket.id == match.ticket_id)
+            ticket = match.ticket or batch.ticket(match.ticket_id)
             if ticket is None:
                 raise pw.DoesNotExist(f"ticket {match.ticket_id} matched but not found")
             return ticket, None
@@ -292,12 +295,13 @@ class Ingestor:
         self._event(ticket, msg.sender_key or "unknown", "ticket.created", channel="email",
                     match=match.rule, claimed_tag=match.claimed_tag, from_spam=from_spam,
                     related_ticket=match.related, possible_forgery=match.forgery or None)
+        batch.opened(ticket, identity)
         if guess.email:
             batch.remember_contact({"email": guess.email.lower(), "name": guess.name, "phone": guess.phone,
                                     "party": party_id, "source": "mail"})
         return ticket, identity
 
-    def _follow_up(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None = None, *,
+    def _follow_up(self, ticket: Ticket, msg: InboundMessage, batch: Batch, guess: IdentityGuess | None = None, *,
                    auth: Verdict, reopen: bool = True) -> None:
         """A party's follow-up: reopen an answered or closed ticket, complete the identity.
         `reopen` False: a stranger joined by our Message-ID (see matching), reopening nothing."""
@@ -308,13 +312,16 @@ class Ingestor:
                         reason="balasan dari partai", previous=old)
         ticket.updated_at = self.clock.now()
         ticket.save(only=[Ticket.status, Ticket.updated_at])
-        self._fill_identity(ticket, msg, guess, auth)
+        self._fill_identity(ticket, msg, batch.identity(ticket.id) if self._fills(ticket, msg) else None, guess, auth)
 
-    def _fill_identity(self, ticket: Ticket, msg: InboundMessage, guess: IdentityGuess | None, auth: Verdict) -> None:
+    @staticmethod
+    def _fills(ticket: Ticket, msg: InboundMessage) -> bool:
+        """Only the requester completes their own record."""
+        return not (msg.sender_key and ticket.requester and msg.sender_key != ticket.requester)
+
+    def _fill_identity(self, ticket: Ticket, msg: InboundMessage, ident: Identity | None,
+                       guess: IdentityGuess | None, auth: Verdict) -> None:
         """A follow-up may supply what the first mail lacked (we ask for it in the ack)."""
-        if msg.sender_key and ticket.requester and msg.sender_key != ticket.requester:
-            return  # only the requester completes their own record
-        ident = Identity.get_or_none(Identity.ticket == ticket.id)
         if ident is None or (ident.name and ident.party and ident.phone):
             return
         guess = guess or guess_identity(msg, self.registry, auth)
@@ -325,17 +332,18 @@ class Ingestor:
                 if f == "party" and value is not None:
                     if ticket.party_id is None:
                         ticket.party = self._party_id(value)
-                        ticket.save()
+                        ticket.save(only=[Ticket.party])
                     value = value.name
                 if value:
                     setattr(ident, f, value)
                     setattr(ident, f + "_source", getattr(guess, f + "_source"))
                     changed[f] = value
         if changed:
-            ident.save()
+            # Only what was filled: the rest of the rows may be changed by others meanwhile.
+            ident.save(only=[getattr(Identity, c) for f in changed for c in (f, f + "_source")])
             if changed.get("name") and not ticket.requester_name:
                 ticket.requester_name = changed["name"]
-                ticket.save()
+                ticket.save(only=[Ticket.requester_name])
             self._event(ticket, msg.sender_key or "unknown", "identity.updated", fields=sorted(changed))
 
     def _after_ticket_message(self, ticket: Ticket, row: Message, a: Analysis,
@@ -391,17 +399,18 @@ class Ingestor:
         msg = msg or parse(self.archive.read(row.raw_path))
         auth = Verdict.from_json(row.authentication)  # as it was when the mail arrived
         a = analysis_of(msg, self.config.own, auth)
-        match = find_ticket(msg, self.config.match, auth)
+        batch = batch or Batch(row.folder or self.config.inbox, row.uidvalidity or 0, [], [], is_spam=False)
+        match = find_ticket(msg, self.config.match, auth, lookup=batch)
         with db.atomic(), search.deferred():
-            batch = batch or Batch(row.folder or self.config.inbox, row.uidvalidity or 0, [], [], is_spam=False)
             ticket, identity = self._ticket_for(a, match, batch, from_spam=True, auth=auth)
             row.ticket = ticket
             row.disposition = "released"
             row.save()
+            batch.stored_on(row.msgid, ticket.id, row.from_addr)
             search.touched(ticket.id)
             self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
             if identity is None:
-                self._follow_up(ticket, msg, auth=auth, reopen=not match.stranger)
+                self._follow_up(ticket, msg, batch, auth=auth, reopen=not match.stranger)
             else:
                 self._note_related(ticket, row, msg, match, auth)
             self._after_ticket_message(ticket, row, a, identity, batch, rescued=False)

@@ -30,13 +30,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from kpudesk.mailbox.compose import tag_pattern
 from kpudesk.mailbox.message import InboundMessage
 
 from . import msgid as ourid
 from . import store
-from .models import Message, Ticket
+from .models import Ticket
 from .sender_auth import Verdict
 from .status import REOPEN_FROM
 
@@ -68,31 +69,56 @@ class MatchContext:
         return tag_pattern(self.tag)
 
 
+class Lookup(Protocol):
+    """What threading reads: an ingest batch answers from what it read ahead and stored
+    since (tickets/batch.py), `DATABASE` asks the database each time."""
+
+    def tickets_of(self, msgids: list[str]) -> dict[str, int]:
+        """Rule 2: the ticket holding each of these stored Message-IDs."""
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        """The ticket row with this id, read in the caller's transaction."""
+
+    def wrote_on(self, ticket_id: int, sender: str) -> bool:
+        """Whether `sender` wrote mail stored on the ticket (`may_join`)."""
+
+
+class _Database:
+    tickets_of = staticmethod(store.tickets_by_msgid)
+    wrote_on = staticmethod(store.wrote_on)
+
+    @staticmethod
+    def ticket(ticket_id: int) -> Ticket | None:
+        return Ticket.get_or_none(Ticket.id == ticket_id)
+
+
+DATABASE: Lookup = _Database()
+
+
 def subject_tag(subject: str, tag: str) -> int | None:
     m = tag_pattern(tag).search(subject or "")
     return int(m.group(1)) if m else None
 
 
 def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = None,
-                threads: Callable[[list[str]], dict[str, int]] | None = None) -> Match:
+                lookup: Lookup = DATABASE) -> Match:
     """The ticket `msg` belongs to, given its sender-authentication verdict (None: not
-    checked, treated as "none"). `threads` answers rule 2's "which ticket holds these
-    Message-IDs" from what an ingest batch read ahead (tickets/batch.py); by default the
-    database is asked."""
+    checked, treated as "none"). `lookup` answers what threading reads: an ingest batch
+    from what it read ahead (tickets/batch.py); by default the database is asked."""
     authenticated = auth is not None and auth.passed
     claimed = subject_tag(msg.subject, ctx.tag)
     sender = msg.sender_key or ""
     if auth is not None and auth.failed and sender in (ctx.escalation_addresses | ctx.officer_addresses):
-        threaded = _threaded(msg, ctx, authenticated=False, threads=threads)
+        threaded = _threaded(msg, ctx, authenticated=False, lookup=lookup)
         return Match(None, "new", claimed_tag=claimed, related=threaded.ticket_id or threaded.related,
                      forgery=True)
-    found = _threaded(msg, ctx, authenticated=authenticated, threads=threads)
+    found = _threaded(msg, ctx, authenticated=authenticated, lookup=lookup)
     if found.ticket_id is not None or found.related is not None:
         return found if found.ticket_id is not None else replace(found, claimed_tag=claimed)
     # 3. the subject tag, only from someone entitled to write into that ticket.
     if claimed is not None:
-        ticket = survivor(claimed)
-        if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
+        ticket = survivor(claimed, lookup)
+        if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated, lookup=lookup):
             return Match(ticket.id, "subject-tag", ticket=ticket)
     # 4. the escalation target's own number (only from that target, authenticated).
     ext = ctx.external_lookup(msg) if authenticated else None
@@ -101,15 +127,15 @@ def find_ticket(msg: InboundMessage, ctx: MatchContext, auth: Verdict | None = N
     return Match(None, "new", claimed_tag=claimed)
 
 
-def survivor(ticket_id: int) -> Ticket | None:
+def survivor(ticket_id: int, lookup: Lookup = DATABASE) -> Ticket | None:
     """The ticket `ticket_id` names, or the one it was merged into (tickets/merge.py):
     our Message-IDs and subject tags of a merged ticket still name it, its mail lives on
     the survivor. Follows a chain of merges; None when there is no such ticket."""
     seen: set[int] = set()
-    ticket = Ticket.get_or_none(Ticket.id == ticket_id)
+    ticket = lookup.ticket(ticket_id)
     while ticket is not None and (ticket.flags or {}).get("merged_into") is not None and ticket.id not in seen:
         seen.add(ticket.id)
-        ticket = Ticket.get_or_none(Ticket.id == int(ticket.flags["merged_into"]))
+        ticket = lookup.ticket(int(ticket.flags["merged_into"]))
     return ticket
 
 
@@ -122,16 +148,21 @@ def thread_ids(msg: InboundMessage) -> tuple[str, ...]:
     return ids
 
 
-def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool,
-              threads: Callable[[list[str]], dict[str, int]] | None = None) -> Match:
+def own_ticket_ids(msg: InboundMessage, ctx: MatchContext) -> list[int]:
+    """The tickets our own signed Message-IDs among `msg`'s references name (rule 1)."""
+    found = (ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain) for bare in thread_ids(msg))
+    return [t for t in found if t is not None]
+
+
+def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool, lookup: Lookup) -> Match:
     """Rules 1 and 2: a joined ticket, a new ticket related to one, or nothing ("new")."""
     ids = thread_ids(msg)
     # 1. our own Message-IDs: verified by MAC, no database needed.
     for bare in ids:
         t = ourid.ticket_of(bare, ctx.secret, ctx.msgid_domain)
-        ticket = survivor(t) if t is not None else None
+        ticket = survivor(t, lookup) if t is not None else None
         if ticket is not None:
-            if may_join(ticket, msg, ctx, authenticated=authenticated):
+            if may_join(ticket, msg, ctx, authenticated=authenticated, lookup=lookup):
                 return Match(ticket.id, "own-msgid", ticket=ticket)
             if ticket.status in REOPEN_FROM:
                 return Match(None, "new", related=ticket.id)
@@ -139,21 +170,22 @@ def _threaded(msg: InboundMessage, ctx: MatchContext, *, authenticated: bool,
     # 2. any stored Message-ID; newest reference first, so a forwarded chain lands on the
     # ticket of the message actually replied to.
     if ids:
-        found = (threads or store.tickets_by_msgid)(list(ids)[:100])
+        found = lookup.tickets_of(list(ids)[:100])
         first: int | None = None
         for bare in ids:
             if bare not in found:
                 continue
             first = first or found[bare]
-            ticket = Ticket.get_or_none(Ticket.id == found[bare])
-            if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated):
+            ticket = lookup.ticket(found[bare])
+            if ticket is not None and may_join(ticket, msg, ctx, authenticated=authenticated, lookup=lookup):
                 return Match(ticket.id, "references", ticket=ticket)
         if first is not None:
             return Match(None, "new", related=first)
     return Match(None, "new")
 
 
-def may_join(ticket: Ticket, msg: InboundMessage, ctx: MatchContext, *, authenticated: bool) -> bool:
+def may_join(ticket: Ticket, msg: InboundMessage, ctx: MatchContext, *, authenticated: bool,
+             lookup: Lookup = DATABASE) -> bool:
     """May the sender of `msg` write into `ticket`? (See the module docstring.)"""
     sender = msg.sender_key
     if not sender:
@@ -162,12 +194,7 @@ def may_join(ticket: Ticket, msg: InboundMessage, ctx: MatchContext, *, authenti
         return True
     if ticket.requester == sender:
         return True
-    on_ticket = (
-        Message.select(Message.id)
-        .where((Message.ticket == ticket) & (Message.direction == "in") & (Message.from_addr == sender))
-        .exists()
-    )
-    if on_ticket:
+    if lookup.wrote_on(ticket.id, sender):
         return True
     if not authenticated:
         return False

@@ -1,6 +1,7 @@
 """The one place for batch SQL, all of it plain peewee: the per-batch Message-ID lookup,
-the Message-ID → ticket lookup of threading, the batch's senders' recent acknowledgements
-(the per-sender caps), a batch's contact upserts.
+the Message-ID → ticket lookup of threading and the rows threading and follow-ups read
+(tickets, their identity records, who wrote on them), the batch's senders' recent
+acknowledgements (the per-sender caps), a batch's contact upserts.
 
 Ingest stores a fetched batch in one transaction; reading the batch's Message-IDs with one
 SELECT … IN and writing its contacts with one INSERT (instead of one statement per
@@ -13,7 +14,7 @@ from datetime import datetime
 
 import peewee as pw
 
-from .models import Contact, Message, OutboxItem
+from .models import Contact, Identity, Message, OutboxItem, Ticket
 
 # SQLite allows 32,766 parameters per statement since 3.32 (999 before); PostgreSQL 65,535.
 CHUNK = 500
@@ -56,6 +57,46 @@ def tickets_by_msgid(msgids: list[str]) -> dict[str, int]:
                  .where(Message.msgid.in_(chunk) & Message.ticket.is_null(False)).order_by(Message.id).tuples())
         found.update(query)
     return found
+
+
+def tickets_by_id(ids: Iterable[int]) -> dict[int, Ticket]:
+    """The ticket rows with these ids (missing ids left out), one query per 500."""
+    found: dict[int, Ticket] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        found.update((t.id, t) for t in Ticket.select().where(Ticket.id.in_(chunk)))
+    return found
+
+
+def identities_of(ticket_ids: Iterable[int]) -> dict[int, Identity]:
+    """The identity record of each of these tickets that has one, one query per 500."""
+    found: dict[int, Identity] = {}
+    for chunk in _chunks(list(dict.fromkeys(ticket_ids))):
+        found.update((i.ticket_id, i) for i in Identity.select().where(Identity.ticket.in_(chunk)))
+    return found
+
+
+def writers_on(ticket_ids: Iterable[int], senders: Iterable[str]) -> dict[int, set[str]]:
+    """For each of these tickets, which of these senders (`from_addr`, lower case) wrote
+    mail stored on it: one query per 500 tickets instead of one per message."""
+    found: dict[int, set[str]] = {t: set() for t in dict.fromkeys(ticket_ids)}
+    who = list(dict.fromkeys(senders))
+    if not who or not found:
+        return found
+    for chunk in _chunks(list(found)):
+        for size in range(0, len(who), CHUNK):
+            query = (Message.select(Message.ticket, Message.from_addr).distinct()
+                     .where(Message.ticket.in_(chunk) & (Message.direction == "in")
+                            & Message.from_addr.in_(who[size:size + CHUNK])).tuples())
+            for tid, sender in query:
+                found[tid].add(sender)
+    return found
+
+
+def wrote_on(ticket_id: int, sender: str) -> bool:
+    """Whether `sender` wrote mail stored on the ticket (threading's `may_join`)."""
+    return (Message.select(Message.id)
+            .where((Message.ticket == ticket_id) & (Message.direction == "in") & (Message.from_addr == sender))
+            .exists())
 
 
 def recent_acks(addresses: Iterable[str], since: datetime) -> dict[str, list[datetime]]:
