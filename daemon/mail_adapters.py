@@ -35,4 +35,4 @@ def smtp_sender(settings: Settings, tokens: TokenSource | None) -> SmtpSender:
     s = settings.smtp
     password = s.password.read() if s.username and tokens is None else None
     return SmtpSender(s.host, s.port, s.security, s.username, password, s.ca_file, s.timeout,
-                      local_hostname=settings.helpdesk.msgid_domain, **({'oauth2': tokens} if tokens else {}))  # TODO(lead): plain oauth2= once smtp.py has it
+                      local_hostname=settings.helpdesk.msgid_domain, oauth2=tokens)

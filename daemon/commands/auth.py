@@ -114,9 +114,11 @@ def _try_login(settings: Settings, section: str, tokens: TokenSource) -> int:
              "jalankan `kpudesk check` nanti.")
         return 0
     except AuthenticationFailed as exc:
+        where_to_look = ("Gmail: Setelan, Penerusan dan POP/IMAP; Microsoft 365: Exchange admin center, "
+                         "Manage email apps, IMAP" if section == "imap" else
+                         "Microsoft 365: Exchange admin center, Manage email apps, Authenticated SMTP")
         raise AuthenticationFailed(
             f"token tersimpan, tetapi {where} menolaknya: {exc}. Periksa bahwa {section.upper()} diaktifkan untuk "
-            f"kotak surat {server.username} (Gmail: setelan IMAP; Microsoft 365: Exchange admin center, "
-            "Mail apps)") from None
+            f"kotak surat {server.username} ({where_to_look})") from None
     _say(f"Login {where} dengan token baru: berhasil.")
     return 0

@@ -58,25 +58,39 @@ def smtp() -> Iterator[StampedSmtp]:
         sink.cleanup()
 
 
-def oauth2_daemon(root, user, smtp, provider) -> IdleDaemon:
-    """An IdleDaemon whose [imap] logs in with OAuth2 (no password anywhere)."""
+@pytest.fixture
+def oauth2_smtp(provider: FakeProvider) -> Iterator[StampedSmtp]:
+    """An SMTP server taking only AUTH XOAUTH2/OAUTHBEARER with a token the provider vouches for."""
+    sink = StampedSmtp(oauth2=lambda user, token: provider.user_of(token) == user, auth_require_tls=False).start()
+    try:
+        yield sink
+    finally:
+        sink.cleanup()
+
+
+def oauth2_daemon(root, user, smtp, provider, *, smtp_oauth2: bool = False) -> IdleDaemon:
+    """An IdleDaemon whose [imap] (and with `smtp_oauth2` its [smtp]) logs in with OAuth2
+    (no password anywhere)."""
     daemon = IdleDaemon(root, user, smtp, idle=True)
     sections = loopback_sections(imap_port=user.port, smtp_port=smtp.port, username=user.name,
                                  password_env="UNUSED", imap={"batch_size": 50, "poll_every": "1h", "idle": True},
                                  helpdesk={"ack_per_hour": 1000, "ack_per_day": 10000})
     del sections["imap"]["password_env"]
-    sections["imap"].update({"auth": "oauth2", "oauth2_client_id": DEFAULT_CLIENT_ID, "oauth2_scope": "mail",
-                             "oauth2_token_url": provider.token_url, "oauth2_device_url": provider.device_url})
+    oauth2 = {"auth": "oauth2", "oauth2_client_id": DEFAULT_CLIENT_ID, "oauth2_scope": "mail",
+              "oauth2_token_url": provider.token_url, "oauth2_device_url": provider.device_url}
+    sections["imap"].update(oauth2)
+    if smtp_oauth2:
+        sections["smtp"].update({"username": user.name, **oauth2})
     daemon.settings_path.write_text(settings_toml(**sections), encoding="utf-8")
     daemon.env = {k: v for k, v in os.environ.items() if k != "KPUDESK_TEST_IMAP_PASSWORD"}
     return daemon
 
 
-def sign_in(daemon: IdleDaemon, provider: FakeProvider, user_name: str) -> str:
-    """`kpudesk auth oauth2 imap` with the administrator approving the device code; the
-    refresh token it stored."""
+def sign_in(daemon: IdleDaemon, provider: FakeProvider, user_name: str, section: str = "imap") -> str:
+    """`kpudesk auth oauth2 imap|smtp` with the administrator approving the device code;
+    the refresh token it stored."""
     proc = subprocess.Popen([sys.executable, "-m", "kpudesk.daemon", "--config", str(daemon.settings_path),
-                             "auth", "oauth2", "imap"], cwd=daemon.root, env={**daemon.env, "PYTHONUNBUFFERED": "1"},
+                             "auth", "oauth2", section], cwd=daemon.root, env={**daemon.env, "PYTHONUNBUFFERED": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     for line in proc.stdout:
@@ -86,8 +100,8 @@ def sign_in(daemon: IdleDaemon, provider: FakeProvider, user_name: str) -> str:
             break
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, "".join(seen) + out + err
-    assert "berhasil" in out, out  # the new token was tried on the real Dovecot
-    return (daemon.root / "state" / "oauth2" / "imap-refresh-token").read_text().strip()
+    assert "berhasil" in out, out  # the new token was tried on the real server
+    return (daemon.root / "state" / "oauth2" / f"{section}-refresh-token").read_text().strip()
 
 
 def mail(i: int, tag: str) -> tuple[str, bytes]:
@@ -122,10 +136,12 @@ def refreshes(provider: FakeProvider) -> int:
                if path == "/token" and form.get("grant_type") == "refresh_token")
 
 
-def test_tokens_expiring_during_the_run_are_renewed_and_every_mail_is_answered(tmp_path, provider, server, smtp):
-    user = server.new_user()
-    daemon = oauth2_daemon(tmp_path / "desk", user, smtp, provider)
+def test_tokens_expiring_during_the_run_are_renewed_and_every_mail_is_answered(tmp_path, provider, server,
+                                                                               oauth2_smtp):
+    smtp, user = oauth2_smtp, server.new_user()
+    daemon = oauth2_daemon(tmp_path / "desk", user, smtp, provider, smtp_oauth2=True)
     refresh = sign_in(daemon, provider, user.name)
+    smtp_refresh = sign_in(daemon, provider, user.name, "smtp")
     before = refreshes(provider)
     try:
         started(daemon)
@@ -137,12 +153,13 @@ def test_tokens_expiring_during_the_run_are_renewed_and_every_mail_is_answered(t
             assert wait_for(lambda: acked_once(daemon, smtp, [msgid])[msgid] == (1, 1), 15), "\n".join(daemon.log)
             time.sleep(LIFETIME / 2)
         assert acked_once(daemon, smtp, msgids) == {m: (1, 1) for m in msgids}
-        assert refreshes(provider) - before >= 2  # renewed as the tokens ran out, by itself
+        assert refreshes(provider) - before >= 4  # IMAP's and SMTP's renewed as they ran out, by itself
+        assert {m.mechanism for m in smtp.messages} == {"OAUTHBEARER"}  # preferred when both are offered
         assert daemon.proc.poll() is None
     finally:
         assert daemon.stop() == 0
     log = "\n".join(daemon.log)
-    assert refresh not in log and "renewed" in log  # the log tells of renewals, never a token
+    assert refresh not in log and smtp_refresh not in log and "renewed" in log  # renewals told, no token
 
 
 @pytest.mark.parametrize("quirk, words", [
