@@ -21,6 +21,7 @@ import time
 from kpudesk.mailbox.errors import AuthenticationFailed, MailServerError
 from kpudesk.mailbox.imap_idle import IdleUnsupported, IdleWatcher
 from kpudesk.tickets.backoff import retry_delay
+from kpudesk.tickets.errors import ConfigError
 
 from .wiring import App
 
@@ -80,7 +81,7 @@ class IdleWatch:
                 self.unsupported = True
                 log.warning("%s: new mail waits for the regular poll (every %ss)", exc, s.poll_every)
                 return
-            except AuthenticationFailed as exc:
+            except (AuthenticationFailed, ConfigError) as exc:  # e.g. OAuth2: no refresh token stored (yet)
                 auth, problem = True, exc
             except MailServerError as exc:
                 problem = exc

@@ -138,7 +138,7 @@ def renewal_lock(cfg: OAuth2Settings) -> Iterator[None]:
         os.close(fd)
 
 
-def _seconds(expires_in: object) -> int:
+def seconds_of(expires_in: object) -> int:
     """A token answer's expires_in (a number, sometimes a string) in seconds."""
     try:
         return max(int(expires_in), 1) if expires_in is not None else DEFAULT_LIFETIME
@@ -162,7 +162,7 @@ class TokenSource:
     def prime(self, access: str, expires_in: object) -> None:
         """Start with an access token just obtained (by `kpudesk auth`), not a renewal."""
         if access:
-            self._set(access, _seconds(expires_in))
+            self._set(access, seconds_of(expires_in))
 
     def __call__(self, force: bool = False) -> str:
         with self._lock:
@@ -193,7 +193,7 @@ class TokenSource:
             store_refresh_token(self.cfg.refresh_token_file, rotated)
             log.info("%s: the provider rotated the refresh token; %s updated", self.cfg.section,
                      self.cfg.refresh_token_file)
-        return access, _seconds(answer.get("expires_in"))
+        return access, seconds_of(answer.get("expires_in"))
 
     @property
     def _where(self) -> str:

@@ -27,7 +27,7 @@ from authlib.common.errors import AuthlibBaseError
 from kpudesk.mailbox.errors import ServerUnavailable
 from kpudesk.tickets.errors import UserError
 
-from .oauth2 import HTTP_TIMEOUT, session
+from .oauth2 import HTTP_TIMEOUT, seconds_of, session
 from .settings import OAuth2Settings
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -71,8 +71,8 @@ def device_flow(cfg: OAuth2Settings, username: str, say: Say, *, sleep: Callable
     if "error" in start or not start.get("device_code") or not start.get("user_code"):
         raise _refused(cfg.device_url, start)
     uri = start.get("verification_uri") or start.get("verification_url")  # Google's older name
-    lifetime = int(start.get("expires_in") or 900)
-    interval = max(float(start.get("interval") or 5), 1.0)
+    lifetime = seconds_of(start.get("expires_in") or 900)
+    interval = float(max(seconds_of(start.get("interval") or 5), 1))
     say(f"1. Buka {uri} di peramban mana saja (ponsel atau laptop).")
     say(f"2. Masukkan kode: {start['user_code']}")
     say(f"3. Masuk sebagai {username} dan setujui akses kpudesk ke kotak surat itu.")
