@@ -155,6 +155,8 @@ def test_a_token_that_stays_dead_is_authentication_failed_in_the_servers_words(
     provider.revoke(stale.token)
 
     caplog.set_level(logging.DEBUG)
+    # imapclient's own level too: daemon/logsetup.py (run by in-process CLI tests) sets it to WARNING
+    caplog.set_level(logging.DEBUG, logger="imapclient")
     with pytest.raises(AuthenticationFailed) as failed:
         source(user, stale).connect()
     text = str(failed.value)
