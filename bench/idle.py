@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from tests.corpus.hostile import party_mail  # noqa: E402
 from tests.servers.dovecot import Dovecot  # noqa: E402
-from tests.servers.idle_rig import IdleDaemon, StampedSmtp  # noqa: E402
+from tests.servers.idle_rig import IdleDaemon, StampedSmtp, wait_until  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -45,15 +45,6 @@ def pct(values: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def wait_until(cond, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def quiet_cpu(daemon: IdleDaemon, seconds: float) -> float:

@@ -1,4 +1,5 @@
-"""SMTP I/O: batched sending with aiosmtplib. The only importer of aiosmtplib and asyncio.
+"""SMTP I/O: batched sending with aiosmtplib (with smtp_login.py, the only importers of aiosmtplib
+and asyncio; AUTH by password or OAuth2 token lives there).
 
 `SmtpSender.send_batch` is a synchronous facade: one ``asyncio.run()`` per batch, one
 connection per batch (connect, EHLO, STARTTLS when asked, AUTH when a username is set),
@@ -47,7 +48,6 @@ from pathlib import Path
 
 import aiosmtplib
 from aiosmtplib import (
-    SMTPAuthenticationError,
     SMTPException,
     SMTPNotSupported,
     SMTPRecipientsRefused,
@@ -55,9 +55,11 @@ from aiosmtplib import (
     SMTPSenderRefused,
 )
 
-from . import sasl
+from . import sasl, smtp_login
 from .errors import AuthenticationFailed, ServerUnavailable
 from .imap import tls_context
+from .smtp_login import CONNECTION_ERRORS as _CONNECTION_ERRORS
+from .smtp_login import is_permanent as _is_permanent
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +68,6 @@ PER_MESSAGE_BUDGET = 30.0   # seconds added to the batch deadline per envelope
 QUIT_TIMEOUT = 10.0
 CLOSE_WAIT = 2.0          # seconds to let a closed connection finish closing
 _AUTH_REQUIRED_CODES = (530, 538)  # "authentication required" / "encryption required"
-# Failures that mean the connection is gone (SMTPServerDisconnected, SMTPTimeoutError and
-# ssl.SSLError are subclasses of these).
-_CONNECTION_ERRORS = (OSError, TimeoutError, EOFError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +98,6 @@ class _ConnectionLost(Exception):
 
 def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
-
-
-def _is_permanent(code: int | None) -> bool:
-    return code is not None and 500 <= code <= 599
 
 
 def _cert_hint(exc: BaseException) -> str:
@@ -192,12 +187,14 @@ class SmtpSender:
     async def _open(self) -> tuple[aiosmtplib.SMTP, str]:
         """A ready session: connected, EHLO done, TLS and AUTH as configured."""
         if self._oauth2 is None:
-            return await self._session(self._login)
+            return await self._session(
+                lambda client: smtp_login.password(client, self._where, self.username, self._password))
         sasl.refuse_plaintext(self._where, "smtp", self.security, self.host)
         refused: sasl.Refused | None = None
         for force in (False, True):
             try:
-                return await self._session(lambda client, force=force: self._oauth2_login(client, force))
+                return await self._session(lambda client, force=force: smtp_login.oauth2(
+                    client, self._where, self.username, self._oauth2, force))
             except sasl.Refused as exc:  # _session has closed that connection
                 refused = exc
                 if not force:
@@ -228,54 +225,6 @@ class SmtpSender:
             await self._quit(client)
             raise
         return client, greeting
-
-    async def _login(self, client: aiosmtplib.SMTP) -> None:
-        try:
-            await client.login(self.username, self._password or "")
-        except SMTPAuthenticationError as exc:
-            if _is_permanent(exc.code):
-                raise AuthenticationFailed(
-                    f"{self._where}: login as {self.username} refused: {exc.code} {exc.message}"
-                ) from exc
-            raise ServerUnavailable(f"{self._where}: login as {self.username}: {exc.code} {exc.message}") from exc
-        except _CONNECTION_ERRORS as exc:
-            raise ServerUnavailable(f"{self._where}: {exc}") from exc
-        except SMTPResponseException as exc:
-            raise ServerUnavailable(f"{self._where}: {exc.code} {exc.message}") from exc
-        except SMTPException as exc:  # no AUTH offered / no usable mechanism: settings problem
-            raise AuthenticationFailed(f"{self._where}: cannot log in as {self.username}: {exc}") from exc
-
-    async def _oauth2_login(self, client: aiosmtplib.SMTP, force: bool) -> None:
-        """AUTH OAUTHBEARER|XOAUTH2; a refused token -> sasl.Refused with the server's words.
-
-        Our first message goes on the line after "334", not on the AUTH line: a Microsoft
-        token is 2-3 KB of base64, and command lines are often capped (aiosmtpd: 512)."""
-        mechanism = sasl.choose_mechanism(client.server_auth_methods)
-        if mechanism is None:
-            raise AuthenticationFailed(f"{self._where} offers no OAuth2 mechanism (XOAUTH2 or OAUTHBEARER); "
-                                       f"it offers: {' '.join(client.server_auth_methods).upper() or 'no AUTH'}")
-        # Asked for only now, on a session that can carry it. The callable is synchronous (it
-        # may refresh over HTTPS); nothing else runs on this loop meanwhile.
-        bearer = sasl.Bearer(self.username, self._oauth2(force))
-        challenge: bytes | None = None
-        try:
-            reply = await client.execute_command(b"AUTH", mechanism.encode("ascii"))
-            if reply.code == 334:
-                first = sasl.b64(sasl.initial_response(mechanism, bearer))
-                reply = await client.execute_command(first.encode("ascii"))
-            if reply.code == 334:  # RFC 7628 3.2.2: the error challenge, to be acknowledged
-                challenge = sasl.decode_challenge(reply.message)
-                reply = await client.execute_command(sasl.b64(sasl.ERROR_ACK[mechanism]).encode("ascii"))
-        except (SMTPException, *_CONNECTION_ERRORS) as exc:
-            raise ServerUnavailable(f"{self._where}: {exc}") from exc
-        if reply.code == 235:
-            return
-        words = sasl.reason(f"{reply.code} {reply.message}", challenge, bearer.token)
-        if reply.code == 535 or challenge is not None:
-            raise sasl.Refused(words)
-        if _is_permanent(reply.code):  # e.g. 504 mechanism refused, 538 encryption required
-            raise AuthenticationFailed(f"{self._where}: OAuth2 login as {self.username} refused: {words}")
-        raise ServerUnavailable(f"{self._where}: OAuth2 login as {self.username}: {words}")
 
     async def _quit(self, client: aiosmtplib.SMTP) -> None:
         transport = client.transport

@@ -16,11 +16,31 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
+import pytest
 from kpudesk.mailbox import sasl
 from kpudesk.mailbox.errors import AuthenticationFailed
+from kpudesk.tickets.clock import FrozenClock
+
 from tests.servers.oauth_provider import FakeProvider
+
+LIFETIME = 300  # seconds an access token lives at the fake provider of `provider`
+
+
+@pytest.fixture(scope="module")
+def clock() -> FrozenClock:
+    """The module's clock, starting at the real time: Dovecot may compare an introspection
+    answer's "exp" with its own clock. Tests "wait an hour" by moving it."""
+    return FrozenClock(datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def provider(clock: FrozenClock) -> Iterator[FakeProvider]:
+    """A FakeProvider on `clock`, issuing access tokens that live LIFETIME seconds."""
+    with FakeProvider(access_lifetime=LIFETIME, clock=clock) as p:
+        yield p
 
 
 class TokenSource:

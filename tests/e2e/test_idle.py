@@ -14,7 +14,7 @@ from kpudesk.mailbox.imap import ImapSource
 from kpudesk.mailbox.imap_idle import IdleUnsupported, IdleWatcher
 from tests.corpus.hostile import party_mail
 from tests.servers.dovecot import Dovecot, free_port
-from tests.servers.idle_rig import IdleDaemon, RigProxy, StampedSmtp
+from tests.servers.idle_rig import IdleDaemon, RigProxy, StampedSmtp, wait_until
 
 
 @pytest.fixture
@@ -30,15 +30,6 @@ def mail(i: int, tag: str = "q") -> tuple[str, bytes]:
     msgid = f"<{tag}{i}@p{i % 7}.example.org>"
     return msgid, party_mail(f"pemilih{i}@p{i % 7}.example.org", f"Pertanyaan DPT nomor {i}",
                              f"Apakah nama saya terdaftar? ({tag}{i})", message_id=msgid)
-
-
-def wait_for(cond, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 def started(daemon: IdleDaemon) -> IdleDaemon:
@@ -63,7 +54,7 @@ def test_one_message_is_acknowledged_within_seconds(tmp_path, imap_user, smtp):
         msgid, raw = mail(1)
         t0 = time.monotonic()
         imap_user.append("INBOX", raw)
-        assert wait_for(lambda: msgid in smtp.replies_to(), 10), "\n".join(daemon.log)
+        assert wait_until(lambda: msgid in smtp.replies_to(), 10), "\n".join(daemon.log)
         latency = smtp.replies_to()[msgid][0] - t0
         assert latency < 5, latency
         ack = next(r for r in smtp.messages if r.message["In-Reply-To"] == msgid)
@@ -87,7 +78,7 @@ def test_mail_at_random_short_intervals_is_each_acknowledged_exactly_once(tmp_pa
             imap_user.append("INBOX", raw)
             msgids.append(msgid)
             time.sleep(rnd.uniform(0.0, 0.4))
-        assert wait_for(lambda: len(smtp.messages) >= len(msgids), 30), "\n".join(daemon.log[-20:])
+        assert wait_until(lambda: len(smtp.messages) >= len(msgids), 30), "\n".join(daemon.log[-20:])
         time.sleep(2)  # a duplicate would come now
         assert_each_acknowledged_once(daemon, smtp, msgids)
     finally:
@@ -110,7 +101,7 @@ def test_a_cut_connection_is_reopened_and_nothing_is_missed_or_sent_twice(tmp_pa
     try:
         assert daemon.wait_log("IMAP IDLE: watching INBOX")
         append("before", 8)
-        assert wait_for(lambda: len(smtp.messages) >= 8, 20)
+        assert wait_until(lambda: len(smtp.messages) >= 8, 20)
         proxy.stop()  # the network drops: the IDLE connection is cut, reconnects are refused
         assert daemon.wait_log("reconnecting in", timeout=10), "\n".join(daemon.log[-10:])  # the loss is logged
         append("during", 8)
@@ -119,9 +110,9 @@ def test_a_cut_connection_is_reopened_and_nothing_is_missed_or_sent_twice(tmp_pa
         proxy.start()
         assert daemon.wait_log("IMAP IDLE: reconnected", timeout=30), "\n".join(daemon.log[-10:])
         # what came during the outage is polled as soon as the watcher is back, not at the next mail
-        assert wait_for(lambda: len(smtp.messages) >= 16, 15), "\n".join(daemon.log[-20:])
+        assert wait_until(lambda: len(smtp.messages) >= 16, 15), "\n".join(daemon.log[-20:])
         append("after", 8)
-        assert wait_for(lambda: len(smtp.messages) >= 24, 30), "\n".join(daemon.log[-20:])
+        assert wait_until(lambda: len(smtp.messages) >= 24, 30), "\n".join(daemon.log[-20:])
         time.sleep(2)
         assert_each_acknowledged_once(daemon, smtp, msgids)
         assert proxy.open_connections() == 1  # the IDLE connection again, nothing left behind
@@ -154,7 +145,7 @@ def test_a_dovecot_restart_mid_run_is_survived_with_nothing_missed_or_twice(tmp_
             assert server.port == user.port
             assert daemon.wait_log("IMAP IDLE: reconnected", timeout=30), "\n".join(daemon.log[-10:])
             append("after", 6)
-            assert wait_for(lambda: len(smtp.messages) >= 16, 30), "\n".join(daemon.log[-20:])
+            assert wait_until(lambda: len(smtp.messages) >= 16, 30), "\n".join(daemon.log[-20:])
             time.sleep(2)
             assert_each_acknowledged_once(daemon, smtp, msgids)
         finally:
@@ -165,7 +156,7 @@ def test_idle_off_keeps_no_connection_and_waits_for_the_poll(tmp_path, imap_user
     proxy = RigProxy(imap_user.host, imap_user.port).start()
     daemon = started(IdleDaemon(tmp_path / "desk", imap_user, smtp, imap_port=proxy.port, idle=False))
     try:
-        assert wait_for(lambda: proxy.open_connections() == 0, 10)  # the start-up poll logged out
+        assert wait_until(lambda: proxy.open_connections() == 0, 10)  # the start-up poll logged out
         msgid, raw = mail(1)
         imap_user.append("INBOX", raw)
         time.sleep(5)
@@ -222,7 +213,7 @@ def test_the_watcher_renews_idle_and_hears_each_append(imap_user):
         assert watcher.renewals >= 3  # IDLE re-issued every `renew` seconds
         assert news == []  # a quiet mailbox says nothing
         imap_user.append("INBOX", mail(1)[1])
-        assert wait_for(lambda: len(news) >= 1, 5)
+        assert wait_until(lambda: len(news) >= 1, 5)
     finally:
         stop.set()
         thread.join(5)
@@ -234,7 +225,7 @@ def test_the_watcher_reports_a_dropped_connection_instead_of_spinning(imap_user)
     ready = threading.Event()
     watcher, stop, news, errors, thread = _watch(imap_user, proxy.port, renew=600, on_ready=ready.set)
     try:
-        assert ready.wait(10) and wait_for(lambda: watcher.renewals == 1, 5)
+        assert ready.wait(10) and wait_until(lambda: watcher.renewals == 1, 5)
         time.sleep(0.5)  # in IDLE, blocked in idle_check
         renewals = watcher.renewals
         proxy.stop()

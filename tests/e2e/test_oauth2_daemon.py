@@ -28,7 +28,7 @@ from kpudesk.daemon.settings_write import loopback_sections, settings_toml
 from tests.corpus.hostile import party_mail
 from tests.servers.dovecot import DOVECOT_BIN, INSTALL_HINT, Dovecot, dovecot_available
 from tests.servers.dovecot_oauth2 import OAuth2Dovecot
-from tests.servers.idle_rig import IdleDaemon, StampedSmtp
+from tests.servers.idle_rig import IdleDaemon, StampedSmtp, wait_until
 from tests.servers.oauth_provider import DEFAULT_CLIENT_ID, FakeProvider
 
 pytestmark = pytest.mark.timeout(180)
@@ -110,15 +110,6 @@ def mail(i: int, tag: str) -> tuple[str, bytes]:
                              f"Bagaimana cara unggah berkas keanggotaan? ({tag}{i})", message_id=msgid)
 
 
-def wait_for(cond, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
 def acked_once(daemon: IdleDaemon, smtp: StampedSmtp, msgids: list[str]) -> dict[str, tuple[int, int]]:
     """{Message-ID: (acknowledgements at the SMTP server, in the database)}."""
     at_smtp, in_db = smtp.replies_to(), daemon.acks_in_db()
@@ -150,7 +141,7 @@ def test_tokens_expiring_during_the_run_are_renewed_and_every_mail_is_answered(t
             msgid, raw = mail(i, "exp")
             user.append("INBOX", raw)
             msgids.append(msgid)
-            assert wait_for(lambda: acked_once(daemon, smtp, [msgid])[msgid] == (1, 1), 15), "\n".join(daemon.log)
+            assert wait_until(lambda: acked_once(daemon, smtp, [msgid])[msgid] == (1, 1), 15), "\n".join(daemon.log)
             time.sleep(LIFETIME / 2)
         assert acked_once(daemon, smtp, msgids) == {m: (1, 1) for m in msgids}
         assert refreshes(provider) - before >= 4  # IMAP's and SMTP's renewed as they ran out, by itself
@@ -175,7 +166,7 @@ def test_a_refused_refresh_token_keeps_the_daemon_running_and_loses_nothing(tmp_
         started(daemon)
         first, raw = mail(1, quirk)
         user.append("INBOX", raw)
-        assert wait_for(lambda: acked_once(daemon, smtp, [first])[first] == (1, 1), 15), "\n".join(daemon.log)
+        assert wait_until(lambda: acked_once(daemon, smtp, [first])[first] == (1, 1), 15), "\n".join(daemon.log)
 
         if quirk == "revoked":
             provider.revoke(refresh)  # and every access token made from it
@@ -199,7 +190,7 @@ def test_a_refused_refresh_token_keeps_the_daemon_running_and_loses_nothing(tmp_
         third, raw = mail(3, quirk)
         user.append("INBOX", raw)
         msgids = [first, waiting, third]
-        assert wait_for(lambda: acked_once(daemon, smtp, msgids) == {m: (1, 1) for m in msgids}, 20), \
+        assert wait_until(lambda: acked_once(daemon, smtp, msgids) == {m: (1, 1) for m in msgids}, 20), \
             (acked_once(daemon, smtp, msgids), "\n".join(daemon.log))
     finally:
         assert daemon.stop() == 0

@@ -17,23 +17,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
-
 from kpudesk.mailbox.errors import AuthenticationFailed, ServerUnavailable
 from kpudesk.mailbox.imap import ImapSource
-from kpudesk.tickets.clock import FrozenClock
+
 from tests.servers.common import free_port
 from tests.servers.dovecot import DOVECOT_BIN, INSTALL_HINT, Dovecot, ImapUser, dovecot_available
 from tests.servers.dovecot_oauth2 import OAuth2Dovecot
 from tests.servers.oauth_provider import FakeProvider
-from tests.token_source import FixedToken, TokenSource, raising, secret_forms
+from tests.token_source import LIFETIME, FixedToken, TokenSource, clock, provider, raising, secret_forms  # noqa: F401 - clock, provider: fixtures
 
 pytestmark = pytest.mark.timeout(120)
 
 TIMEOUT = 20.0
-LIFETIME = 300  # seconds an access token lives at the fake provider
 MAIL = (b"From: Partai Contoh <liaison@partai.example>\r\nTo: helpdesk@kpu.example\r\n"
         b"Subject: Akun Sipol terkunci\r\nMessage-ID: <oauth2-imap@partai.example>\r\n\r\n"
         b"Mohon bantuan, akun kami terkunci.\r\n")
@@ -44,18 +41,6 @@ def _serve(server: Dovecot) -> Iterator[Dovecot]:
     assert dovecot_available(), f"Dovecot is required but {DOVECOT_BIN} is missing: {INSTALL_HINT}"
     with server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def clock() -> FrozenClock:
-    # Starts at the real time: Dovecot may compare the introspection answer's "exp" with its own clock.
-    return FrozenClock(datetime.now(UTC))
-
-
-@pytest.fixture(scope="module")
-def provider(clock: FrozenClock) -> Iterator[FakeProvider]:
-    with FakeProvider(access_lifetime=LIFETIME, clock=clock) as p:
-        yield p
 
 
 @pytest.fixture(scope="module")

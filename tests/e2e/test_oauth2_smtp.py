@@ -12,39 +12,25 @@ import asyncio
 import base64
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import aiosmtplib
 import pytest
-
 from kpudesk.mailbox import sasl
 from kpudesk.mailbox.errors import AuthenticationFailed
 from kpudesk.mailbox.smtp import Envelope, SmtpSender
-from kpudesk.tickets.clock import FrozenClock
+
 from tests.servers.oauth_provider import FakeProvider
 from tests.smtp_fixtures import SmtpServer
-from tests.token_source import FixedToken, TokenSource, raising, secret_forms
+from tests.token_source import LIFETIME, FixedToken, TokenSource, clock, provider, raising, secret_forms  # noqa: F401 - clock, provider: fixtures
 
 pytestmark = pytest.mark.timeout(60)
 
 USER = "helpdesk@kpu.example"
-LIFETIME = 300
 MAIL = (b"From: Helpdesk KPU <helpdesk@kpu.example>\r\nTo: liaison@partai.example\r\n"
         b"Subject: [HD-MSJ #1] Tanda terima\r\nMessage-ID: <oauth2-smtp@kpu.example>\r\n\r\n"
         b"Pesan Anda sudah kami terima.\r\n")
 # A Microsoft 365 access token is a JWT of 1.5-2.5 KB; base64 of the SASL message is more.
 LONG_TOKEN = "eyJ0eXAiOiJKV1Qi." + "A" * 2400 + ".sig"
-
-
-@pytest.fixture(scope="module")
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(UTC))
-
-
-@pytest.fixture(scope="module")
-def provider(clock: FrozenClock) -> Iterator[FakeProvider]:
-    with FakeProvider(access_lifetime=LIFETIME, clock=clock) as p:
-        yield p
 
 
 def serve(provider: FakeProvider, **kwargs) -> SmtpServer:

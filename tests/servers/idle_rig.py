@@ -20,6 +20,16 @@ from tests.smtp_fixtures import SmtpServer
 PASSWORD_ENV = "KPUDESK_TEST_IMAP_PASSWORD"
 
 
+def wait_until(cond, timeout: float, step: float = 0.05) -> bool:
+    """Poll `cond` until it is true or `timeout` seconds have passed; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
 class StampedSmtp(SmtpServer):
     """The tests' SMTP server, remembering when (time.monotonic) it accepted each mail."""
 
