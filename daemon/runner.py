@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import schedule
 
 from kpudesk.mailbox.errors import MailServerError
-from kpudesk.tickets import reports
+from kpudesk.tickets import reports, search
 from kpudesk.tickets.errors import ConfigError, TempFailure
 from kpudesk.tickets.followups import queue_followups
 from kpudesk.tickets.backoff import retry_delay
@@ -132,6 +132,8 @@ class Runner:
                     self._slot_retry[key] = now + timedelta(minutes=5)
         if self.flush_cadence.due(now) and not self.stop.is_set():
             self._guard("send", self._flush, now) and ran.append("send")
+        if not self.stop.is_set():  # after the acknowledgements: a party waits for those
+            self._guard("index", self._index) and ran.append("index")
         if self._mirror_due(now):
             self._mirror_thread = threading.Thread(target=self._mirror_pass, args=(now,), name="mirror", daemon=True)
             self._mirror_thread.start()
@@ -196,6 +198,7 @@ class Runner:
             log.info("poll (IDLE): fetched=%d tickets_created=%d quarantined=%d spam_held=%d",
                      stats.fetched, stats.tickets_created, stats.quarantined, stats.spam_held)
         self._flush(now)
+        self._index()
 
     def _flush(self, now: datetime) -> None:
         stats, unreachable = flush(self.app, ignore_backoff=False, progress=self._beat)
@@ -207,6 +210,14 @@ class Runner:
         if stats.sent or stats.failed:
             log.info("send: sent=%d deferred=%d failed=%d pending=%d", stats.sent, stats.deferred, stats.failed,
                      stats.pending)
+
+    def _index(self) -> bool:
+        """The search index for the mail polled since the last tick (tickets/search.py);
+        False when nothing was due (one read)."""
+        done = search.catch_up(progress=self._beat)
+        if done:
+            log.info("search index: %d ticket(s) indexed", done)
+        return done > 0
 
     def _mirror_due(self, now: datetime) -> bool:
         return (self.app.settings.mirror.configured and not self.stop.is_set() and self.mirror_cadence.due(now)

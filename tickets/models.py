@@ -389,9 +389,17 @@ class MirrorItem(BaseModel):
     lease_holder = pw.TextField(null=True)  # "host:pid:start" of that uploader, as the outbox's
 
 
+class SearchPending(BaseModel):
+    """A ticket whose full-text document is due (tickets/search.py, v8): noted by ingest in
+    its batch's transaction, taken away in the transaction that indexes the ticket."""
+
+    ticket = pw.ForeignKeyField(Ticket, primary_key=True, backref="+", on_delete="CASCADE")
+    noted = pw.IntegerField(default=1)  # raised each time it is noted again (see search.catch_up)
+
+
 # Every table, in dependency order (create_tables sorts them anyway).
 MODELS: list[type[BaseModel]] = [
     Meta, Party, Contact, Ticket, Identity, Message, Attachment, FolderState, Quarantine, Event,
     Escalation, OutboxItem, ReportSlot, ProgressImport, ProgressSnapshot, Evidence,
-    OfficerLogin, LoginFailure, CannedAnswer, MirrorItem,
+    OfficerLogin, LoginFailure, CannedAnswer, MirrorItem, SearchPending,
 ]

@@ -22,15 +22,21 @@ the engine's query language except words of letters and digits (`"`, `*`, `NEAR(
 `-` are no syntax); tests/e2e/test_search_postgres.py checks that both engines find the same
 tickets.
 
-Kept in step by the writers, in their own transaction: whatever adds an indexed message to
-a ticket or changes its names calls `touched(ticket_id)`. Inside `deferred()` (an ingest
-batch, a spam release) that only notes the ticket, and each noted ticket is indexed once, at
-the end of the block, still inside its transaction; elsewhere it is indexed at once. A
-document is a function of the rows alone, so indexing a ticket again is always right.
-Raw SQL lives only here (the index is no peewee model).
+Kept in step by the writers: whatever adds an indexed message to a ticket or changes its
+names calls `touched(ticket_id)`. An officer's action (a reply, a walk-in, a card edited)
+indexes the ticket at once, in its own transaction. Inside `deferred()` (an ingest batch, a
+spam release) the ticket is only noted as due, in a `SearchPending` row written in the
+block's transaction, and `catch_up()` indexes the due tickets later, each in the
+transaction that removes its row: the daemon after each poll and send, and every search
+before it reads the index, so a search never misses stored mail. Indexing 65 MB of
+documents inside the ingest transaction was its largest single cost (bench/README.md,
+issue 13). A document is a function of the rows alone, so indexing a ticket again is always
+right, and a crash anywhere leaves the rows that say what is still due. Raw SQL lives only
+here (the index is no peewee model).
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -39,7 +45,7 @@ from contextlib import contextmanager
 
 import peewee as pw
 
-from .models import Identity, Message, Ticket, db
+from .models import Identity, Message, SearchPending, Ticket, db
 
 #: The (direction, kind) of the messages whose text is indexed (see the module docstring).
 INDEXED = (("in", "normal"), ("out", "answer"))
@@ -47,6 +53,8 @@ INDEXED = (("in", "normal"), ("out", "answer"))
 #: at most 1 MB, and a mail of megabytes of text is a paste, not a question.
 MAX_DOC_CHARS = 200_000
 _CHUNK = 500  # tickets per statement (SQLite allows 32,766 bound values)
+
+log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[^\W_]+")
 # `#12`, `HD-MSJ#12`, `[HD-MSJ` `#12]`: a written ticket reference (the tag, when attached,
@@ -114,17 +122,19 @@ def _indexed_messages():
     return clause
 
 
-def _documents(ids: list[int]) -> dict[int, str]:
-    """Ticket id -> its document (folded words joined by spaces), for the tickets that exist."""
+def _documents(ids: list[int], *, skip_locked: bool = False) -> dict[int, str]:
+    """Ticket id -> its document (folded words joined by spaces), for the tickets that exist
+    (and, with `skip_locked`, that no other transaction holds)."""
     parts: dict[int, list[str]] = {}
     rows = (Ticket.select(Ticket.id, Ticket.subject, Ticket.requester, Ticket.requester_name)
             .where(Ticket.id.in_(ids)).order_by(Ticket.id))
     if _postgres(db.obj):
-        # Two writers (a poller, the web desk) indexing one ticket at once would each read
+        # Two writers (the web desk, a catch-up) indexing one ticket at once would each read
         # the other's message as not yet there, and the last to write would drop it: the
         # ticket rows are locked first (in id order), so the second waits and reads both.
+        # A catch-up never waits: a ticket an ingest batch holds gets noted again by it.
         # SQLite has one writer at a time (transactions take the write lock at BEGIN).
-        rows = rows.for_update()
+        rows = rows.for_update(skip_locked=skip_locked or None)
     for tid, subject, requester, name in rows.tuples():
         parts[tid] = [subject or "", requester or "", name or ""]
     if not parts:
@@ -162,9 +172,10 @@ def touched(ticket_id: int) -> None:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Note the touched tickets and index each once when the block ends without an error
-    (call it inside the transaction: the index is written in it). A block opened inside
-    another joins it; a block that fails forgets what it noted (its transaction rolls back)."""
+    """Note the touched tickets as due when the block ends without an error (call it inside
+    the transaction: the notes are written in it, and `catch_up` indexes them). A block
+    opened inside another joins it; a block that fails forgets what it noted (its
+    transaction rolls back)."""
     if getattr(_local, "pending", None) is not None:
         yield
         return
@@ -174,7 +185,95 @@ def deferred() -> Iterator[None]:
         pending = _local.pending
     finally:
         _local.pending = None
-    reindex_tickets(pending)
+    _note(pending)
+
+
+def _note(ticket_ids: Iterable[int]) -> None:
+    """SearchPending rows for these tickets, in the caller's transaction. A ticket already
+    due has its `noted` raised: a catch-up that read the old value then leaves the row (it
+    may have read the ticket's messages before this transaction's were committed). In id
+    order, as a catch-up takes them, so two transactions never wait on each other's rows."""
+    ids = sorted({int(t) for t in ticket_ids if t is not None})
+    for start in range(0, len(ids), _CHUNK):
+        (SearchPending.insert_many([(t,) for t in ids[start:start + _CHUNK]], fields=[SearchPending.ticket])
+         .on_conflict(conflict_target=[SearchPending.ticket], update={SearchPending.noted: SearchPending.noted + 1})
+         .as_rowcount().execute())
+
+
+def due() -> int:
+    """How many tickets wait for their document (`kpudesk status`, tests)."""
+    return SearchPending.select().count()
+
+
+def catch_up(batch: int = _CHUNK, progress=lambda: None) -> int:
+    """Index the due tickets, `batch` at a time, each batch in one transaction that also
+    removes their SearchPending rows; returns how many were indexed. Cheap when nothing is
+    due: one read, no write lock. `progress()` is called after each batch (the daemon's
+    watchdog heartbeat). A ticket another transaction holds (PostgreSQL: an ingest batch
+    still writing it) stays due for the next call. A batch that fails is indexed again ticket
+    by ticket; a ticket whose document the engine refuses alone is logged and left out of
+    the index (its mail is stored, and found by its number), never blocking the others."""
+    done = 0
+    while SearchPending.select().exists():
+        rows = list(SearchPending.select(SearchPending.ticket, SearchPending.noted)
+                    .order_by(SearchPending.ticket).limit(batch).tuples())
+        try:
+            taken, held = _index_due(rows)
+        except Exception as exc:  # noqa: BLE001 - isolated below, one ticket at a time
+            log.warning("search index: a batch of %d ticket(s) failed (%s: %s); indexing them one by one",
+                        len(rows), type(exc).__name__, exc)
+            taken, held = _index_one_by_one(rows)
+        done += taken
+        progress()
+        if held and not taken:
+            break  # every ticket of the batch is being written: its writer notes it again
+    return done
+
+
+def _index_due(rows: list[tuple[int, int]]) -> tuple[int, int]:
+    """Index these (ticket, noted) rows in one transaction; (indexed, held by a writer)."""
+    with db.atomic():
+        ids = [tid for tid, _ in rows]
+        docs = _documents(ids, skip_locked=True)
+        held = _held(ids, docs)
+        taken = [tid for tid in ids if tid not in held]
+        if taken:
+            _write(db.obj, taken, docs)
+        _forget([(tid, noted) for tid, noted in rows if tid not in held])
+    return len(taken), len(held)
+
+
+def _index_one_by_one(rows: list[tuple[int, int]]) -> tuple[int, int]:
+    taken = held = 0
+    for row in rows:
+        try:
+            one, wait = _index_due([row])
+        except Exception as exc:  # noqa: BLE001 - a document the engine refuses must not block the index
+            log.error("search index: ticket %s left out of the index: %s: %s", row[0], type(exc).__name__, exc)
+            with db.atomic():
+                _forget([row])
+            continue
+        taken, held = taken + one, held + wait
+    return taken, held
+
+
+def _held(ids: list[int], docs: dict[int, str]) -> set[int]:
+    """Of `ids`, the tickets that exist but were skipped as locked (PostgreSQL only); a
+    ticket without a document is gone, and its document (if any) goes with it."""
+    missing = [tid for tid in ids if tid not in docs]
+    if not missing or not _postgres(db.obj):
+        return set()
+    return {tid for (tid,) in Ticket.select(Ticket.id).where(Ticket.id.in_(missing)).tuples()}
+
+
+def _forget(rows: list[tuple[int, int]]) -> None:
+    """Remove the SearchPending rows still carrying the `noted` value the catch-up read."""
+    if not rows:
+        return
+    p = db.obj.param
+    marks = ", ".join([f"({p}, {p})"] * len(rows))
+    db.obj.execute_sql(f'DELETE FROM "search_pending" WHERE ("ticket_id", "noted") IN (VALUES {marks})',
+                       [v for row in rows for v in row])
 
 
 def reindex_ticket(ticket_id: int) -> None:
@@ -283,10 +382,13 @@ def search_clause(words: str | None, tag: str):
 
     Every word must be in the ticket's document; the last word may be the beginning of one
     (`verifik` finds `verifikasi`). A reference (`#12`, `HD-MSJ #12`, `[HD-MSJ #12]`) is that
-    ticket; a bare number is the ticket of that number or a word of the text."""
+    ticket; a bare number is the ticket of that number or a word of the text. Words bring the
+    index up to date first (`catch_up`, which writes when ingest left tickets due)."""
     refs, rest, prefix = _parse(words or "", tag)
     if not refs and not rest:
         return None
+    if rest:
+        catch_up()  # the index is read: the mail stored since the last catch-up is in it first
     clause = None
     for tid in dict.fromkeys(refs):
         one = Ticket.id == tid

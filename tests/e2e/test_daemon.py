@@ -117,6 +117,22 @@ def test_two_daemons_racing_send_each_slot_once(desk, smtp_server):
     assert con.execute("select count(*) from outbox_item where kind='report'").fetchone()[0] == 1
 
 
+def test_the_daemon_indexes_the_polled_mail_after_sending_its_acknowledgements(desk, imap_user, smtp_server):
+    """Ingest only notes its tickets as due for the search index (tickets/search.py); the
+    tick that polled them indexes them after the send, so a search reads no backlog."""
+    imap_user.append_many("INBOX", [party_mail(f"lo{i}@pkb.example.org", f"Verifikasi {i}", f"Dokumen rekapitulasi {i}")
+                                    for i in range(3)])
+    clock = FrozenClock(local("10:00"))
+    runner = Runner(desk.app(clock=clock))
+    assert runner.tick() == ["poll", "send", "index"]
+    assert len(smtp_server.messages) == 3  # the acknowledgements went first
+    con = sqlite3.connect(desk.root / "state" / "kpudesk.db")
+    assert con.execute("select count(*) from search_pending").fetchone()[0] == 0
+    assert con.execute("select count(*) from ticket_fts where ticket_fts match 'rekapitulasi'").fetchone()[0] == 3
+    clock.advance(minutes=1)
+    assert "index" not in runner.tick()  # nothing due: no write
+
+
 def test_imap_down_then_up_the_daemon_keeps_going(tmp_path, imap_user, smtp_server):
     from tests.servers.proxy import Proxy
     proxy = Proxy(imap_user.host, imap_user.port)

@@ -1,5 +1,5 @@
-"""The cloud folder's queue on PostgreSQL: schema v7's lease columns added to a v6 database,
-and two uploaders at once against a real WebDAV remote copying each file once."""
+"""The cloud folder's queue on PostgreSQL: schema v7's lease columns added to a v6 database
+(and v8's search due list after them), and two uploaders at once against a real WebDAV remote copying each file once."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import peewee as pw
 from kpudesk.daemon.config import load_settings
 from kpudesk.daemon.wiring import build_app
 from kpudesk.tickets.models import MirrorItem
-from kpudesk.tickets.schema import close_database, open_database
+from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
 from tests.e2e.test_mirror import queue, remote  # noqa: F401 - the `remote` fixture
 from tests.officer_desk import OFFLINE_IMAP
 from tests.desk import Desk
@@ -24,11 +24,13 @@ def test_a_version_6_database_gains_the_lease_on_postgresql(postgres):
     database = open_database(url)
     database.execute_sql('ALTER TABLE "mirror_item" DROP COLUMN "lease_until"')
     database.execute_sql('ALTER TABLE "mirror_item" DROP COLUMN "lease_holder"')
+    database.execute_sql('DROP TABLE "search_pending"')
     database.execute_sql("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     close_database()
     database = open_database(url)
     assert {"lease_until", "lease_holder"} <= {c.name for c in database.get_columns("mirror_item")}
-    assert database.execute_sql("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("7",)
+    assert database.execute_sql("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert "search_pending" in database.get_tables()
     close_database()
 
 

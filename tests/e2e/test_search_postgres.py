@@ -3,8 +3,9 @@ started by the tests like tests/e2e/test_postgres.py does (tests/servers/postgre
 
 The same mail is fed to the desk in process (tests/feeder.py) once on SQLite FTS5 and once
 on PostgreSQL, and every query must list the same tickets on both; hostile query strings
-are words and nothing else; a rolled-back batch leaves no index row; schema v4 -> v5 fills
-the index of an existing PostgreSQL database.
+are words and nothing else; a rolled-back batch leaves no index row; a catch-up never waits
+for a ticket an ingest batch holds; schema v4 -> v5 fills the index of an existing
+PostgreSQL database.
 
 Missing PostgreSQL is an error, never a skip (see tests/e2e/test_postgres.py).
 """
@@ -79,10 +80,13 @@ def test_a_rolled_back_batch_leaves_no_index_row_on_postgresql(tmp_path, postgre
         def full_disk():
             raise ArchiveWriteError(desk.settings.storage_dir, OSError(28, "No space left on device"))
 
+        assert postgres.query(url, "select count(*) from search_pending") == [(3,)]  # due, not yet indexed
+        assert search.catch_up() == 3
         monkeypatch.setattr(desk.app.archive, "sync", full_disk)
         with pytest.raises(ArchiveWriteError):
             desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))
         assert postgres.query(url, "select count(*) from ticket_search") == [(3,)]
+        assert postgres.query(url, "select count(*) from search_pending") == [(0,)]
         assert found(desk, "terbakar") == []
         monkeypatch.undo()
         desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))
@@ -194,4 +198,52 @@ def test_a_huge_mail_is_indexed_up_to_the_cap_on_postgresql(tmp_path, postgres):
         assert found(desk, words[-1]) == []  # past the cap
         assert found(desk, "lampiran") == [4]
     finally:
+        close_database()
+
+
+def test_a_catch_up_skips_a_ticket_an_ingest_batch_holds_and_indexes_it_after(tmp_path, postgres):
+    """An ingest batch (its own connection) is adding a message to a due ticket and has not
+    committed: a search's catch-up indexes the other due tickets without waiting for it and
+    leaves that one due; once the batch commits, the next search finds its message."""
+    import threading  # noqa: PLC0415 - lazy: this test only
+    import time  # noqa: PLC0415 - lazy: this test only
+    from datetime import UTC, datetime  # noqa: PLC0415 - lazy: this test only
+
+    from kpudesk.tickets.models import Message  # noqa: PLC0415 - lazy: this test only
+
+    url = postgres.new_database()
+    desk = fed(tmp_path, url)  # tickets 1-3, due
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def ingest_batch() -> None:
+        try:
+            with db.atomic():
+                Message.create(ticket=1, direction="in", disposition="ticket", kind="normal", identity="w:sengketa",
+                               text="Pesan lanjutan tentang sengketa.", created_at=now)
+                Ticket.update(updated_at=now).where(Ticket.id == 1).execute()  # as ingest does: the row is held
+                search._note([1])
+                holding.set()
+                release.wait(20)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    batch = threading.Thread(target=ingest_batch)
+    batch.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        assert search.catch_up() == 2  # tickets 2 and 3
+        assert time.monotonic() - started < 2  # it did not wait for the batch
+        assert postgres.query(url, "select ticket_id from search_pending") == [(1,)]
+        assert found(desk, "keanggotaan") == [2, 3]
+        release.set()
+        batch.join(20)
+        assert errors == []
+        assert found(desk, "sengketa") == [1] and found(desk, "terkunci") == [1]
+        assert postgres.query(url, "select count(*) from search_pending") == [(0,)]
+    finally:
+        release.set()
         close_database()

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kpudesk.tickets import search
 from kpudesk.tickets.errors import SchemaError
+from kpudesk.tickets.models import SearchPending, Ticket
 from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
 
 
@@ -40,7 +42,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
     assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(outbox_item)")}
     assert "authentication" in {r[1] for r in con.execute("pragma table_info(message)")}
     assert con.execute("select value from meta where key='probe'").fetchone() == ("kept",)
-    assert version(db) == str(SCHEMA_VERSION) == "7"
+    assert version(db) == str(SCHEMA_VERSION) == "8"
 
 
 def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
@@ -64,7 +66,7 @@ def test_a_version_3_database_gains_the_web_desk_tables(tmp_path):
     assert OfficerLogin.get_by_id("rina@kpu-mesuji.example.org").session_epoch == 0
     assert [t.subject for t in Ticket.select()] == ["Sipol"]  # the old rows are kept
     close_database()
-    assert version(db) == "7"
+    assert version(db) == "8"
 
 
 def _tables(path) -> set[str]:
@@ -172,4 +174,24 @@ def test_a_version_6_database_gains_the_mirror_lease(tmp_path):
     con = sqlite3.connect(db)
     assert {"lease_until", "lease_holder"} <= {r[1] for r in con.execute("pragma table_info(mirror_item)")}
     assert con.execute("select remote_path, status from mirror_item").fetchall() == [("2026/12/HD-MSJ-1/x.png", "pending")]
-    assert version(db) == "7"
+    assert version(db) == "8"
+
+
+def test_a_version_7_database_gains_the_search_index_due_list(tmp_path):
+    """v8: ingest notes its tickets as due instead of indexing them; a v7 database's
+    documents are current, so the list starts empty and searches go on finding them."""
+    db = tmp_path / "k.db"
+    open_database(f"sqlite:///{db}")
+    now = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+    t = Ticket.create(status="baru", subject="Verifikasi faktual", channel="email", created_at=now, updated_at=now)
+    search.reindex_ticket(t.id)
+    close_database()
+    con = sqlite3.connect(db)
+    con.execute("drop table search_pending")
+    con.execute("update meta set value='7' where key='schema_version'")
+    con.commit()
+    con.close()
+    open_database(f"sqlite:///{db}")
+    assert SearchPending.select().count() == 0 and version(db) == "8"
+    assert [x.id for x in Ticket.select().where(search.search_clause("faktual", "HD-MSJ"))] == [t.id]
+    close_database()

@@ -1,7 +1,8 @@
 """The queue's full-text search (tickets/search.py) on in-memory SQLite FTS5, through the
 clause `tickets list --search` and the web queue share: which words find a ticket, what a
-hostile query does (nothing but a plain word search), and that the index moves with the
-transaction that stored the mail."""
+hostile query does (nothing but a plain word search), and that the index follows what was
+stored: ingest notes its tickets as due in the batch's transaction, a search indexes them
+before it reads, and a ticket the engine refuses is left out alone."""
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from kpudesk.tickets import queries, search
 from kpudesk.tickets.archive import ArchiveWriteError
 from kpudesk.tickets.desk_ops import edit_identity
-from kpudesk.tickets.models import Ticket, db
+from kpudesk.tickets.models import SearchPending, Ticket, db
 from tests.corpus.hostile import party_mail
 from tests.feeder import Feeder
 
@@ -34,6 +35,10 @@ def found(desk: Feeder, words: str) -> list[int]:
 
 def index_rows() -> int:
     return db.obj.execute_sql("SELECT count(*) FROM ticket_fts").fetchone()[0]
+
+
+def due() -> list[int]:
+    return [p.ticket_id for p in SearchPending.select().order_by(SearchPending.ticket)]
 
 
 @pytest.fixture
@@ -128,39 +133,66 @@ def test_the_identity_card_name_is_searched_after_an_edit(desk, two):
     assert found(desk, "sri@pdip.example.org") == [a]
 
 
-def test_a_rolled_back_batch_leaves_no_index_row(desk, two, monkeypatch):
+def test_a_rolled_back_batch_leaves_nothing_due_and_no_index_row(desk, two, monkeypatch):
     def full_disk():
         raise ArchiveWriteError(desk.settings.storage_dir, OSError(28, "No space left on device"))
 
+    assert due() == list(two) and index_rows() == 0  # stored, not yet indexed
     monkeypatch.setattr(desk.app.archive, "sync", full_disk)
     with pytest.raises(ArchiveWriteError):
         desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))
-    assert Ticket.select().count() == 2 and index_rows() == 2
+    assert Ticket.select().count() == 2 and due() == list(two)
     assert found(desk, "terbakar") == []
+    assert index_rows() == 2 and due() == []  # the search indexed what was due first
     monkeypatch.undo()
     desk.deliver(party_mail(BUDI, "Kartu anggota hilang", "Kartu tanda anggota rusak terbakar."))  # the next poll
-    assert len(found(desk, "terbakar")) == 1 and index_rows() == 3
+    assert due() == [3] and index_rows() == 2
+    assert found(desk, "terbakar") == [3] and index_rows() == 3 and due() == []
 
 
-def test_a_batch_indexes_each_ticket_it_touched_once_at_its_end(desk, two, monkeypatch):
-    real = search.reindex_tickets
+def test_a_batch_notes_each_ticket_once_and_a_search_indexes_them_together(desk, two, monkeypatch):
+    a, b = two
+    assert found(desk, "akun") == [a]
+    real = search._documents
     calls = []
 
-    def count(ids):
+    def count(ids, **kwargs):
         calls.append(sorted(ids))
-        real(ids)
+        return real(ids, **kwargs)
 
-    monkeypatch.setattr(search, "reindex_tickets", count)
+    monkeypatch.setattr(search, "_documents", count)
     desk.deliver(party_mail(BUDI, "Satu", "Pertanyaan pertama tentang rekapitulasi."),
                  party_mail(LIA, "Dua", "Pertanyaan kedua tentang rekapitulasi."))
-    assert calls == [[3, 4]]  # once, at the end of the batch, both tickets together
+    assert calls == [] and due() == [3, 4]  # ingest wrote no document
     assert found(desk, "rekapitulasi") == [3, 4]
+    assert calls == [[3, 4]]  # both tickets in one go
+    assert found(desk, "pertanyaan") == [3, 4] and calls == [[3, 4]]  # nothing due: no indexing
+
+
+def test_a_follow_up_noted_while_its_ticket_was_due_is_indexed_with_it(desk, two):
+    """A ticket noted again (a reply to it) between a catch-up's read and its commit keeps
+    its row: `noted` was raised, so the catch-up that read the old value leaves it."""
+    a, _b = two
+    desk.deliver(party_mail(LIA, f"Re: [HD-MSJ #{a}] Akun Sipol terkunci", "Sudah dicoba, masih gagal juga."))
+    assert Ticket.select().count() == 2 and due() == [1, 2]
+    assert SearchPending.get_by_id(a).noted == 2  # noted again by the follow-up's batch
+    stale = [(a, 1)]
+    search._forget(stale)  # a catch-up that read the row before the follow-up came
+    assert due() == [1, 2]  # ... does not take it away
+    assert found(desk, "gagal") == [a] and due() == []
 
 
 def test_a_deleted_ticket_takes_its_document_along(desk, two):
     a, b = two
+    assert search.catch_up() == 2 and index_rows() == 2
     Ticket.delete().where(Ticket.id == a).execute()
     assert index_rows() == 1 and found(desk, "akun") == []
+
+
+def test_a_ticket_deleted_while_due_takes_its_note_along(desk, two):
+    a, b = two
+    Ticket.delete().where(Ticket.id == a).execute()
+    assert due() == [b] and search.catch_up() == 1 and found(desk, "akun") == []
 
 
 def test_a_batch_stored_again_message_by_message_indexes_what_was_kept(desk, two, monkeypatch):
@@ -193,21 +225,25 @@ def test_held_spam_released_as_a_ticket_is_searchable(desk, two):
     assert found(desk, "galat") == [ticket.id]
 
 
-def test_a_mail_the_index_refuses_is_quarantined_alone(desk, two, monkeypatch):
-    """The index is written at the end of the batch; when it fails there, the batch is stored
-    again message by message, each indexed in its own savepoint: only that mail is
-    quarantined (a poison mail must not hold the folder back)."""
+def test_a_ticket_the_index_refuses_is_left_out_alone(desk, two, caplog):
+    """A document the engine refuses (PostgreSQL: "string is too long for tsvector") fails
+    its catch-up batch; the batch is indexed again ticket by ticket and only that ticket is
+    left out, logged; its mail is stored, found by its number, and the others by their words."""
     real = search._documents
 
-    def refusing(ids):
-        docs = real(ids)
+    def refusing(ids, **kwargs):
+        docs = real(ids, **kwargs)
         if any("beracun" in d for d in docs.values()):
             raise ValueError("string is too long for tsvector")
         return docs
 
-    monkeypatch.setattr(search, "_documents", refusing)
     stats = desk.deliver(party_mail(BUDI, "Baik", "Pertanyaan tentang rekapitulasi suara."),
                          party_mail(LIA, "Rusak", "Isi beracun tentang rekapitulasi."))
-    assert stats.quarantined == 1 and stats.tickets_created == 1
-    assert found(desk, "rekapitulasi") == [3] and found(desk, "beracun") == []
-    assert index_rows() == Ticket.select().count() == 3
+    assert stats.quarantined == 0 and stats.tickets_created == 2  # ingest does not index: nothing to refuse there
+    poisoned = Ticket.get(Ticket.subject == "Rusak").id
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(search, "_documents", refusing)
+        assert found(desk, "rekapitulasi") == [3]
+    assert f"ticket {poisoned} left out of the index" in caplog.text and "tsvector" in caplog.text
+    assert due() == [] and index_rows() == 3 == Ticket.select().count() - 1
+    assert found(desk, f"#{poisoned}") == [poisoned]
