@@ -554,7 +554,7 @@ def run_poll(settings: Path, user, *, profile_to: Path | None = None) -> dict:
             "stderr_lines": stderr.count("\n"), "stderr_tail": stderr[-2000:]}
 
 
-def run_first_search(settings: Path, user, word: str = "rekapitulasi") -> dict:
+def run_first_search(settings: Path, user, word: str = "sipol") -> dict:
     """The first search after the poll, as an officer's `kpudesk tickets list --search`: it
     indexes the tickets the poll left due (tickets/search.py `catch_up`) before it reads.
     Wall seconds of the whole command, and of an empty command (start-up) for comparison."""

@@ -19,7 +19,7 @@ import peewee as pw
 from .hours import ServiceCalendar
 from .labels import iso
 from .models import Message, Party, Ticket
-from .search import search_clause
+from .search_query import search_clause
 from .status import ref
 from .timing import STEP_STANDARDS, overdue_ticket_ids, timings_for
 from .voids import voided_ids

@@ -11,9 +11,9 @@ re-reads the batch); a crash after it duplicates nothing (the mark moved with th
 the UNIQUE message identity catches any re-read, e.g. after a UIDVALIDITY change).
 
 This module makes the per-message decisions and calls the domain itself: the
-acknowledgement (`replies`), escalation answers (`escalations`), bounce records (`outbox`),
-the FAQ check (`faq_check`). The batch's own state is a `batch.Batch`; the rows a mail
-becomes are built in `mail_rows`; batch SQL lives in `store`.
+acknowledgement (`replies`), escalation answers (`escalations`), bounce records (`outbox`);
+a party's question opens or follows up a ticket in `filing`. The batch's own state is a
+`batch.Batch`; the rows a mail becomes are built in `mail_rows`; batch SQL lives in `store`.
 """
 from __future__ import annotations
 
@@ -28,19 +28,17 @@ from kpudesk.mailbox.message import FetchedMail, InboundMessage
 from kpudesk.mailbox.parse import parse
 
 from . import mail_rows, outbox, search
-from .analysis import Analysis, analysis_of, analyze, guess_identity, message_identity, ticket_subject
+from .analysis import Analysis, analysis_of, analyze, message_identity
 from .archive import Archive, ArchiveWriteError
 from .batch import Batch
 from .classify import Kind, OwnIdentity
 from .faq_check import FaqCheck
-from .identity import IdentityGuess
+from .filing import Filing
 from .matching import Match, MatchContext, find_ticket
-from .models import Event, Identity, Message, Party, Quarantine, Ticket, db
+from .models import Identity, Message, Quarantine, Ticket, db
 from .parties import PartyRegistry
 from .poll_stats import FolderStats, PollStats
 from .sender_auth import NONE, SenderPolicy, Verdict
-from .status import REOPEN_FROM, Status
-from .text import Body
 
 if TYPE_CHECKING:
     from .escalation import Escalations
@@ -70,13 +68,12 @@ class Ingestor:
     def __init__(self, *, archive: Archive, registry: PartyRegistry, clock, config: IngestConfig,
                  replies: Replies, escalations: Escalations, faq: FaqCheck) -> None:
         self.archive = archive
-        self.registry = registry
         self.clock = clock
         self.config = config
         self.replies = replies
         self.escalations = escalations
         self.faq = faq
-        self._party_ids: dict[int, int] = {}
+        self.filing = Filing(registry=registry, clock=clock, faq=faq)
 
     # --- batches ----------------------------------------------------------------------
 
@@ -128,7 +125,7 @@ class Ingestor:
                      batch.folder, len(batch.mails), type(exc).__name__, exc)
             stats.restore(before)
             batch.forget()
-            self._party_ids.clear()  # may hold ids the rollback undid
+            self.filing.forget()  # may hold party ids the rollback undid
             with db.atomic():
                 for mail, analysis in zip(batch.mails, batch.analyses, strict=True):
                     self._one(mail, analysis, batch, stats)
@@ -223,7 +220,7 @@ class Ingestor:
                 batch.forget_ticket()  # it flags the bounced mail's ticket on its own copy
             return row
 
-        ticket, identity = self._ticket_for(a, match, batch, from_spam=is_spam, auth=auth)
+        ticket, identity = self.filing.ticket_for(a, match, batch, from_spam=is_spam, auth=auth)
         created = identity is not None
         mail_rows.insert(row, msg, ticket, "rescued" if is_spam else "ticket", self.archive)
         batch.stored_on(msg.msgid, ticket.id, row.from_addr)
@@ -235,7 +232,7 @@ class Ingestor:
             batch.forget_ticket(ticket.id)  # changed on its own copy; the mail is internal now
             return row  # an escalation target's mail: internal, no reopen, no acknowledgement
         else:
-            self._follow_up(ticket, msg, batch, a.guess, auth=auth, reopen=not match.stranger)
+            self.filing.follow_up(ticket, msg, batch, a.guess, auth=auth, reopen=not match.stranger)
         self._after_ticket_message(ticket, row, a, identity, batch, rescued=is_spam)
         return row
 
@@ -259,93 +256,6 @@ class Ingestor:
                     new_ticket=ticket.id, message=row.id, reason="possible_forgery" if match.forgery else "not on the ticket",
                     verdict=auth.verdict)
 
-    def _ticket_for(self, a: Analysis, match: Match, batch: Batch, *, from_spam: bool,
-                    auth: Verdict) -> tuple[Ticket, Identity | None]:
-        """The matched ticket, or a new one with its identity record (None: not new)."""
-        now = self.clock.now()
-        if match.ticket_id is not None:
-            ticket = match.ticket or batch.ticket(match.ticket_id)
-            if ticket is None:
-                raise pw.DoesNotExist(f"ticket {match.ticket_id} matched but not found")
-            return ticket, None
-        msg = a.msg
-        # Analysed inline (no worker did it): the writer's words are prepared once, for both.
-        body = Body.of(msg.text) if a.guess is None or a.faq is None else None
-        guess = a.guess or guess_identity(msg, self.registry, auth, body)
-        party_id = self._party_id(guess.party) if guess.party else None
-        flags = self.faq.new_ticket_flags(a, body)
-        if match.related is not None:
-            flags["related_ticket"] = match.related
-        if match.forgery:
-            flags["possible_forgery"] = True
-            flags["forgery_reason"] = (f"pengirim mengaku {msg.sender_key}, tetapi autentikasi gagal: "
-                                       f"{auth.reason}")
-        ticket = Ticket.create(
-            status=Status.BARU.value, subject=ticket_subject(msg), channel="email",
-            requester=msg.sender_key, requester_name=guess.name, party=party_id, from_spam=from_spam,
-            claimed_tag=str(match.claimed_tag) if match.claimed_tag is not None else None,
-            flags=flags, created_at=now, updated_at=now,
-        )
-        identity = Identity.create(
-            ticket=ticket, name=guess.name, name_source=guess.name_source,
-            party=guess.party.name if guess.party else None, party_source=guess.party_source,
-            phone=guess.phone, phone_source=guess.phone_source,
-            email=guess.email, email_source=guess.email_source,
-        )
-        self._event(ticket, msg.sender_key or "unknown", "ticket.created", channel="email",
-                    match=match.rule, claimed_tag=match.claimed_tag, from_spam=from_spam,
-                    related_ticket=match.related, possible_forgery=match.forgery or None)
-        batch.opened(ticket, identity)
-        if guess.email:
-            batch.remember_contact({"email": guess.email.lower(), "name": guess.name, "phone": guess.phone,
-                                    "party": party_id, "source": "mail"})
-        return ticket, identity
-
-    def _follow_up(self, ticket: Ticket, msg: InboundMessage, batch: Batch, guess: IdentityGuess | None = None, *,
-                   auth: Verdict, reopen: bool = True) -> None:
-        """A party's follow-up: reopen an answered or closed ticket, complete the identity.
-        `reopen` False: a stranger joined by our Message-ID (see matching), reopening nothing."""
-        if reopen and ticket.status in REOPEN_FROM:
-            old = ticket.status
-            ticket.status = Status.BARU.value
-            self._event(ticket, msg.sender_key or "unknown", "ticket.reopened",
-                        reason="balasan dari partai", previous=old)
-        ticket.updated_at = self.clock.now()
-        ticket.save(only=[Ticket.status, Ticket.updated_at])
-        self._fill_identity(ticket, msg, batch.identity(ticket.id) if self._fills(ticket, msg) else None, guess, auth)
-
-    @staticmethod
-    def _fills(ticket: Ticket, msg: InboundMessage) -> bool:
-        """Only the requester completes their own record."""
-        return not (msg.sender_key and ticket.requester and msg.sender_key != ticket.requester)
-
-    def _fill_identity(self, ticket: Ticket, msg: InboundMessage, ident: Identity | None,
-                       guess: IdentityGuess | None, auth: Verdict) -> None:
-        """A follow-up may supply what the first mail lacked (we ask for it in the ack)."""
-        if ident is None or (ident.name and ident.party and ident.phone):
-            return
-        guess = guess or guess_identity(msg, self.registry, auth)
-        changed = {}
-        for f in ("name", "party", "phone"):
-            if not getattr(ident, f):
-                value = getattr(guess, f)
-                if f == "party" and value is not None:
-                    if ticket.party_id is None:
-                        ticket.party = self._party_id(value)
-                        ticket.save(only=[Ticket.party])
-                    value = value.name
-                if value:
-                    setattr(ident, f, value)
-                    setattr(ident, f + "_source", getattr(guess, f + "_source"))
-                    changed[f] = value
-        if changed:
-            # Only what was filled: the rest of the rows may be changed by others meanwhile.
-            ident.save(only=[getattr(Identity, c) for f in changed for c in (f, f + "_source")])
-            if changed.get("name") and not ticket.requester_name:
-                ticket.requester_name = changed["name"]
-                ticket.save(only=[Ticket.requester_name])
-            self._event(ticket, msg.sender_key or "unknown", "identity.updated", fields=sorted(changed))
-
     def _after_ticket_message(self, ticket: Ticket, row: Message, a: Analysis,
                               identity: Identity | None, batch: Batch, *, rescued: bool) -> None:
         msg = a.msg
@@ -358,16 +268,8 @@ class Ingestor:
         if identity is not None and a.cls.kind == Kind.NORMAL and not (ticket.flags or {}).get("possible_forgery"):
             self.replies.queue_ack(ticket, row, identity, batch.acks_of(ticket.requester))
 
-    def _party_id(self, party) -> int:
-        pid = self._party_ids.get(party.number)
-        if pid is None:
-            row, _ = Party.get_or_create(number=party.number, defaults={"name": party.name, "short": party.short})
-            pid = self._party_ids[party.number] = row.id
-        return pid
-
     def _event(self, ticket: Ticket | None, actor: str, kind: str, **detail) -> None:
-        Event.create(ticket=ticket, at=self.clock.now(), actor=actor, kind=kind,
-                     detail={k: v for k, v in detail.items() if v is not None})
+        self.filing.event(ticket, actor, kind, **detail)
 
     # --- quarantine and held spam -------------------------------------------------------
 
@@ -402,7 +304,7 @@ class Ingestor:
         batch = batch or Batch(row.folder or self.config.inbox, row.uidvalidity or 0, [], [], is_spam=False)
         match = find_ticket(msg, self.config.match, auth, lookup=batch)
         with db.atomic(), search.deferred():
-            ticket, identity = self._ticket_for(a, match, batch, from_spam=True, auth=auth)
+            ticket, identity = self.filing.ticket_for(a, match, batch, from_spam=True, auth=auth)
             row.ticket = ticket
             row.disposition = "released"
             row.save()
@@ -410,7 +312,7 @@ class Ingestor:
             search.touched(ticket.id)
             self._event(ticket, actor, "spam.released", message=row.id, reason=reason or None)
             if identity is None:
-                self._follow_up(ticket, msg, batch, auth=auth, reopen=not match.stranger)
+                self.filing.follow_up(ticket, msg, batch, auth=auth, reopen=not match.stranger)
             else:
                 self._note_related(ticket, row, msg, match, auth)
             self._after_ticket_message(ticket, row, a, identity, batch, rescued=False)

@@ -11,7 +11,7 @@ from .errors import NotFound, UserError
 from .escalation import escalation_views
 from .labels import iso
 from .models import Attachment, Event, Identity, Message, Party, Ticket
-from .search import search_clause
+from .search_query import search_clause
 from .sender_auth import Verdict
 from .status import ref
 from .voids import left_out

@@ -1,6 +1,7 @@
 """The tickets' full-text index, in the database's own engine: SQLite FTS5 or PostgreSQL
 `tsvector` + GIN. This module owns the index's tables, the document each ticket is indexed
-by, and the search clause the queue (`desk_queries`) and `tickets list --search` share.
+by and the keeping of the index in step; what a search box's words become is
+tickets/search_query.py.
 
 One document per ticket: its subject, requester address and name, the identity card's name
 and address, and the words people wrote to each other on it: the party's mail (`in`, kind
@@ -32,7 +33,7 @@ before it reads the index, so a search never misses stored mail. Indexing 65 MB 
 documents inside the ingest transaction was its largest single cost (bench/README.md,
 issue 13). A document is a function of the rows alone, so indexing a ticket again is always
 right, and a crash anywhere leaves the rows that say what is still due. Raw SQL lives only
-here (the index is no peewee model).
+here and in search_query.py (the index is no peewee model).
 """
 from __future__ import annotations
 
@@ -57,9 +58,6 @@ _CHUNK = 500  # tickets per statement (SQLite allows 32,766 bound values)
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[^\W_]+")
-# `#12`, `HD-MSJ#12`, `[HD-MSJ` `#12]`: a written ticket reference (the tag, when attached,
-# is checked against the helpdesk's own by the caller).
-_REF = re.compile(r"\[?(?:(?P<tag>[^\W\d_][^#\[\]\s]*?))?#(?P<id>\d{1,18})\]?")
 
 
 def _postgres(database: pw.Database) -> bool:
@@ -200,11 +198,6 @@ def _note(ticket_ids: Iterable[int]) -> None:
          .as_rowcount().execute())
 
 
-def due() -> int:
-    """How many tickets wait for their document (`kpudesk status`, tests)."""
-    return SearchPending.select().count()
-
-
 def catch_up(batch: int = _CHUNK, progress=lambda: None) -> int:
     """Index the due tickets, `batch` at a time, each batch in one transaction that also
     removes their SearchPending rows; returns how many were indexed. Cheap when nothing is
@@ -319,95 +312,3 @@ def fill(database: pw.Database, batch: int = 2000) -> int:
         reindex_tickets(ids)
         done += len(ids)
         last = ids[-1]
-
-
-# --- searching -------------------------------------------------------------------------
-
-
-def _parse(words: str, tag: str) -> tuple[list[int], list[list[str]], bool]:
-    """(ticket numbers written as references, the other words as lists of terms, whether
-    the last word typed is the last of those: it is then matched as a beginning)."""
-    refs, rest, last_is_word = [], [], False
-    folded_tag = tag.casefold()
-    for word in words.split():
-        last_is_word = False
-        bare = word.strip("[]")
-        if not bare or bare.casefold() == folded_tag:
-            continue  # the helpdesk's tag alone: part of a reference, on every ticket
-        m = _REF.fullmatch(word)
-        if m is not None and (m.group("tag") is None or m.group("tag").casefold() == folded_tag):
-            refs.append(int(m.group("id")))
-            continue
-        found = terms(word)
-        if found:  # a word of punctuation alone filters nothing
-            rest.append(found)
-            last_is_word = True
-    return refs, rest, last_is_word
-
-
-def _fts5_query(words: list[list[str]], prefix_last: bool) -> str:
-    """An FTS5 query: every word a quoted phrase of its terms (`e-KTP` -> "e ktp"), all
-    required; the last one a prefix. The terms are letters and digits only."""
-    out = []
-    for i, t in enumerate(words):
-        star = "*" if prefix_last and i == len(words) - 1 and len(t[-1]) >= 2 else ""
-        out.append('"' + " ".join(t) + '"' + star)
-    return " ".join(out)
-
-
-def _tsquery(words: list[list[str]], prefix_last: bool) -> str:
-    """The same for PostgreSQL's to_tsquery: terms follow each other (<->), words AND'ed."""
-    out = []
-    for i, t in enumerate(words):
-        star = ":*" if prefix_last and i == len(words) - 1 and len(t[-1]) >= 2 else ""
-        out.append("(" + " <-> ".join(t) + star + ")")
-    return " & ".join(out)
-
-
-def _matching(words: list[list[str]], prefix_last: bool):
-    """`Ticket.id IN (tickets whose document has every word)`."""
-    database = db.obj
-    p = database.param
-    if _postgres(database):
-        sub = pw.SQL(f"(SELECT ticket_id FROM ticket_search WHERE doc @@ to_tsquery('simple', {p}))",
-                     [_tsquery(words, prefix_last)])
-    else:
-        sub = pw.SQL(f"(SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH {p})", [_fts5_query(words, prefix_last)])
-    return Ticket.id.in_(sub)
-
-
-def search_clause(words: str | None, tag: str):
-    """The tickets matching what an officer typed, as a peewee expression for `.where()`;
-    None when the words filter nothing (empty, punctuation, the tag alone).
-
-    Every word must be in the ticket's document; the last word may be the beginning of one
-    (`verifik` finds `verifikasi`). A reference (`#12`, `HD-MSJ #12`, `[HD-MSJ #12]`) is that
-    ticket; a bare number is the ticket of that number or a word of the text. Words bring the
-    index up to date first (`catch_up`, which writes when ingest left tickets due)."""
-    refs, rest, prefix = _parse(words or "", tag)
-    if not refs and not rest:
-        return None
-    if rest:
-        catch_up()  # the index is read: the mail stored since the last catch-up is in it first
-    clause = None
-    for tid in dict.fromkeys(refs):
-        one = Ticket.id == tid
-        clause = one if clause is None else clause & one
-    if rest:
-        one = _matching(rest, prefix)
-        # A bare number may be the ticket's own: the ticket numbered n then needs only the
-        # other words (a ticket has one number, so one alternative per number covers it).
-        numbers = dict.fromkeys(int(t[0]) for t in rest if _number(t) is not None)
-        for n in numbers:
-            others = [t for t in rest if _number(t) != n]
-            alt = Ticket.id == n
-            if others:
-                alt = alt & _matching(others, prefix and others[-1] is rest[-1])
-            one = one | alt
-        clause = one if clause is None else clause & one
-    return clause
-
-
-def _number(word: list[str]) -> int | None:
-    """The ticket number a word of digits alone may be."""
-    return int(word[0]) if len(word) == 1 and word[0].isdigit() and len(word[0]) <= 18 else None

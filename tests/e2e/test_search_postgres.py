@@ -15,7 +15,7 @@ from __future__ import annotations
 import peewee as pw
 import pytest
 
-from kpudesk.tickets import queries, search
+from kpudesk.tickets import queries, search, search_query
 from kpudesk.tickets.archive import ArchiveWriteError
 from kpudesk.tickets.models import Ticket, db
 from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
@@ -110,7 +110,7 @@ def test_schema_v4_to_v5_fills_the_index_on_postgresql(tmp_path, postgres):
     try:
         assert postgres.query(url, "select value from meta where key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
         assert postgres.query(url, "select count(*) from ticket_search") == [(3,)]
-        assert [t.id for t in Ticket.select().where(search.search_clause("keanggotaan", "HD-MSJ"))
+        assert [t.id for t in Ticket.select().where(search_query.search_clause("keanggotaan", "HD-MSJ"))
                 .order_by(Ticket.id)] == [2, 3]
     finally:
         close_database()
@@ -180,7 +180,7 @@ def test_two_writers_indexing_one_ticket_at_once_keep_both_messages(tmp_path, po
     try:
         assert errors == []
         db.connect(reuse_if_open=True)
-        hits = [t.id for t in Ticket.select().where(search.search_clause("rekapitulasi sengketa", "HD-MSJ"))]
+        hits = [t.id for t in Ticket.select().where(search_query.search_clause("rekapitulasi sengketa", "HD-MSJ"))]
         assert hits == [1]
     finally:
         close_database()

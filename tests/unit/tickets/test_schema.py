@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kpudesk.tickets import search
+from kpudesk.tickets import search, search_query
 from kpudesk.tickets.errors import SchemaError
 from kpudesk.tickets.models import SearchPending, Ticket
 from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
@@ -193,5 +193,5 @@ def test_a_version_7_database_gains_the_search_index_due_list(tmp_path):
     con.close()
     open_database(f"sqlite:///{db}")
     assert SearchPending.select().count() == 0 and version(db) == "8"
-    assert [x.id for x in Ticket.select().where(search.search_clause("faktual", "HD-MSJ"))] == [t.id]
+    assert [x.id for x in Ticket.select().where(search_query.search_clause("faktual", "HD-MSJ"))] == [t.id]
     close_database()

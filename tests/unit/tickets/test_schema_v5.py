@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from kpudesk.tickets import search
+from kpudesk.tickets import search, search_query
 from kpudesk.tickets.models import Identity, Message, Ticket
 from kpudesk.tickets.schema import SCHEMA_VERSION, close_database, open_database
 
@@ -19,7 +19,7 @@ def version(path) -> str:
 
 
 def matching(words: str) -> list[int]:
-    return [t.id for t in Ticket.select().where(search.search_clause(words, "HD-MSJ")).order_by(Ticket.id)]
+    return [t.id for t in Ticket.select().where(search_query.search_clause(words, "HD-MSJ")).order_by(Ticket.id)]
 
 
 def as_version_4(path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kpudesk.tickets import queries, search
+from kpudesk.tickets import queries, search, search_query
 from kpudesk.tickets.archive import ArchiveWriteError
 from kpudesk.tickets.desk_ops import edit_identity
 from kpudesk.tickets.models import SearchPending, Ticket, db
@@ -89,7 +89,7 @@ def test_a_reference_is_that_ticket(desk, two):
 @pytest.mark.parametrize("query", ['"', "*", "-", "()", "^", ":", "''", "", "   ", "#", "[]", "\"'*-", "\x00"])
 def test_a_query_of_punctuation_alone_filters_nothing(desk, two, query):
     assert found(desk, query) == list(two)
-    assert search.search_clause(query, "HD-MSJ") is None
+    assert search_query.search_clause(query, "HD-MSJ") is None
 
 
 @pytest.mark.parametrize("query", ["NEAR(", "NEAR(akun sandi)", "akun OR jadwal", "NOT akun", "akun AND",
