@@ -54,6 +54,9 @@ INDEXED = (("in", "normal"), ("out", "answer"))
 #: at most 1 MB, and a mail of megabytes of text is a paste, not a question.
 MAX_DOC_CHARS = 200_000
 _CHUNK = 500  # tickets per statement (SQLite allows 32,766 bound values)
+# Tickets per catch-up transaction: its documents (each up to MAX_DOC_CHARS) are in memory
+# together, so at most ~20 MB of text at once; and the write lock is held for one batch.
+CATCH_UP_BATCH = 100
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +143,13 @@ def _documents(ids: list[int], *, skip_locked: bool = False) -> dict[int, str]:
     for tid, name, email in (Identity.select(Identity.ticket, Identity.name, Identity.email)
                              .where(Identity.ticket.in_(list(parts))).tuples()):
         parts[tid] += [name or "", email or ""]
-    for tid, text in (Message.select(Message.ticket, Message.text)
+    # Each text read up to the cap only: a catch-up reads a whole batch of tickets at once,
+    # and a backlog of mails of megabytes of text must not all be in memory together.
+    for tid, text in (Message.select(Message.ticket, pw.fn.SUBSTR(Message.text, 1, MAX_DOC_CHARS))
                       .where(Message.ticket.in_(list(parts)) & _indexed_messages())
-                      .order_by(Message.id).tuples()):
-        parts[tid].append(text or "")
+                      .order_by(Message.id).tuples().iterator()):  # rows not kept once read
+        if sum(map(len, parts[tid])) < MAX_DOC_CHARS:
+            parts[tid].append(text or "")
     docs = {}
     # SQLite's FTS5 (unicode61, remove_diacritics 2) splits and folds the text itself, in C;
     # folding it in Python first cost ~0.6 ms a message, a third of ingest (bench/ingest.py).
@@ -198,7 +204,7 @@ def _note(ticket_ids: Iterable[int]) -> None:
          .as_rowcount().execute())
 
 
-def catch_up(batch: int = _CHUNK, progress=lambda: None) -> int:
+def catch_up(batch: int = CATCH_UP_BATCH, progress=lambda: None) -> int:
     """Index the due tickets, `batch` at a time, each batch in one transaction that also
     removes their SearchPending rows; returns how many were indexed. Cheap when nothing is
     due: one read, no write lock. `progress()` is called after each batch (the daemon's

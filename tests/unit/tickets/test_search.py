@@ -247,3 +247,16 @@ def test_a_ticket_the_index_refuses_is_left_out_alone(desk, two, caplog):
     assert f"ticket {poisoned} left out of the index" in caplog.text and "tsvector" in caplog.text
     assert due() == [] and index_rows() == 3 == Ticket.select().count() - 1
     assert found(desk, f"#{poisoned}") == [poisoned]
+
+
+def test_a_long_conversation_is_indexed_up_to_the_cap_across_its_messages(desk):
+    """A document holds at most search.MAX_DOC_CHARS of text: the first mail whole, the
+    follow-up up to the cap (each message's text is read only up to it, so a catch-up of
+    a backlog of long mails does not hold them all in memory)."""
+    first = " ".join(f"awal{i:06d}" for i in range(15_000))  # 164,999 characters
+    later = " ".join(f"lanjut{i:06d}" for i in range(15_000))
+    t = ask(desk, LIA, "Daftar anggota panjang", first)
+    desk.deliver(party_mail(LIA, f"Re: [HD-MSJ #{t}] Daftar anggota panjang", later))
+    assert found(desk, "awal014999") == [t]
+    assert found(desk, "lanjut000100") == [t]  # within the cap
+    assert found(desk, "lanjut014999") == []  # past it
