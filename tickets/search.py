@@ -210,14 +210,17 @@ def catch_up(batch: int = CATCH_UP_BATCH, progress=lambda: None) -> int:
     due: one read, no write lock. `progress()` is called after each batch (the daemon's
     watchdog heartbeat). A ticket another transaction holds (PostgreSQL: an ingest batch
     still writing it) stays due for the next call. A batch that fails is indexed again ticket
-    by ticket; a ticket whose document the engine refuses alone is logged and left out of
-    the index (its mail is stored, and found by its number), never blocking the others."""
+    by ticket; a ticket whose document fails alone is logged and left out of the index (its
+    mail is stored, and found by its number), never blocking the others. Database trouble
+    (locked past the busy timeout, a lost connection) is raised, and everything stays due."""
     done = 0
     while SearchPending.select().exists():
         rows = list(SearchPending.select(SearchPending.ticket, SearchPending.noted)
                     .order_by(SearchPending.ticket).limit(batch).tuples())
         try:
             taken, held = _index_due(rows)
+        except _DATABASE_TROUBLE:
+            raise  # locked past the busy timeout, or the connection lost: all stays due
         except Exception as exc:  # noqa: BLE001 - isolated below, one ticket at a time
             log.warning("search index: a batch of %d ticket(s) failed (%s: %s); indexing them one by one",
                         len(rows), type(exc).__name__, exc)
@@ -227,6 +230,12 @@ def catch_up(batch: int = CATCH_UP_BATCH, progress=lambda: None) -> int:
         if held and not taken:
             break  # every ticket of the batch is being written: its writer notes it again
     return done
+
+
+# Errors that say nothing about a document: the next catch-up may well succeed. (A
+# document PostgreSQL refuses would be an OperationalError too, but MAX_DOC_CHARS keeps a
+# tsvector far below its 1 MB limit: tests/e2e/test_search_postgres.py.)
+_DATABASE_TROUBLE = (pw.OperationalError, pw.InterfaceError)
 
 
 def _index_due(rows: list[tuple[int, int]]) -> tuple[int, int]:
@@ -247,6 +256,8 @@ def _index_one_by_one(rows: list[tuple[int, int]]) -> tuple[int, int]:
     for row in rows:
         try:
             one, wait = _index_due([row])
+        except _DATABASE_TROUBLE:
+            raise
         except Exception as exc:  # noqa: BLE001 - a document the engine refuses must not block the index
             log.error("search index: ticket %s left out of the index: %s: %s", row[0], type(exc).__name__, exc)
             with db.atomic():

@@ -6,12 +6,15 @@ digits: `"`, `*`, `NEAR(`, `OR`, `-` are no syntax (tests/e2e/test_search_postgr
 the same hostile strings on both engines)."""
 from __future__ import annotations
 
+import logging
 import re
 
 import peewee as pw
 
 from .models import Ticket, db
 from .search import catch_up, terms
+
+log = logging.getLogger(__name__)
 
 # `#12`, `HD-MSJ#12`, `[HD-MSJ` `#12]`: a written ticket reference (the tag, when attached,
 # is checked against the helpdesk's own by the caller).
@@ -82,7 +85,13 @@ def search_clause(words: str | None, tag: str):
     if not refs and not rest:
         return None
     if rest:
-        catch_up()  # the index is read: the mail stored since the last catch-up is in it first
+        try:
+            catch_up()  # the index is read: the mail stored since the last catch-up is in it first
+        except (pw.OperationalError, pw.InterfaceError) as exc:
+            # Another writer held the database past the busy timeout: search what is
+            # indexed (the newest mail may be missing) rather than fail; it all stays due.
+            log.warning("search index not brought up to date (%s: %s); searching what is indexed",
+                        type(exc).__name__, exc)
     clause = None
     for tid in dict.fromkeys(refs):
         one = Ticket.id == tid
