@@ -35,6 +35,7 @@ from kpudesk.tickets.followups import queue_followups
 from kpudesk.tickets.backoff import retry_delay
 from kpudesk.tickets.bookkeeping import daemon_since
 from kpudesk.tickets.models import db
+from kpudesk.tickets.schema import is_locked
 
 from . import notify
 from .lock import FileLock, LockBusy
@@ -214,7 +215,13 @@ class Runner:
     def _index(self) -> bool:
         """The search index for the mail polled since the last tick (tickets/search.py);
         False when nothing was due (one read)."""
-        done = search.catch_up(progress=self._beat)
+        try:
+            done = search.catch_up(progress=self._beat)
+        except Exception as exc:
+            if not is_locked(exc):
+                raise
+            log.info("search index: the database is busy (%s); next tick", exc)  # all stays due
+            return False
         if done:
             log.info("search index: %d ticket(s) indexed", done)
         return done > 0

@@ -133,6 +133,28 @@ def test_the_daemon_indexes_the_polled_mail_after_sending_its_acknowledgements(d
     assert "index" not in runner.tick()  # nothing due: no write
 
 
+def test_the_index_job_waits_for_a_busy_database_without_a_traceback(desk, imap_user, caplog):
+    from kpudesk.tickets.models import db  # noqa: PLC0415 - lazy: this test only
+
+    caplog.set_level("INFO", logger="kpudesk")
+    imap_user.append("INBOX", party_mail("lo@pkb.example.org", "Verifikasi", "Dokumen rekapitulasi"))
+    clock = FrozenClock(local("10:00"))
+    runner = Runner(desk.app(clock=clock))
+    runner._guard("poll", runner._poll, clock.now())
+    db.obj.execute_sql("PRAGMA busy_timeout = 200")
+    other = sqlite3.connect(desk.root / "state" / "kpudesk.db")
+    other.execute("BEGIN IMMEDIATE")  # e.g. an officer's command writing
+    try:
+        assert runner._guard("index", runner._index) is False
+        assert "the database is busy" in caplog.text and "Traceback" not in caplog.text
+    finally:
+        other.rollback()
+        other.close()
+    assert runner._guard("index", runner._index) is True  # the next tick
+    con = sqlite3.connect(desk.root / "state" / "kpudesk.db")
+    assert con.execute("select count(*) from search_pending").fetchone()[0] == 0
+
+
 def test_imap_down_then_up_the_daemon_keeps_going(tmp_path, imap_user, smtp_server):
     from tests.servers.proxy import Proxy
     proxy = Proxy(imap_user.host, imap_user.port)
