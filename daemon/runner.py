@@ -6,6 +6,8 @@ host's TZ never matters. Report slots are claimed in the database (UNIQUE kind/d
 a slot missed while the daemon was down is sent once at start, marked late, and never twice,
 even with two daemons racing. Each job is guarded: an exception is logged and the loop goes
 on (schedule 1.2 would otherwise let it escape `run_pending`). Server outages back off.
+After the acknowledgements are sent, each tick indexes for search the tickets the poll
+stored (`search.catch_up`: one read when nothing is due).
 
 The cloud folder (`[storage] mirror`) is pushed every `MIRROR_EVERY` in a thread of its own:
 an upload of a large recording takes minutes, and mail must not wait for it. One pass at a
