@@ -138,12 +138,13 @@ def renewal_lock(cfg: OAuth2Settings) -> Iterator[None]:
         os.close(fd)
 
 
-def seconds_of(expires_in: object) -> int:
-    """A token answer's expires_in (a number, sometimes a string) in seconds."""
+def seconds_of(value: object, default: int = DEFAULT_LIFETIME) -> int:
+    """A provider's count of seconds (expires_in, interval: a number, sometimes a string),
+    at least 1; `default` when it is missing or no number."""
     try:
-        return max(int(expires_in), 1) if expires_in is not None else DEFAULT_LIFETIME
+        return max(int(value), 1) if value is not None else default
     except (TypeError, ValueError):
-        return DEFAULT_LIFETIME
+        return default
 
 
 class TokenSource:

@@ -71,8 +71,8 @@ def device_flow(cfg: OAuth2Settings, username: str, say: Say, *, sleep: Callable
     if "error" in start or not start.get("device_code") or not start.get("user_code"):
         raise _refused(cfg.device_url, start)
     uri = start.get("verification_uri") or start.get("verification_url")  # Google's older name
-    lifetime = seconds_of(start.get("expires_in") or 900)
-    interval = float(max(seconds_of(start.get("interval") or 5), 1))
+    lifetime = seconds_of(start.get("expires_in"), default=900)  # RFC 8628's usual values
+    interval = float(seconds_of(start.get("interval"), default=5))
     say(f"1. Buka {uri} di peramban mana saja (ponsel atau laptop).")
     say(f"2. Masukkan kode: {start['user_code']}")
     say(f"3. Masuk sebagai {username} dan setujui akses kpudesk ke kotak surat itu.")

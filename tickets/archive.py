@@ -97,9 +97,10 @@ class Archive:
         # not a copy (a 25 MB message is not held twice), written with one writev.
         self._pack: tuple[list[bytes], list[int], str] | None = None
 
-    def put(self, data: bytes, kind: str = "raw", suffix: str = ".eml") -> tuple[str, str]:
-        """Store bytes; return (sha256 hex, path relative to the archive root)."""
-        digest = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, kind: str = "raw", suffix: str = ".eml", sha256: str | None = None) -> tuple[str, str]:
+        """Store bytes; return (sha256 hex, path relative to the archive root). `sha256`:
+        the digest when the caller has it already."""
+        digest = sha256 or hashlib.sha256(data).hexdigest()
         rel = Path(kind) / digest[:2] / f"{digest}{suffix}"
         path = self.root / rel
         if not path.exists():
@@ -112,7 +113,8 @@ class Archive:
         return digest, rel.as_posix()
 
     def append(self, data: bytes, sha256: str | None = None) -> tuple[str, str]:
-        """Store a fetched message in the current pack; return (sha256 hex, its path).
+        """Store a fetched message (or a small attachment of one) in the current pack; return
+        (sha256 hex, its path).
 
         A pack is one file per `sync()` cycle (per ingest batch), the messages laid end to
         end, written by `sync()` in one piece: storing a message costs a copy, not a file (creating ~10,000 files was a

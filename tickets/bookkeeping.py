@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from .models import Event, FolderState, Meta, UtcDateTimeField, db, utc_text
+from .model_base import UtcDateTimeField, utc_text
+from .models import Event, FolderState, Meta, db
 
 log = logging.getLogger(__name__)
 

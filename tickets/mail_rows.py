@@ -42,10 +42,11 @@ def insert(row: Message, msg: InboundMessage, ticket: Ticket | None, disposition
         # A small file joins its mail in the batch's pack (one file and one fsync per batch
         # instead of a file, a folder and two fsyncs each); a large one is written at once
         # to a file of its own, so a batch never holds its decoded bytes until the commit.
+        # The parser computed the digest already.
         if att.size <= PACKED_ATTACHMENT_MAX:
-            sha, path = archive.append(att.payload)
+            sha, path = archive.append(att.payload, att.sha256)
         else:
-            sha, path = archive.put(att.payload, kind="att", suffix="")
+            sha, path = archive.put(att.payload, kind="att", suffix="", sha256=att.sha256)
         Attachment.create(message=row, filename=att.filename, content_type=att.content_type,
                           size=att.size, sha256=sha, path=path)
 

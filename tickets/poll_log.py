@@ -6,7 +6,8 @@ from datetime import datetime
 
 import peewee as pw
 
-from .models import FolderState, Meta, UtcDateTimeField, db, utc_text
+from .model_base import UtcDateTimeField, utc_text
+from .models import FolderState, Meta, db
 
 LAST_POLL_KEY = "poll.last"  # Meta row: when a poll last finished (UTC text)
 

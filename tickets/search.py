@@ -145,11 +145,13 @@ def _documents(ids: list[int], *, skip_locked: bool = False) -> dict[int, str]:
         parts[tid] += [name or "", email or ""]
     # Each text read up to the cap only: a catch-up reads a whole batch of tickets at once,
     # and a backlog of mails of megabytes of text must not all be in memory together.
+    size = {tid: sum(map(len, texts)) for tid, texts in parts.items()}
     for tid, text in (Message.select(Message.ticket, pw.fn.SUBSTR(Message.text, 1, MAX_DOC_CHARS))
                       .where(Message.ticket.in_(list(parts)) & _indexed_messages())
                       .order_by(Message.id).tuples().iterator()):  # rows not kept once read
-        if sum(map(len, parts[tid])) < MAX_DOC_CHARS:
-            parts[tid].append(text or "")
+        if text and size[tid] < MAX_DOC_CHARS:
+            parts[tid].append(text)
+            size[tid] += len(text)
     docs = {}
     # SQLite's FTS5 (unicode61, remove_diacritics 2) splits and folds the text itself, in C;
     # folding it in Python first cost ~0.6 ms a message, a third of ingest (bench/ingest.py).
@@ -165,8 +167,8 @@ _local = threading.local()  # the tickets noted by the `deferred()` block open i
 
 
 def touched(ticket_id: int) -> None:
-    """`ticket_id` gained an indexed message or changed a name: index it (now, or at the end
-    of the open `deferred()` block)."""
+    """`ticket_id` gained an indexed message or changed a name: index it now, or, inside a
+    `deferred()` block, note it as due when the block ends."""
     pending = getattr(_local, "pending", None)
     if pending is not None:
         pending.add(ticket_id)
@@ -214,12 +216,14 @@ def catch_up(batch: int = CATCH_UP_BATCH, progress=lambda: None) -> int:
     mail is stored, and found by its number), never blocking the others. Database trouble
     (locked past the busy timeout, a lost connection) is raised, and everything stays due."""
     done = 0
-    while SearchPending.select().exists():
+    while True:
         rows = list(SearchPending.select(SearchPending.ticket, SearchPending.noted)
                     .order_by(SearchPending.ticket).limit(batch).tuples())
+        if not rows:
+            break
         try:
             taken, held = _index_due(rows)
-        except _DATABASE_TROUBLE:
+        except DATABASE_TROUBLE:
             raise  # locked past the busy timeout, or the connection lost: all stays due
         except Exception as exc:  # noqa: BLE001 - isolated below, one ticket at a time
             log.warning("search index: a batch of %d ticket(s) failed (%s: %s); indexing them one by one",
@@ -235,7 +239,7 @@ def catch_up(batch: int = CATCH_UP_BATCH, progress=lambda: None) -> int:
 # Errors that say nothing about a document: the next catch-up may well succeed. (A
 # document PostgreSQL refuses would be an OperationalError too, but MAX_DOC_CHARS keeps a
 # tsvector far below its 1 MB limit: tests/e2e/test_search_postgres.py.)
-_DATABASE_TROUBLE = (pw.OperationalError, pw.InterfaceError)
+DATABASE_TROUBLE = (pw.OperationalError, pw.InterfaceError)
 
 
 def _index_due(rows: list[tuple[int, int]]) -> tuple[int, int]:
@@ -256,7 +260,7 @@ def _index_one_by_one(rows: list[tuple[int, int]]) -> tuple[int, int]:
     for row in rows:
         try:
             one, wait = _index_due([row])
-        except _DATABASE_TROUBLE:
+        except DATABASE_TROUBLE:
             raise
         except Exception as exc:  # noqa: BLE001 - a document the engine refuses must not block the index
             log.error("search index: ticket %s left out of the index: %s: %s", row[0], type(exc).__name__, exc)

@@ -12,7 +12,7 @@ import re
 import peewee as pw
 
 from .models import Ticket, db
-from .search import catch_up, terms
+from .search import DATABASE_TROUBLE, catch_up, terms
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def search_clause(words: str | None, tag: str):
     if rest:
         try:
             catch_up()  # the index is read: the mail stored since the last catch-up is in it first
-        except (pw.OperationalError, pw.InterfaceError) as exc:
+        except DATABASE_TROUBLE as exc:
             # Another writer held the database past the busy timeout: search what is
             # indexed (the newest mail may be missing) rather than fail; it all stays due.
             log.warning("search index not brought up to date (%s: %s); searching what is indexed",

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from kpudesk.daemon.config import settings_from_dict
-from kpudesk.daemon.oauth2 import RENEW_BEFORE, TokenRefused, TokenSource, store_refresh_token
+from kpudesk.daemon.oauth2 import (DEFAULT_LIFETIME, RENEW_BEFORE, TokenRefused, TokenSource, seconds_of,
+                                   store_refresh_token)
 from kpudesk.mailbox.errors import AuthenticationFailed, ServerUnavailable
 from kpudesk.tickets.clock import FrozenClock
 from kpudesk.tickets.errors import ConfigError
@@ -203,3 +204,13 @@ def test_a_wrong_client_secret_is_named(tmp_path, clock, monkeypatch):
         assert "invalid_client" in str(exc.value) and "Zq-wrong-9" not in str(exc.value)
         monkeypatch.setenv("KPUDESK_OAUTH2_SECRET", "benar")
         assert provider.user_of(TokenSource(s.imap.oauth2, clock)()) == USER
+
+
+@pytest.mark.parametrize("value, default, seconds", [
+    (3599, DEFAULT_LIFETIME, 3599), ("900", 900, 900), (None, 900, 900), ("lima", 5, 5), ([], 5, 5), (0, 5, 1),
+    (-3, DEFAULT_LIFETIME, 1),
+])
+def test_a_providers_seconds_fall_back_to_the_default_the_caller_names(value, default, seconds):
+    """A device-code answer with a malformed `interval` polls every 5 s, not every hour
+    (the token lifetime's default)."""
+    assert seconds_of(value, default=default) == seconds
