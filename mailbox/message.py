@@ -1,7 +1,10 @@
 """Value types for mail crossing the edge: what a fetch yields and what a parse yields.
 
 These are plain frozen dataclasses with no behaviour that touches the network or the
-database, so `tickets/` can depend on them freely.
+database, so `tickets/` can depend on them freely. Not `slots=True`: a parsed message
+crosses the process boundary of the poll's analysis workers, and a slotted dataclass is
+pickled and unpickled through Python-level state methods, ~40 % slower (bench/README.md,
+issue 13, 2026-12-07).
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def msgid_list(value: str | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FetchedMail:
     """One message as read from an IMAP folder, before parsing."""
 
@@ -52,7 +55,7 @@ class FetchedMail:
     internaldate: datetime | None = None  # aware UTC
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Address:
     name: str
     email: str  # as written; compare with .key
@@ -62,7 +65,7 @@ class Address:
         return self.email.strip().lower()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Attachment:
     filename: str  # sanitized: no path separators, no control characters, never empty
     content_type: str
@@ -71,7 +74,7 @@ class Attachment:
     payload: bytes = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DeliveryReport:
     """What a bounce / DSN says about a message that could not be delivered."""
 
@@ -81,7 +84,7 @@ class DeliveryReport:
     original_message_id: str | None  # bare id of the message that bounced, when found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class InboundMessage:
     """A parsed incoming message. Built by `mailbox.parse.parse`, never raises on bad mail."""
 

@@ -40,7 +40,7 @@ class Kind(StrEnum):
     OWN = "own"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Classification:
     kind: Kind
     reasons: tuple[str, ...]

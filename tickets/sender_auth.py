@@ -44,7 +44,7 @@ _TWO_LABEL_SUFFIXES = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Verdict:
     verdict: str  # pass | fail | none
     reason: str
