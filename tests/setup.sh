@@ -45,7 +45,8 @@ apt_install() {  # apt_install PKG...: update once, retry transient failures
     local try
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "ERROR: the tests need these packages, and this is not a Debian/Ubuntu system:" >&2
-        echo "       $* (Dovecot imapd 2.3, PostgreSQL server 13+, systemd-analyze, chromium + chromedriver)" >&2
+        echo "       $* (Dovecot imapd 2.3, PostgreSQL server 13+, systemd-analyze, chromium + chromedriver,
+       rclone, Pango, DejaVu fonts)" >&2
         echo "       install them with your package manager, then run this command again." >&2
         return 1
     fi
